@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The `orchestrator` command. The TypeScript sources are bundled into dist/ by `npm run build`
+// (which `npm ci` runs for you through the prepare script).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('orchestrator: dist/ is missing; run `npm run build` (or `npm ci`) first\n');
+  process.exit(1);
+}
+await import(cli.href);

@@ -1,0 +1,57 @@
+/**
+ * Restart policy as pure functions: whether an exit is restarted, and after how long.
+ * Vocabulary from OTP (permanent / transient / temporary).
+ */
+import type { RestartType } from '../config/schema.js';
+
+export const JITTER = 0.2;
+
+/** OTP: permanent always restarts, transient only after an abnormal exit, temporary never. */
+export function shouldRestart(restart: RestartType, abnormal: boolean, recoveryEnabled: boolean): boolean {
+  if (!recoveryEnabled) return false;
+  switch (restart) {
+    case 'permanent': return true;
+    case 'transient': return abnormal;
+    case 'temporary': return false;
+  }
+}
+
+/** An exit is normal only when the process itself exited with status 0 (not a signal, not a health or limit kill). */
+export function isAbnormal(code: number | null, signal: string | null): boolean {
+  return signal !== null || code !== 0;
+}
+
+export interface BackoffPolicy {
+  backoff_seconds: number;
+  max_backoff_seconds: number;
+}
+
+/**
+ * Delay before restart attempt `attempt` (1-based): backoff_seconds × 2^(attempt-1), capped at
+ * max_backoff_seconds, then ±20 % jitter so a fleet that crashed together does not restart in step.
+ * `random` returns [0, 1).
+ */
+export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: () => number): number {
+  const base = policy.backoff_seconds * 1000;
+  if (base <= 0) return 0;
+  const cap = Math.max(policy.max_backoff_seconds * 1000, base);
+  const raw = Math.min(base * 2 ** Math.max(0, Math.min(attempt - 1, 40)), cap);
+  const jitter = 1 + JITTER * (2 * random() - 1);
+  return Math.max(0, Math.round(raw * jitter));
+}
+
+/** Fast probing right after start: begin at this delay, grow by FAST_PROBE_GROWTH, never past FAST_PROBE_MAX_MS. */
+export const FAST_PROBE_FIRST_MS = 20;
+export const FAST_PROBE_GROWTH = 1.5;
+export const FAST_PROBE_MAX_MS = 250;
+
+export function nextFastProbeDelay(previous: number, intervalMs: number): number {
+  const cap = Math.min(FAST_PROBE_MAX_MS, intervalMs);
+  return Math.min(cap, previous <= 0 ? FAST_PROBE_FIRST_MS : Math.round(previous * FAST_PROBE_GROWTH));
+}
+
+/** Consecutive over-limit samples that trigger a restart. */
+export const LIMIT_BREACH_SAMPLES = 3;
+
+/** After SIGKILL, re-send it this often while the group is not yet empty. */
+export const KILL_RETRY_MS = 1000;

@@ -1,0 +1,125 @@
+/**
+ * Every message and effect of the actor tree, as tagged unions. Plain, structured-clone-safe
+ * data only: these values cross the worker boundary (see src/workers/wire.ts).
+ *
+ * Vocabulary: commands are imperative (start, stop), facts are past tense (spawned, exited,
+ * probed, sampled). Times are milliseconds on the boot clock (monotonic, shared with the kernel's
+ * process start times), never wall-clock time.
+ */
+import type { ServiceSpec } from '../config/schema.js';
+
+export type ServiceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'exited' | 'backoff' | 'failed';
+export type Health = 'unknown' | 'healthy' | 'unhealthy';
+export type Want = 'up' | 'down';
+
+/** One process the kernel started (or adopted) for a service. */
+export interface RunInfo {
+  /** Unique per service across orchestrator and actor-host restarts ("<epoch>.<n>"). */
+  runId: string;
+  pid: number;
+  /** Process group id: equals pid, the child is a group leader (spawned detached). */
+  pgid: number;
+  /** Boot-clock ms at which the process started (from /proc/PID/stat). */
+  startedAt: number;
+  /** True when this orchestrator did not spawn it (re-adopted after an orchestrator restart). */
+  adopted?: boolean;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** exited | crashed | killed | unhealthy | memory_limit | cpu_limit | spawn_failed | stopped | ... */
+  reason: string;
+  at: number;
+  detail?: string;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  status?: number;
+  error?: string;
+  at: number;
+}
+
+export interface Usage {
+  /** Percent of one core, summed over the process tree. */
+  cpu: number;
+  /** Resident set size in bytes, summed over the process tree. */
+  rss: number;
+  pids: number;
+  at: number;
+}
+
+export type TimerName = 'probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable';
+
+/** Everything a ServiceActor can receive. */
+export type ServiceMsg =
+  // commands (from the API through the host, or from a supervisor)
+  | { type: 'start'; reason: string }
+  | { type: 'stop'; reason: string }
+  | { type: 'restart'; reason: string }
+  /** The supervisor gave up on this service's group: stop and stay failed. */
+  | { type: 'give_up'; reason: string }
+  | { type: 'update'; spec: ServiceSpec; restart: boolean }
+  // facts from the kernel (main thread)
+  | { type: 'spawned'; run: RunInfo }
+  | { type: 'spawn_failed'; runId: string; error: string }
+  | { type: 'exited'; runId: string; code: number | null; signal: string | null; groupEmpty: boolean }
+  | { type: 'group_empty'; runId: string }
+  | { type: 'probed'; runId: string; gen: number; ok: boolean; latencyMs: number; status?: number; error?: string }
+  | { type: 'sampled'; runId: string; cpu: number; rss: number; pids: number }
+  // from the tree
+  | { type: 'deps'; ready: boolean; waitingFor: string[] }
+  // from the runtime's timers
+  | { type: 'timer'; name: TimerName; gen: number };
+
+/** What a ServiceActor tells its supervisor. */
+export type ParentNote =
+  | { type: 'child_exit'; id: string; abnormal: boolean; willRestart: boolean }
+  | { type: 'child_ready'; id: string; ready: boolean };
+
+/** Effects the kernel performs for an actor (they leave the worker). */
+export type KernelEffect =
+  | { type: 'spawn'; id: string; runId: string; spec: ServiceSpec }
+  | { type: 'signal'; id: string; runId: string; signal: string }
+  | { type: 'probe'; id: string; runId: string; gen: number; url: string; timeoutMs: number }
+  | { type: 'sample'; id: string; runId: string };
+
+/** A registry event: recorded with a sequence number and fanned out to /ws. */
+export interface ServiceEvent {
+  /** The service concerned; null for events of the tree itself (a supervisor, the actor host). */
+  service: string | null;
+  type: string;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export type ServiceEffect =
+  | KernelEffect
+  | { type: 'set_timer'; name: TimerName; gen: number; delayMs: number }
+  | { type: 'cancel_timer'; name: TimerName }
+  | { type: 'event'; event: string; data: Record<string, unknown> }
+  | { type: 'notify'; note: ParentNote };
+
+/** Messages a group supervisor receives. */
+export type SupervisorMsg = ParentNote | { type: 'reset' } | { type: 'set_children'; children: string[] };
+
+export type SupervisorEffect =
+  | { type: 'send'; to: string; msg: ServiceMsg }
+  | { type: 'event'; event: string; data: Record<string, unknown> };
+
+/** Context injected into pure logic: time and randomness are inputs, never ambient. */
+export interface LogicContext {
+  now: number;
+  random: () => number;
+}
+
+export interface Step<D, E> {
+  data: D;
+  effects: E[];
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected message: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,66 @@
+/**
+ * Group supervisor as a pure transition, with OTP's semantics: a restart strategy
+ * (one_for_one | one_for_all | rest_for_one) and a restart intensity — more than `intensity`
+ * restarts within `period_seconds` and the supervisor gives up on its whole group.
+ *
+ * Each ServiceActor restarts its own process (with backoff); the supervisor decides what that
+ * restart means for the siblings, and counts restarts across the group.
+ */
+import type { SupervisorSettings } from '../config/schema.js';
+import { assertNever, type LogicContext, type Step, type SupervisorEffect, type SupervisorMsg } from './protocol.js';
+
+export interface GroupData {
+  name: string;
+  settings: SupervisorSettings;
+  /** Children in start order (dependencies first). */
+  children: string[];
+  /** Boot-clock times of recent restarts, oldest first. */
+  restarts: number[];
+  gaveUp: boolean;
+}
+
+export function initialGroup(name: string, settings: SupervisorSettings, children: string[]): GroupData {
+  return { name, settings, children, restarts: [], gaveUp: false };
+}
+
+export function superviseTransition(data: GroupData, msg: SupervisorMsg, ctx: LogicContext): Step<GroupData, SupervisorEffect> {
+  switch (msg.type) {
+    case 'child_ready':
+      return { data, effects: [] };
+    case 'reset':
+      return { data: { ...data, restarts: [], gaveUp: false }, effects: [] };
+    case 'set_children':
+      return { data: { ...data, children: msg.children }, effects: [] };
+    case 'child_exit': {
+      if (!msg.willRestart || data.gaveUp || !data.children.includes(msg.id)) return { data, effects: [] };
+      const periodMs = data.settings.period_seconds * 1000;
+      const restarts = [...data.restarts.filter((t) => ctx.now - t < periodMs), ctx.now];
+      if (restarts.length > data.settings.intensity) {
+        const reason = `supervisor of group "${data.name}" gave up: ${restarts.length} restarts within ${data.settings.period_seconds}s (intensity ${data.settings.intensity})`;
+        return {
+          data: { ...data, restarts, gaveUp: true },
+          effects: [
+            { type: 'event', event: 'supervisor_gave_up', data: { group: data.name, restarts: restarts.length, period_seconds: data.settings.period_seconds, trigger: msg.id } },
+            ...data.children.map((to): SupervisorEffect => ({ type: 'send', to, msg: { type: 'give_up', reason } })),
+          ],
+        };
+      }
+      return { data: { ...data, restarts }, effects: siblingRestarts(data, msg.id) };
+    }
+    default:
+      return assertNever(msg);
+  }
+}
+
+function siblingRestarts(data: GroupData, id: string): SupervisorEffect[] {
+  const { strategy } = data.settings;
+  let siblings: string[];
+  switch (strategy) {
+    case 'one_for_one': return [];
+    case 'one_for_all': siblings = data.children.filter((c) => c !== id); break;
+    case 'rest_for_one': siblings = data.children.slice(data.children.indexOf(id) + 1); break;
+    default: return assertNever(strategy);
+  }
+  const reason = `${strategy}: sibling "${id}" exited`;
+  return siblings.map((to) => ({ type: 'send', to, msg: { type: 'restart', reason } }));
+}

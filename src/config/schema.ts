@@ -1,0 +1,243 @@
+/**
+ * The one source of configuration types and defaults. Everything read from
+ * config/orchestrator.yaml, services/*.yaml or a POST /api/services body goes through
+ * these valibot schemas exactly once; later code only sees the normalised output types.
+ *
+ * Messages follow one pattern — "expected <what>, got <value>" — so that load.ts can prefix
+ * them with file:line:col and the field path.
+ */
+import * as v from 'valibot';
+import { isAbsolute, resolve } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { splitCommandLine } from './argv.js';
+import { parsePercent, parseSize } from './units.js';
+
+type AnyIssue = v.BaseIssue<unknown>;
+
+const expected = (what: string) => (issue: AnyIssue) => `expected ${what}, got ${issue.received}`;
+
+/** Messages for strict objects: unknown keys, missing keys and non-mapping values read differently. */
+const objectMessage = (issue: AnyIssue) => {
+  if (issue.expected === 'never') return `unknown key ${issue.received}`;
+  if (issue.expected?.startsWith('"')) return 'required field is missing';
+  return `expected a mapping, got ${issue.received}`;
+};
+
+const obj = <E extends v.ObjectEntries>(entries: E) => v.strictObject(entries, objectMessage);
+
+const str = (what = 'a string') => v.string(expected(what));
+const nonEmpty = (what: string) => v.pipe(str(what), v.trim(), v.minLength(1, expected(what)));
+const bool = () => v.boolean(expected('true or false'));
+const nonNegInt = (what = 'a non-negative integer') =>
+  v.pipe(v.number(expected(what)), v.integer(expected(what)), v.minValue(0, expected(what)));
+const posInt = (what = 'a positive integer') =>
+  v.pipe(v.number(expected(what)), v.integer(expected(what)), v.minValue(1, expected(what)));
+const nonNegSeconds = (what = 'a non-negative number of seconds') =>
+  v.pipe(v.number(expected(what)), v.minValue(0, expected(what)), v.finite(expected(what)));
+const posSeconds = (what = 'a positive number of seconds') =>
+  v.pipe(v.number(expected(what)), v.gtValue(0, expected(what)), v.finite(expected(what)));
+const port = () => v.pipe(v.number(expected('a port number 0-65535')), v.integer(expected('a port number 0-65535')),
+  v.minValue(0, expected('a port number 0-65535')), v.maxValue(65535, expected('a port number 0-65535')));
+
+const httpUrl = (what = 'an http:// or https:// URL') =>
+  v.pipe(str(what), v.trim(), v.check((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch { return false; }
+  }, expected(what)));
+
+/** Ids name log files and URL segments, so they are strict: nothing can escape a folder. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_WHAT = 'an id of letters, digits, ".", "_" or "-" (at most 64, not starting with "." "_" "-")';
+const serviceId = () => v.pipe(str(ID_WHAT), v.regex(ID_PATTERN, expected(ID_WHAT)));
+
+const size = () => v.pipe(
+  v.union([v.string(), v.number()], expected('a size like 512MB, 1.5GB or 800KB')),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const bytes = parseSize(dataset.value);
+    if (bytes === undefined) {
+      addIssue({ message: expected('a size like 512MB, 1.5GB or 800KB') });
+      return NEVER;
+    }
+    return bytes;
+  }),
+);
+
+const percent = () => v.pipe(
+  v.union([v.string(), v.number()], expected('a percentage like 25% (of one core)')),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const pct = parsePercent(dataset.value);
+    if (pct === undefined) {
+      addIssue({ message: expected('a percentage like 25% (of one core)') });
+      return NEVER;
+    }
+    return pct;
+  }),
+);
+
+const SIGNALS = Object.keys(osConstants.signals) as NodeJS.Signals[];
+const signal = () => v.pipe(
+  str('a signal name like SIGTERM'),
+  v.transform((s) => (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`)),
+  v.picklist(SIGNALS, expected('a signal name like SIGTERM, SIGINT or SIGQUIT')),
+);
+
+const LOG_LEVELS = {
+  TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', WARNING: 'warn',
+  ERROR: 'error', CRITICAL: 'fatal', FATAL: 'fatal', SILENT: 'silent',
+} as const;
+export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
+const logLevel = () => v.pipe(
+  str('a log level (DEBUG, INFO, WARNING, ERROR)'),
+  v.transform((s) => s.toUpperCase()),
+  v.picklist(Object.keys(LOG_LEVELS) as (keyof typeof LOG_LEVELS)[], expected('a log level (DEBUG, INFO, WARNING, ERROR)')),
+  v.transform((s) => LOG_LEVELS[s]),
+);
+
+export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+const strategy = () => v.picklist(STRATEGIES, expected(`one of ${STRATEGIES.join(', ')}`));
+
+const supervisorEntries = {
+  strategy: v.optional(strategy(), 'one_for_one'),
+  /** OTP intensity/period: more than `intensity` restarts within `period_seconds` and the group gives up. */
+  intensity: v.optional(nonNegInt(), 20),
+  period_seconds: v.optional(posSeconds(), 60),
+};
+
+// ---------------------------------------------------------------------------------------------
+// config/orchestrator.yaml
+
+export function orchestratorConfigSchema(baseDir: string) {
+  const path = (def: string) => v.pipe(v.optional(nonEmpty('a path'), def), v.transform((p) => resolve(baseDir, p)));
+  return obj({
+    orchestrator: v.optional(obj({
+      host: v.optional(nonEmpty('a host name or address'), '127.0.0.1'),
+      port: v.optional(port(), 8000),
+      log_level: v.optional(logLevel(), 'info'),
+      data_dir: path('./data'),
+      log_dir: path('./logs'),
+      services_dir: path('./services'),
+      /** Extra Host header values accepted besides the bind address and localhost (DNS-rebinding guard). */
+      allowed_hosts: v.optional(v.array(nonEmpty('a host name')), []),
+    }), {}),
+    monitoring: v.optional(obj({
+      interval: v.optional(posSeconds('a positive health check interval in seconds'), 30),
+      timeout: v.optional(posSeconds('a positive health check timeout in seconds'), 10),
+      enabled: v.optional(bool(), true),
+      /** How often each service's process tree is sampled for CPU% and RSS. */
+      sample_interval: v.optional(posSeconds(), 5),
+    }), {}),
+    recovery: v.optional(obj({
+      enabled: v.optional(bool(), true),
+      max_retries: v.optional(nonNegInt(), 3),
+      backoff_seconds: v.optional(nonNegSeconds(), 30),
+      max_backoff_seconds: v.optional(nonNegSeconds(), 300),
+      reset_after_seconds: v.optional(nonNegSeconds(), 60),
+    }), {}),
+    api: v.optional(obj({
+      cors_origins: v.optional(v.array(nonEmpty('an origin like http://localhost:3000')), []),
+      api_key: v.optional(v.nullable(nonEmpty('a non-empty API key string or null')), null),
+      rate_limit: v.optional(nonNegInt('a number of requests per minute (0 disables)'), 100),
+    }), {}),
+    database: v.optional(obj({
+      path: v.optional(nonEmpty('a path'), './data/registry.db'),
+    }), {}),
+    supervision: v.optional(obj({
+      ...supervisorEntries,
+      groups: v.optional(v.record(serviceId(), obj(supervisorEntries)), {}),
+    }), {}),
+    logs: v.optional(obj({
+      max_size: v.optional(size(), 10 * 1024 * 1024),
+      keep: v.optional(nonNegInt(), 5),
+    }), {}),
+    history: v.optional(obj({
+      keep_days: v.optional(posSeconds('a positive number of days'), 7),
+    }), {}),
+  });
+}
+
+type RawOrchestratorConfig = v.InferOutput<ReturnType<typeof orchestratorConfigSchema>>;
+export type OrchestratorConfig = RawOrchestratorConfig & {
+  /** Absolute path of the file this came from (undefined when built from defaults). */
+  file?: string;
+  /** Folder relative paths resolve against. */
+  baseDir: string;
+  database: { path: string };
+};
+export type SupervisorSettings = v.InferOutput<v.ObjectSchema<typeof supervisorEntries, undefined>>;
+
+// ---------------------------------------------------------------------------------------------
+// services/*.yaml and POST /api/services
+
+export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
+export type RestartType = (typeof RESTART_TYPES)[number];
+
+export interface ServiceDefaults {
+  monitoring: OrchestratorConfig['monitoring'];
+  recovery: OrchestratorConfig['recovery'];
+}
+
+/** A service schema whose defaults come from the orchestrator config; relative paths resolve against baseDir. */
+export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
+  const { monitoring, recovery } = defaults;
+  return obj({
+    id: serviceId(),
+    name: v.optional(nonEmpty('a non-empty name')),
+    type: v.optional(nonEmpty('a non-empty type'), 'service'),
+    executable: v.pipe(
+      nonEmpty('a command line'),
+      v.check((s) => {
+        try { return splitCommandLine(s).length > 0; } catch { return false; }
+      }, (issue) => {
+        try { splitCommandLine(String(issue.input)); } catch (e) { return `cannot split command line: ${(e as Error).message}`; }
+        return `expected a command line, got ${issue.received}`;
+      }),
+    ),
+    health_endpoint: v.optional(v.nullable(httpUrl()), null),
+    api_endpoint: v.optional(v.nullable(httpUrl()), null),
+    auto_start: v.optional(bool(), true),
+    restart: v.optional(v.picklist(RESTART_TYPES, expected('permanent, transient or temporary')), 'permanent'),
+    restart_policy: v.optional(obj({
+      max_retries: v.optional(nonNegInt(), recovery.max_retries),
+      backoff_seconds: v.optional(nonNegSeconds(), recovery.backoff_seconds),
+      max_backoff_seconds: v.optional(nonNegSeconds(), recovery.max_backoff_seconds),
+      reset_after_seconds: v.optional(nonNegSeconds(), recovery.reset_after_seconds),
+    }), {}),
+    resources: v.optional(obj({
+      max_memory: v.optional(v.nullable(size()), null),
+      max_cpu: v.optional(v.nullable(percent()), null),
+    }), {}),
+    environment: v.optional(v.record(
+      v.pipe(str('an environment variable name'), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, expected('an environment variable name'))),
+      v.pipe(v.union([v.string(), v.number(), v.boolean()], expected('a string, number or boolean')), v.transform(String)),
+      expected('a mapping of NAME: value'),
+    ), {}),
+    working_dir: v.pipe(v.optional(nonEmpty('a folder path'), '.'), v.transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))),
+    stop: v.optional(obj({
+      signal: v.optional(signal(), 'SIGTERM'),
+      timeout_seconds: v.optional(nonNegSeconds(), 10),
+    }), {}),
+    health: v.optional(obj({
+      interval_seconds: v.optional(posSeconds(), monitoring.interval),
+      timeout_seconds: v.optional(posSeconds(), monitoring.timeout),
+      initial_delay_seconds: v.optional(nonNegSeconds(), 0),
+      success_threshold: v.optional(posInt(), 1),
+      failure_threshold: v.optional(posInt(), 3),
+    }), {}),
+    depends_on: v.optional(v.array(serviceId(), expected('a list of service ids')), []),
+    /** Supervision group (see supervision.groups); services without one share the group "default". */
+    group: v.optional(serviceId(), 'default'),
+  });
+}
+
+type RawServiceSpec = v.InferOutput<ReturnType<typeof serviceSchema>>;
+export type ServiceSource = 'file' | 'api';
+export type ServiceSpec = Omit<RawServiceSpec, 'name' | 'stop'> & {
+  name: string;
+  stop: { signal: NodeJS.Signals; timeout_seconds: number };
+  source: ServiceSource;
+  /** The file a file-defined service came from. */
+  file?: string;
+};

@@ -1,0 +1,45 @@
+/** GET /metrics in the Prometheus text exposition format (0.0.4). */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Orchestrator } from '../orchestrator.js';
+
+const STATES = ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff', 'failed'] as const;
+
+let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+
+export function renderMetrics(o: Orchestrator): string {
+  if (!loopDelay) { loopDelay = monitorEventLoopDelay({ resolution: 20 }); loopDelay.enable(); }
+  const out: string[] = [];
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+      out.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
+    }
+  };
+  const services = o.list();
+  metric('orchestrator_service_up', 'gauge', '1 when the service has a running process.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'running' ? 1 : 0]));
+  metric('orchestrator_service_state', 'gauge', 'Lifecycle state of the service (1 for the current state).',
+    services.flatMap(({ spec, view }) => STATES.map((state): [Record<string, string>, number] => [{ service: spec.id, state }, view.state === state ? 1 : 0])));
+  metric('orchestrator_service_healthy', 'gauge', '1 healthy, 0 unhealthy, -1 unknown.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.health === 'healthy' ? 1 : view.health === 'unhealthy' ? 0 : -1]));
+  metric('orchestrator_service_restarts_total', 'counter', 'Restarts of the service since the orchestrator started it.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.restarts]));
+  metric('orchestrator_service_cpu_percent', 'gauge', 'CPU use of the process tree, percent of one core.',
+    services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.cpu]));
+  metric('orchestrator_service_memory_bytes', 'gauge', 'Resident memory of the process tree.',
+    services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.rss]));
+  metric('orchestrator_service_health_latency_seconds', 'gauge', 'Latency of the last health check.',
+    services.filter(({ view }) => view.probe).map(({ spec, view }) => [{ service: spec.id }, view.probe!.latencyMs / 1000]));
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  metric('orchestrator_process_cpu_seconds_total', 'counter', 'CPU time used by the orchestrator process.', [[{}, (cpu.user + cpu.system) / 1e6]]);
+  metric('orchestrator_process_resident_memory_bytes', 'gauge', 'Resident memory of the orchestrator process.', [[{}, mem.rss]]);
+  metric('orchestrator_process_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, mem.heapUsed]]);
+  metric('orchestrator_process_start_time_seconds', 'gauge', 'Start time of the orchestrator, unix seconds.', [[{}, o.startedAt / 1000]]);
+  metric('orchestrator_uptime_seconds', 'gauge', 'Seconds since the orchestrator started.', [[{}, o.uptimeSeconds()]]);
+  metric('orchestrator_event_loop_delay_p99_seconds', 'gauge', 'p99 event loop delay of the main thread.', [[{}, loopDelay.percentile(99) / 1e9]]);
+  metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.registry.events.lastSeq()]]);
+  metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.hostReady() ? 1 : 0]]);
+  return `${out.join('\n')}\n`;
+}

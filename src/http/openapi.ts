@@ -1,0 +1,118 @@
+/** GET /api/openapi.json: the API described as OpenAPI 3.1. Kept beside routes.ts; a test checks they agree. */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonBody = (schema: object) => ({ content: { 'application/json': { schema } } });
+const error = (description: string) => ({ description, ...jsonBody(ref('Error')) });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } };
+const common = {
+  '401': error('Missing or wrong API key'),
+  '429': error('Rate limit exceeded (see Retry-After)'),
+};
+const withId = { '400': error('Invalid id or input'), '404': error('Unknown service'), ...common };
+const control = (verb: string) => ({
+  put: {
+    summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a service (idempotent)`,
+    operationId: `${verb}Service`,
+    parameters: [idParam],
+    responses: { '202': { description: 'Accepted; the state right after the command', ...jsonBody(ref('Service')) }, ...withId, '503': error('Actor host restarting') },
+  },
+});
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Agent orchestrator API',
+      version,
+      description: 'Supervises AI agent services: lifecycle, health, backoff, limits, logs and history. ' +
+        'With api.api_key set, every /api, /metrics and /ws request needs X-API-Key or Authorization: Bearer. ' +
+        'Request bodies must be application/json and at most 1 MB.',
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        bearer: { type: 'http', scheme: 'bearer' },
+      },
+      schemas: {
+        Error: {
+          type: 'object', required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } } } },
+        },
+        ServiceSpec: {
+          type: 'object', required: ['id', 'executable'], additionalProperties: false,
+          properties: {
+            id: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' },
+            executable: { type: 'string', description: 'Command line, split shell-style, run without a shell' },
+            health_endpoint: { type: ['string', 'null'], format: 'uri' }, api_endpoint: { type: ['string', 'null'], format: 'uri' },
+            auto_start: { type: 'boolean' }, working_dir: { type: 'string' },
+            restart: { enum: ['permanent', 'transient', 'temporary'] },
+            restart_policy: { type: 'object', properties: { max_retries: { type: 'integer' }, backoff_seconds: { type: 'number' }, max_backoff_seconds: { type: 'number' }, reset_after_seconds: { type: 'number' } } },
+            resources: { type: 'object', properties: { max_memory: { type: ['string', 'number', 'null'], examples: ['512MB'] }, max_cpu: { type: ['string', 'number', 'null'], examples: ['25%'] } } },
+            environment: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+            stop: { type: 'object', properties: { signal: { type: 'string' }, timeout_seconds: { type: 'number' } } },
+            health: { type: 'object', properties: { interval_seconds: { type: 'number' }, timeout_seconds: { type: 'number' }, initial_delay_seconds: { type: 'number' }, success_threshold: { type: 'integer' }, failure_threshold: { type: 'integer' } } },
+            depends_on: { type: 'array', items: { type: 'string' } },
+            group: { type: 'string' },
+          },
+        },
+        Service: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' }, source: { enum: ['file', 'api'] }, group: { type: 'string' },
+            state: { enum: ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff', 'failed'] },
+            health: { enum: ['unknown', 'healthy', 'unhealthy'] }, want: { enum: ['up', 'down'] }, reason: { type: 'string' },
+            pid: { type: ['integer', 'null'] }, adopted: { type: 'boolean' }, started_at: { type: ['string', 'null'], format: 'date-time' },
+            uptime_seconds: { type: ['number', 'null'] }, restarts: { type: 'integer' }, attempts: { type: 'integer' },
+            last_exit: { type: ['object', 'null'] }, health_check: { type: 'object' }, usage: { type: ['object', 'null'] },
+            waiting_for: { type: 'array', items: { type: 'string' } }, next_start_at: { type: ['string', 'null'] },
+            spec: ref('ServiceSpec'), events: { type: 'array', items: ref('Event') },
+          },
+        },
+        Event: {
+          type: 'object',
+          properties: { seq: { type: 'integer' }, at: { type: 'string', format: 'date-time' }, service: { type: ['string', 'null'] }, type: { type: 'string' }, data: { type: 'object' } },
+        },
+      },
+    },
+    security: [{ apiKey: [] }, { bearer: [] }],
+    paths: {
+      '/health': { get: { summary: 'Orchestrator health (no API key needed)', operationId: 'health', security: [], responses: { '200': { description: 'ok or degraded' }, '503': { description: 'actor host down' } } } },
+      '/api/services': {
+        get: { summary: 'List all services', operationId: 'listServices', parameters: [{ name: 'state', in: 'query', schema: { type: 'string' } }], responses: { '200': { description: 'services', ...jsonBody({ type: 'object', properties: { services: { type: 'array', items: ref('Service') }, count: { type: 'integer' } } }) }, ...common } },
+        post: { summary: 'Register a new service', operationId: 'registerService', requestBody: { required: true, ...jsonBody(ref('ServiceSpec')) }, responses: { '201': { description: 'registered', ...jsonBody(ref('Service')) }, '400': error('Validation error; field names the path'), '409': error('Duplicate id'), '413': error('Body over 1 MB'), '415': error('Not application/json'), ...common } },
+      },
+      '/api/services/{id}': {
+        get: { summary: 'Service details: spec, state, health, usage, last exit, recent events', operationId: 'getService', parameters: [idParam], responses: { '200': { description: 'service', ...jsonBody(ref('Service')) }, ...withId } },
+        patch: { summary: 'Change an API-registered service (JSON merge patch); restarts only if needed', operationId: 'updateService', parameters: [idParam], requestBody: { required: true, ...jsonBody({ type: 'object' }) }, responses: { '200': { description: 'updated' }, '409': error('Defined by a file'), ...withId } },
+        delete: { summary: 'Stop and remove an API-registered service', operationId: 'removeService', parameters: [idParam], responses: { '200': { description: 'removed' }, '409': error('Defined by a file, or required by another service'), ...withId } },
+      },
+      '/api/services/{id}/start': control('start'),
+      '/api/services/{id}/stop': control('stop'),
+      '/api/services/{id}/restart': control('restart'),
+      '/api/services/{id}/logs': {
+        get: {
+          summary: 'Recent log lines (text/plain, or JSON lines with Accept: application/x-ndjson)', operationId: 'serviceLogs',
+          parameters: [idParam, { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } }, { name: 'stream', in: 'query', schema: { enum: ['stdout', 'stderr', 'both'], default: 'both' } }],
+          responses: { '200': { description: 'log lines', content: { 'text/plain': {}, 'application/x-ndjson': {} } }, ...withId },
+        },
+      },
+      '/api/services/{id}/events': {
+        get: { summary: 'Event history of a service', operationId: 'serviceEvents', parameters: [idParam, { name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100 } }], responses: { '200': { description: 'events' }, ...withId } },
+      },
+      '/api/events': {
+        get: { summary: 'All events after a sequence number', operationId: 'events', parameters: [{ name: 'since', in: 'query', schema: { type: 'integer', default: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100 } }], responses: { '200': { description: 'events' }, ...common } },
+      },
+      '/api/reload': { post: { summary: 'Re-read services/ and apply the differences', operationId: 'reload', responses: { '200': { description: 'added, removed, changed, restarted, problems' }, ...common } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', operationId: 'metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } }, ...common } } },
+      '/api/openapi.json': { get: { summary: 'This document', operationId: 'openapi', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/ws': {
+        get: {
+          summary: 'WebSocket feed: snapshot on connect, then numbered events; ?since=SEQ resumes without gaps. ' +
+            'Client messages: {"type":"subscribe"|"unsubscribe","topics":["services"|"service/<id>"|"logs/<id>"]}.',
+          operationId: 'feed', parameters: [{ name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'api_key', in: 'query', schema: { type: 'string' } }],
+          responses: { '101': { description: 'Switching protocols' }, '401': error('Missing or wrong API key'), '403': error('Foreign Origin') },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The API's JSON shape of a service, from its spec and latest view. Boot-clock times become ISO
+ * timestamps and uptimes here, at the edge, and nowhere else.
+ */
+import type { ServiceView } from '../actors/service.js';
+import { bootNow, bootToWall } from '../clock.js';
+import type { ServiceSpec } from '../config/schema.js';
+import type { ServiceEntry } from '../orchestrator.js';
+import type { StoredEvent } from '../store/events.js';
+
+const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());
+
+export interface PresentedService {
+  id: string;
+  name: string;
+  type: string;
+  source: ServiceSpec['source'];
+  group: string;
+  state: ServiceView['state'];
+  health: ServiceView['health'];
+  want: ServiceView['want'];
+  reason: string;
+  pid: number | null;
+  adopted: boolean;
+  started_at: string | null;
+  uptime_seconds: number | null;
+  restarts: number;
+  attempts: number;
+  last_exit: { code: number | null; signal: string | null; reason: string; at: string | null; detail?: string } | null;
+  health_check: {
+    endpoint: string | null;
+    last: { ok: boolean; latency_ms: number; status: number | null; error: string | null; at: string | null } | null;
+    consecutive_failures: number;
+  };
+  usage: { cpu_percent: number; rss_bytes: number; pids: number; sampled_at: string | null } | null;
+  waiting_for: string[];
+  next_start_at: string | null;
+  api_endpoint: string | null;
+  depends_on: string[];
+}
+
+export function presentService({ spec, view }: ServiceEntry): PresentedService {
+  return {
+    id: spec.id,
+    name: spec.name,
+    type: spec.type,
+    source: spec.source,
+    group: spec.group,
+    state: view.state,
+    health: view.health,
+    want: view.want,
+    reason: view.reason,
+    pid: view.pid,
+    adopted: view.adopted,
+    started_at: iso(view.startedAt),
+    uptime_seconds: view.startedAt === null || view.pid === null ? null : Math.max(0, Math.round((bootNow() - view.startedAt) / 100) / 10),
+    restarts: view.restarts,
+    attempts: view.attempts,
+    last_exit: view.lastExit && {
+      code: view.lastExit.code, signal: view.lastExit.signal, reason: view.lastExit.reason, at: iso(view.lastExit.at),
+      ...(view.lastExit.detail ? { detail: view.lastExit.detail } : {}),
+    },
+    health_check: {
+      endpoint: spec.health_endpoint,
+      last: view.probe && {
+        ok: view.probe.ok, latency_ms: view.probe.latencyMs, status: view.probe.status ?? null, error: view.probe.error ?? null, at: iso(view.probe.at),
+      },
+      consecutive_failures: view.consecutiveFailures,
+    },
+    usage: view.usage && { cpu_percent: view.usage.cpu, rss_bytes: view.usage.rss, pids: view.usage.pids, sampled_at: iso(view.usage.at) },
+    waiting_for: view.waitingFor,
+    next_start_at: iso(view.nextStartAt),
+    api_endpoint: spec.api_endpoint,
+    depends_on: spec.depends_on,
+  };
+}
+
+/** The spec as the API shows it: what was configured, in the same keys a service file uses. */
+export function presentSpec(spec: ServiceSpec): Record<string, unknown> {
+  const { source, file, ...rest } = spec;
+  return { ...rest, ...(file ? { file } : {}) };
+}
+
+export function presentEvent(e: StoredEvent): { seq: number; at: string; service: string | null; type: string; data: Record<string, unknown> } {
+  return { seq: e.seq, at: new Date(e.at).toISOString(), service: e.service, type: e.type, data: e.data };
+}

@@ -1,0 +1,56 @@
+/**
+ * Writing uWS responses safely: every write is corked, nothing touches a response after it was
+ * aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { AppError } from '../errors.js';
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 202: '202 Accepted', 204: '204 No Content', 304: '304 Not Modified',
+  400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 406: '406 Not Acceptable', 409: '409 Conflict', 413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type', 421: '421 Misdirected Request', 429: '429 Too Many Requests',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+};
+
+/** A response in flight: knows whether it may still be written. */
+export class Reply {
+  aborted = false;
+  done = false;
+  /** Headers every response to this request carries (CORS). */
+  readonly extraHeaders: Array<[string, string]> = [];
+
+  constructor(readonly res: HttpResponse) {
+    res.onAborted(() => { this.aborted = true; });
+  }
+
+  get open(): boolean {
+    return !this.aborted && !this.done;
+  }
+
+  send(status: number, body: string | Buffer | Uint8Array, contentType: string, headers: Array<[string, string]> = []): void {
+    if (!this.open) return;
+    this.done = true;
+    this.res.cork(() => {
+      this.res.writeStatus(STATUS_TEXT[status] ?? String(status));
+      if (status !== 204 && status !== 304) this.res.writeHeader('content-type', contentType);
+      this.res.writeHeader('x-content-type-options', 'nosniff');
+      for (const [k, v] of this.extraHeaders) this.res.writeHeader(k, v);
+      for (const [k, v] of headers) this.res.writeHeader(k, v);
+      if (status === 204 || status === 304) this.res.endWithoutBody();
+      else this.res.end(body);
+    });
+  }
+
+  json(status: number, value: unknown, headers: Array<[string, string]> = []): void {
+    this.send(status, JSON.stringify(value), 'application/json; charset=utf-8', headers);
+  }
+
+  error(err: unknown, headers: Array<[string, string]> = []): void {
+    const e = err instanceof AppError ? err : new AppError('internal', 'internal error', 500);
+    const body: { code: string; message: string; field?: string; problems?: unknown } = { code: e.code, message: e.message };
+    if (e.field) body.field = e.field;
+    if (e.problems && e.problems.length > 1) body.problems = e.problems.map((p) => ({ field: p.field, message: p.message }));
+    this.json(e.status, { error: body }, headers);
+  }
+}

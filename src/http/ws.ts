@@ -1,0 +1,235 @@
+/**
+ * The /ws feed. uWS pub/sub topics do the fan-out:
+ *   services        every registry event and every service update
+ *   service/<id>    the events and updates of one service
+ *   logs/<id>       live log lines of one service
+ * On connect a client gets a hello, then (with ?since=SEQ) every event it missed from the registry,
+ * then a snapshot, then live messages — all in one synchronous step, so nothing falls in between.
+ * A client whose send buffer passes a limit is closed with code 1013 and a reason; nobody waits
+ * for a slow client.
+ */
+import type { Logger } from 'pino';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { ServiceView } from '../actors/service.js';
+import { ID_PATTERN } from '../config/schema.js';
+import type { Orchestrator } from '../orchestrator.js';
+import type { Stream } from '../os/logs.js';
+import type { StoredEvent } from '../store/events.js';
+import { version } from '../version.js';
+import { presentEvent, presentService } from './present.js';
+import { STATUS_TEXT } from './respond.js';
+import { guard, readRequest, type Security } from './server.js';
+
+interface ClientData {
+  ip: string;
+  since: number | null;
+  topics: string[];
+}
+
+export interface FeedOptions {
+  /** A client with more than this many bytes waiting is closed (1013). */
+  maxBufferedBytes?: number;
+  /** Service updates are batched over this window. */
+  updateIntervalMs?: number;
+  /** Events replayed to a resuming client at most; further behind gets a reset. */
+  maxReplay?: number;
+  /** Called when the number of subscribers to a service's logs goes from 0 to 1 (true) or 1 to 0 (false). */
+  onLogInterest?(service: string, interested: boolean): void;
+}
+
+export const CLOSE_TOO_SLOW = 1013;
+const TOPIC = /^(services|service\/[^/]+|logs\/[^/]+)$/;
+
+export class Feed {
+  private readonly clients = new Set<WebSocket<ClientData>>();
+  private readonly pendingViews = new Map<string, ServiceView | null>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly checkTimer: NodeJS.Timeout;
+  private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
+
+  constructor(private readonly app: TemplatedApp, private readonly sec: Security, private readonly o: Orchestrator, private readonly log: Logger, opts: FeedOptions = {}) {
+    this.opts = { maxBufferedBytes: 1024 * 1024, updateIntervalMs: 100, maxReplay: 10_000, ...opts };
+    this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
+    this.checkTimer.unref();
+    this.attach();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** A registry event: straight out, numbered. */
+  publishEvent(e: StoredEvent): void {
+    const msg = JSON.stringify({ type: 'event', event: presentEvent(e) });
+    this.app.publish('services', msg);
+    if (e.service) this.app.publish(`service/${e.service}`, msg);
+  }
+
+  /** Fresh views: batched, one message per window for all of them. */
+  publishViews(views: ServiceView[], removed: string[]): void {
+    for (const v of views) this.pendingViews.set(v.id, v);
+    for (const id of removed) this.pendingViews.set(id, null);
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flushViews(), this.opts.updateIntervalMs);
+  }
+
+  publishLog(service: string, stream: Stream, lines: string[]): void {
+    this.app.publish(`logs/${service}`, JSON.stringify({ type: 'log', service, stream, lines }));
+  }
+
+  close(): void {
+    clearInterval(this.checkTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    for (const ws of this.clients) {
+      try { ws.end(1001, 'orchestrator shutting down'); } catch { /* already closed */ }
+    }
+    this.clients.clear();
+  }
+
+  private flushViews(): void {
+    this.flushTimer = null;
+    const updated: unknown[] = [];
+    const removed: string[] = [];
+    for (const [id, v] of this.pendingViews) {
+      if (v === null) { removed.push(id); continue; }
+      if (!this.o.has(id)) continue;
+      const presented = presentService({ spec: this.o.get(id).spec, view: v });
+      updated.push(presented);
+      if (this.app.numSubscribers(`service/${id}`) > 0) this.app.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
+    }
+    this.pendingViews.clear();
+    if (updated.length || removed.length) this.app.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
+  }
+
+  private dropSlowClients(): void {
+    for (const ws of this.clients) {
+      if (ws.getBufferedAmount() > this.opts.maxBufferedBytes) {
+        this.log.warn({ ip: ws.getUserData().ip, buffered: ws.getBufferedAmount() }, 'closing a /ws client that does not keep up');
+        this.clients.delete(ws);
+        ws.end(CLOSE_TOO_SLOW, 'too slow: send buffer over limit; reconnect with ?since=<last seq>');
+      }
+    }
+  }
+
+  private attach(): void {
+    this.app.ws<ClientData>('/ws', {
+      maxPayloadLength: 16 * 1024,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      // Hard backstop: uWS closes a socket whose buffer passes this before our check gets to it,
+      // rather than silently skipping messages (which would be a gap).
+      maxBackpressure: 16 * 1024 * 1024,
+      closeOnBackpressureLimit: 1,
+      upgrade: (res, req, context) => {
+        let aborted = false;
+        res.onAborted(() => { aborted = true; });
+        const r = readRequest(res, req, []);
+        const key = req.getHeader('sec-websocket-key');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const denied = guard(this.sec, r, null, { isPublic: false, limited: true, mutating: true });
+        if (denied) {
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus(STATUS_TEXT[denied.status] ?? String(denied.status)).writeHeader('content-type', 'application/json')
+              .end(JSON.stringify({ error: { code: denied.code, message: denied.message } }));
+          });
+          return;
+        }
+        const sinceRaw = r.query.get('since');
+        const since = sinceRaw !== null && /^\d+$/.test(sinceRaw) ? Number(sinceRaw) : null;
+        const topics = (r.query.get('topics') ?? 'services').split(',').map((t) => t.trim()).filter((t) => validTopic(t));
+        const offered = r.headers.protocol.split(',').map((p) => p.trim()).filter(Boolean);
+        const protocol = offered.includes('orchestrator.v1') ? 'orchestrator.v1' : offered[0] ?? '';
+        if (aborted) return;
+        res.cork(() => res.upgrade<ClientData>({ ip: r.ip, since, topics: topics.length ? topics : ['services'] }, key, protocol, extensions, context));
+      },
+      open: (ws) => this.onOpen(ws),
+      message: (ws, message) => this.onMessage(ws, Buffer.from(message).toString('utf8')),
+      subscription: (_ws, topic, newCount, oldCount) => {
+        const t = Buffer.from(topic).toString();
+        if (!t.startsWith('logs/')) return;
+        if (oldCount === 0 && newCount > 0) this.opts.onLogInterest?.(t.slice(5), true);
+        if (oldCount > 0 && newCount === 0) this.opts.onLogInterest?.(t.slice(5), false);
+      },
+      close: (ws) => { this.clients.delete(ws); },
+    });
+  }
+
+  private onOpen(ws: WebSocket<ClientData>): void {
+    this.clients.add(ws);
+    const data = ws.getUserData();
+    const lastSeq = this.o.registry.events.lastSeq();
+    ws.cork(() => {
+      ws.send(JSON.stringify({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
+      if (data.since !== null && data.since < lastSeq) {
+        if (lastSeq - data.since > this.opts.maxReplay) {
+          ws.send(JSON.stringify({ type: 'reset', reason: `more than ${this.opts.maxReplay} events behind; start from the snapshot`, seq: lastSeq }));
+        } else {
+          let cursor = data.since;
+          while (cursor < lastSeq) {
+            const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
+            if (batch.length === 0) break;
+            for (const e of batch) if (wantsEvent(data.topics, e)) ws.send(JSON.stringify({ type: 'event', event: presentEvent(e) }));
+            cursor = batch[batch.length - 1]!.seq;
+          }
+        }
+      }
+      ws.send(JSON.stringify({ type: 'snapshot', seq: lastSeq, services: this.o.list().map(presentService) }));
+      this.subscribe(ws, data.topics);
+    });
+  }
+
+  private onMessage(ws: WebSocket<ClientData>, text: string): void {
+    let msg: { type?: unknown; topics?: unknown };
+    try {
+      msg = JSON.parse(text) as typeof msg;
+      if (!msg || typeof msg !== 'object') throw new Error('expected a JSON object');
+    } catch (e) {
+      ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: `message is not valid JSON: ${(e as Error).message}` }));
+      return;
+    }
+    switch (msg.type) {
+      case 'ping':
+        ws.send(JSON.stringify({ type: 'pong', seq: this.o.registry.events.lastSeq() }));
+        return;
+      case 'subscribe':
+      case 'unsubscribe': {
+        const topics = Array.isArray(msg.topics) ? msg.topics : [];
+        const bad = topics.filter((t) => typeof t !== 'string' || !validTopic(t));
+        if (topics.length === 0 || bad.length) {
+          ws.send(JSON.stringify({ type: 'error', code: 'bad_topic', message: `topics must be a non-empty list of "services", "service/<id>" or "logs/<id>"${bad.length ? `; not valid: ${JSON.stringify(bad).slice(0, 200)}` : ''}` }));
+          return;
+        }
+        if (msg.type === 'subscribe') this.subscribe(ws, topics as string[]);
+        else for (const t of topics as string[]) ws.unsubscribe(t);
+        ws.send(JSON.stringify({ type: 'subscribed', topics: ws.getTopics() }));
+        return;
+      }
+      default:
+        ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: `unknown message type ${JSON.stringify(msg.type)}; expected subscribe, unsubscribe or ping` }));
+    }
+  }
+
+  /** "services" covers every "service/<id>": holding both would deliver events twice. */
+  private subscribe(ws: WebSocket<ClientData>, topics: string[]): void {
+    for (const t of topics) {
+      if (t === 'services') {
+        for (const held of ws.getTopics()) if (held.startsWith('service/')) ws.unsubscribe(held);
+        ws.subscribe(t);
+      } else if (t.startsWith('service/')) {
+        if (!ws.isSubscribed('services')) ws.subscribe(t);
+      } else {
+        ws.subscribe(t);
+      }
+    }
+  }
+}
+
+function validTopic(t: string): boolean {
+  if (!TOPIC.test(t)) return false;
+  const slash = t.indexOf('/');
+  return slash < 0 || ID_PATTERN.test(t.slice(slash + 1));
+}
+
+function wantsEvent(topics: string[], e: StoredEvent): boolean {
+  return topics.includes('services') || (!!e.service && topics.includes(`service/${e.service}`));
+}

@@ -1,0 +1,442 @@
+/**
+ * The orchestrator as the API, CLI and dashboard see it: the fleet's specs and latest views, and
+ * the operations on them (start/stop/restart, register, update, remove, reload). It wires the
+ * registry, the kernel and the actor host together; it does not decide lifecycles (actors do) and
+ * does not touch processes (the kernel does).
+ *
+ * Queries never cross into the worker: they read the latest views the actors published.
+ */
+import { EventEmitter } from 'node:events';
+import type { HostEntry } from './actors/host.js';
+import type { ServiceEvent, Want } from './actors/protocol.js';
+import type { ServiceView } from './actors/service.js';
+import { bootNow, bootToWall } from './clock.js';
+import {
+  checkDependencies, formatProblem, loadServiceFiles, parseServiceInput, serviceDefaults, type Problem,
+} from './config/load.js';
+import type { OrchestratorConfig, ServiceSpec } from './config/schema.js';
+import { conflict, invalid, notFound, unavailable } from './errors.js';
+import type { OrchestratorLog } from './log.js';
+import { childBaseEnv, Kernel } from './os/kernel.js';
+import { Registry } from './store/index.js';
+import type { StoredEvent } from './store/events.js';
+import { ActorHostSupervisor, CallError } from './workers/actor-host.js';
+import { CpuPool } from './workers/cpu-pool.js';
+import type { HostApi } from './workers/wire.js';
+
+export interface ServiceEntry {
+  spec: ServiceSpec;
+  view: ServiceView;
+}
+
+export type Command = 'start' | 'stop' | 'restart';
+
+export interface ShutdownOptions {
+  /** Leave services running for the next orchestrator to adopt (upgrades). */
+  keepServices?: boolean;
+  reason?: string;
+}
+
+/** Fields whose change needs a restart of a running service; anything else applies live. */
+const RESTART_FIELDS: (keyof ServiceSpec)[] = ['executable', 'environment', 'working_dir'];
+
+export function needsRestart(before: ServiceSpec, after: ServiceSpec): boolean {
+  return RESTART_FIELDS.some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}
+
+export class Orchestrator extends EventEmitter {
+  readonly registry: Registry;
+  readonly kernel: Kernel;
+  readonly host: ActorHostSupervisor;
+  readonly pool: CpuPool;
+  readonly startedAt = Date.now();
+  readonly startedBoot = bootNow();
+  /** Problems found in configuration at the last load or reload. */
+  problems: Problem[] = [];
+  private readonly specs = new Map<string, ServiceSpec>();
+  private readonly views = new Map<string, ServiceView>();
+  private readonly wants = new Map<string, Want>();
+  private closing: Promise<void> | null = null;
+  private readonly activeConditions = new Map<string, string>();
+  private running = false;
+
+  private constructor(readonly config: OrchestratorConfig, readonly log: OrchestratorLog) {
+    super();
+    this.setMaxListeners(0);
+    const logger = log.logger;
+    this.registry = Registry.open(config.database.path);
+    this.kernel = new Kernel({
+      logDir: config.orchestrator.log_dir,
+      ledger: this.registry.runs,
+      log: logger,
+      baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
+      onFact: (fact) => this.host.deliver(fact),
+    });
+    this.pool = new CpuPool();
+    this.host = new ActorHostSupervisor({
+      config: {
+        settings: {
+          monitoringEnabled: config.monitoring.enabled,
+          recoveryEnabled: config.recovery.enabled,
+          sampleIntervalMs: config.monitoring.sample_interval * 1000,
+        },
+        supervision: config.supervision,
+      },
+      nextEpoch: () => String(this.registry.nextEpoch()),
+      entries: () => this.hostEntries(),
+      log: logger,
+      kernel: (effects) => this.kernel.execute(effects),
+      events: (events) => this.recordEvents(events),
+      views: (views, removed) => this.applyViews(views, removed),
+      restarted: (reason) => this.onHostRestarted(reason),
+      fatal: (err) => {
+        logger.fatal({ err }, 'actor host cannot stay up; exiting and leaving services running for the next start to adopt');
+        this.emit('fatal', err);
+      },
+    });
+  }
+
+  /**
+   * Open the registry (refusing a locked or corrupt one) without starting anything yet, so the
+   * caller can bind its port before any service runs.
+   */
+  static open(config: OrchestratorConfig, log: OrchestratorLog): Orchestrator {
+    return new Orchestrator(config, log);
+  }
+
+  /** open() then run(). */
+  static async start(config: OrchestratorConfig, log: OrchestratorLog): Promise<Orchestrator> {
+    const o = Orchestrator.open(config, log);
+    await o.run();
+    return o;
+  }
+
+  /** Adopt what an earlier orchestrator left running, load services and start the supervision tree. */
+  async run(): Promise<void> {
+    try {
+      this.running = true;
+      await this.boot();
+    } catch (e) {
+      await this.shutdown({ keepServices: true, reason: `start failed: ${(e as Error).message}` }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const logger = this.log.logger;
+    const uncleanStop = this.registry.meta('running') === '1';
+    const epoch = String(this.registry.nextEpoch());
+    const { adopted, vanished } = this.kernel.adoptFromLedger(epoch);
+
+    const { specs, problems } = this.loadSpecs();
+    this.problems = problems;
+    for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
+    const stored = new Map(this.registry.services.all().map((r) => [r.id, r.want]));
+    for (const spec of specs) {
+      this.specs.set(spec.id, spec);
+      const want: Want = uncleanStop && stored.has(spec.id) ? stored.get(spec.id)! : spec.auto_start ? 'up' : 'down';
+      this.wants.set(spec.id, want);
+      if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
+    }
+    const events: ServiceEvent[] = [{
+      service: null, type: 'orchestrator_started', at: bootNow(),
+      data: { pid: process.pid, services: specs.length, adopted: adopted.length, unclean_previous_stop: uncleanStop, problems: problems.map(formatProblem) },
+    }];
+    for (const row of vanished) {
+      events.push({ service: row.service, type: 'gone_while_down', at: bootNow(), data: { pid: row.pid, started_at: row.started_at } });
+    }
+    this.recordEvents(events);
+    this.registry.setMeta('running', '1');
+    await this.host.start();
+    // Live processes of services that no longer exist (file removed while we were down).
+    for (const [id, { run }] of this.kernel.liveRuns()) {
+      if (!this.specs.has(id)) {
+        logger.warn({ service: id, pid: run.pid }, 'adopted a process of a service that is no longer defined; stopping it');
+        this.kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGTERM' }]);
+      }
+    }
+    logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length }, 'orchestrator started');
+  }
+
+  private loadSpecs(): { specs: ServiceSpec[]; problems: Problem[] } {
+    const defaults = serviceDefaults(this.config);
+    const files = loadServiceFiles(this.config.orchestrator.services_dir, defaults);
+    const problems = [...files.problems];
+    const specs = [...files.specs];
+    const fileIds = new Set(specs.map((s) => s.id));
+    for (const row of this.registry.services.all()) {
+      if (row.source !== 'api') continue;
+      if (fileIds.has(row.id)) {
+        problems.push({ field: 'id', message: `registered service "${row.id}" is shadowed by a service file of the same id` });
+        continue;
+      }
+      const parsed = parseServiceInput(JSON.parse(row.spec), defaults, this.config.baseDir, 'api');
+      if (parsed.spec) specs.push(parsed.spec);
+      else problems.push(...parsed.problems.map((p) => ({ ...p, message: `registered service "${row.id}": ${p.message}` })));
+    }
+    const checked = checkDependencies(specs);
+    return { specs: checked.specs, problems: [...problems, ...checked.problems] };
+  }
+
+  /** What the actor host should supervise: every spec, its wanted state, its live process if any. */
+  private hostEntries(): HostEntry[] {
+    const live = this.kernel.liveRuns();
+    return [...this.specs.values()].map((spec) => {
+      const view = this.views.get(spec.id);
+      const run = live.get(spec.id)?.run;
+      return {
+        spec,
+        want: view?.want ?? this.wants.get(spec.id) ?? (spec.auto_start ? 'up' : 'down'),
+        ...(run ? { run } : {}),
+        ...(view ? { carry: { restarts: view.restarts, attempts: view.attempts, lastExit: view.lastExit, state: view.state, reason: view.reason, health: view.health } } : {}),
+      };
+    });
+  }
+
+  private onHostRestarted(reason: string): void {
+    this.recordEvents([{ service: null, type: 'actor_host_restarted', at: bootNow(), data: { reason, services: this.specs.size } }]);
+    // A leader that exited while the old host was going down: tell the new one.
+    for (const [id, { run, leaderExited }] of this.kernel.liveRuns()) {
+      if (leaderExited) this.host.deliver({ id, msg: { type: 'exited', runId: run.runId, code: null, signal: null, groupEmpty: false } });
+    }
+  }
+
+  private recordEvents(events: ServiceEvent[]): void {
+    let stored: StoredEvent[];
+    try {
+      stored = this.registry.events.append(events.map((e) => ({ at: Math.round(bootToWall(e.at)), service: e.service, type: e.type, data: e.data })));
+    } catch (err) {
+      this.log.logger.error({ err, events: events.length }, 'could not record events');
+      return;
+    }
+    for (const e of stored) this.emit('event', e);
+  }
+
+  private applyViews(views: ServiceView[], removed: string[]): void {
+    for (const v of views) {
+      this.views.set(v.id, v);
+      if (this.wants.get(v.id) !== v.want && this.specs.has(v.id)) {
+        this.wants.set(v.id, v.want);
+        try { this.registry.services.setWant(v.id, v.want); } catch (err) { this.log.logger.error({ err }, 'could not persist wanted state'); }
+      }
+    }
+    for (const id of removed) this.views.delete(id);
+    this.emit('views', views, removed);
+  }
+
+  // --------------------------------------------------------------------------- queries
+
+  list(): ServiceEntry[] {
+    const out: ServiceEntry[] = [];
+    for (const spec of this.specs.values()) {
+      const view = this.views.get(spec.id);
+      if (view) out.push({ spec, view });
+    }
+    return out;
+  }
+
+  get(id: string): ServiceEntry {
+    const spec = this.specs.get(id);
+    const view = this.views.get(id);
+    if (!spec || !view) throw notFound(`service "${id}"`);
+    return { spec, view };
+  }
+
+  has(id: string): boolean {
+    return this.specs.has(id);
+  }
+
+  // --------------------------------------------------------------------------- commands
+
+  async command(id: string, command: Command, reason = `${command} requested`): Promise<ServiceEntry> {
+    const spec = this.specs.get(id);
+    if (!spec) throw notFound(`service "${id}"`);
+    const view = await this.call('command', [id, command, reason]);
+    this.views.set(id, view);
+    return { spec, view };
+  }
+
+  async register(input: unknown): Promise<ServiceEntry> {
+    const parsed = parseServiceInput(input, serviceDefaults(this.config), this.config.baseDir, 'api');
+    if (!parsed.spec) throw invalid(parsed.problems);
+    const spec = parsed.spec;
+    if (this.specs.has(spec.id)) throw conflict(`service "${spec.id}" already exists`, 'id');
+    const deps = checkDependencies([...this.specs.values(), spec]);
+    const mine = deps.problems.filter((p) => !p.file && deps.specs.every((s) => s.id !== spec.id));
+    if (mine.length) throw invalid(mine);
+    this.registry.services.upsert({ id: spec.id, source: 'api', spec: JSON.stringify(input), want: spec.auto_start ? 'up' : 'down' });
+    this.specs.set(spec.id, spec);
+    this.wants.set(spec.id, spec.auto_start ? 'up' : 'down');
+    this.recordEvents([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
+    try {
+      const view = await this.call('add', [{ spec, want: spec.auto_start ? 'up' : 'down' }]);
+      this.views.set(spec.id, view);
+      return { spec, view };
+    } catch (e) {
+      this.specs.delete(spec.id);
+      this.registry.services.delete(spec.id);
+      throw e;
+    }
+  }
+
+  /** Replace (or merge into) an API-registered service's definition; restart only if needed. */
+  async update(id: string, input: Record<string, unknown>, merge: boolean): Promise<ServiceEntry & { restarted: boolean }> {
+    const current = this.specs.get(id);
+    if (!current) throw notFound(`service "${id}"`);
+    if (current.source === 'file') throw conflict(`service "${id}" is defined in ${current.file}; edit that file and POST /api/reload`);
+    if ('id' in input && input.id !== id) throw invalid([{ field: 'id', message: 'the id of a service cannot change' }]);
+    const row = this.registry.services.get(id);
+    const base = merge && row ? JSON.parse(row.spec) as Record<string, unknown> : {};
+    const merged = { ...deepMerge(base, input), id };
+    const parsed = parseServiceInput(merged, serviceDefaults(this.config), this.config.baseDir, 'api');
+    if (!parsed.spec) throw invalid(parsed.problems);
+    const others = [...this.specs.values()].filter((s) => s.id !== id);
+    const deps = checkDependencies([...others, parsed.spec]);
+    if (!deps.specs.some((s) => s.id === id)) throw invalid(deps.problems.filter((p) => !p.file));
+    const restart = needsRestart(current, parsed.spec);
+    this.registry.services.upsert({ id, source: 'api', spec: JSON.stringify(merged), want: this.wants.get(id) ?? 'up' });
+    this.specs.set(id, parsed.spec);
+    this.recordEvents([{ service: id, type: 'updated', at: bootNow(), data: { restart } }]);
+    const view = await this.call('update', [parsed.spec, restart]);
+    this.views.set(id, view);
+    return { spec: parsed.spec, view, restarted: restart && view.state !== 'stopped' };
+  }
+
+  async remove(id: string, opts: { allowFile?: boolean } = {}): Promise<void> {
+    const spec = this.specs.get(id);
+    if (!spec) throw notFound(`service "${id}"`);
+    if (spec.source === 'file' && !opts.allowFile) {
+      throw conflict(`service "${id}" is defined in ${spec.file}; remove that file and POST /api/reload`);
+    }
+    const dependents = [...this.specs.values()].filter((s) => s.depends_on.includes(id)).map((s) => s.id);
+    if (dependents.length) throw conflict(`service "${id}" is required by ${dependents.join(', ')}`);
+    await this.call('remove', [id], this.stopBudgetMs([spec]));
+    this.specs.delete(id);
+    this.views.delete(id);
+    this.wants.delete(id);
+    this.registry.services.delete(id);
+    this.recordEvents([{ service: id, type: 'removed', at: bootNow(), data: {} }]);
+  }
+
+  /** Re-read services/ and apply only the differences (like `supervisorctl update`). */
+  async reload(): Promise<{ added: string[]; removed: string[]; changed: string[]; restarted: string[]; problems: Problem[] }> {
+    const { specs, problems } = this.loadSpecs();
+    this.problems = problems;
+    const next = new Map(specs.filter((s) => s.source === 'file').map((s) => [s.id, s]));
+    const current = [...this.specs.values()].filter((s) => s.source === 'file');
+    const result = { added: [] as string[], removed: [] as string[], changed: [] as string[], restarted: [] as string[], problems };
+    // Only services whose files are gone are removed; a file that fails to parse keeps its service as it is.
+    const brokenFiles = new Set(problems.map((p) => p.file).filter(Boolean));
+    for (const spec of current) {
+      if (!next.has(spec.id) && !brokenFiles.has(spec.file)) {
+        await this.remove(spec.id, { allowFile: true }).catch((e: Error) => problems.push({ file: spec.file, field: '', message: `cannot remove: ${e.message}` }));
+        if (!this.specs.has(spec.id)) result.removed.push(spec.id);
+      }
+    }
+    for (const spec of next.values()) {
+      const before = this.specs.get(spec.id);
+      if (!before) {
+        const want: Want = spec.auto_start ? 'up' : 'down';
+        this.specs.set(spec.id, spec);
+        this.wants.set(spec.id, want);
+        this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
+        this.views.set(spec.id, await this.call('add', [{ spec, want }]));
+        result.added.push(spec.id);
+      } else if (before.source === 'file' && JSON.stringify(before) !== JSON.stringify(spec)) {
+        const restart = needsRestart(before, spec);
+        this.specs.set(spec.id, spec);
+        this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: this.wants.get(spec.id) ?? 'up' });
+        this.views.set(spec.id, await this.call('update', [spec, restart]));
+        result.changed.push(spec.id);
+        if (restart) result.restarted.push(spec.id);
+      }
+    }
+    this.recordEvents([{ service: null, type: 'reloaded', at: bootNow(), data: { ...result, problems: problems.map(formatProblem) } }]);
+    return result;
+  }
+
+  /** Stop every service (dependents first) unless keepServices, then close everything. Idempotent. */
+  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+    this.closing ??= this.doShutdown(opts);
+    return this.closing;
+  }
+
+  private async doShutdown(opts: ShutdownOptions): Promise<void> {
+    const logger = this.log.logger;
+    const reason = opts.reason ?? 'orchestrator shutting down';
+    if (!opts.keepServices && this.running) {
+      try {
+        await this.call('stopAll', [reason], this.stopBudgetMs([...this.specs.values()]));
+      } catch (err) {
+        logger.error({ err }, 'orderly stop did not finish; killing what is left');
+        for (const [id, { run }] of this.kernel.liveRuns()) this.kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGKILL' }]);
+      }
+    }
+    if (this.running) this.recordEvents([{ service: null, type: 'orchestrator_stopped', at: bootNow(), data: { reason, kept_services: !!opts.keepServices } }]);
+    await this.host.stop();
+    await this.kernel.close();
+    await this.pool.close().catch(() => undefined);
+    if (!opts.keepServices && this.running) this.registry.setMeta('running', '0');
+    this.registry.close();
+    logger.info({ keepServices: !!opts.keepServices }, 'orchestrator stopped');
+  }
+
+  /** Time an orderly stop may take: each dependency level stops in turn, each within its stop timeout. */
+  private stopBudgetMs(specs: ServiceSpec[]): number {
+    const maxStop = Math.max(0, ...specs.map((s) => s.stop.timeout_seconds));
+    const depth = (id: string, seen = new Set<string>()): number => {
+      if (seen.has(id)) return 0;
+      seen.add(id);
+      const dependents = [...this.specs.values()].filter((s) => s.depends_on.includes(id));
+      return 1 + Math.max(0, ...dependents.map((d) => depth(d.id, seen)));
+    };
+    const levels = Math.max(1, ...specs.map((s) => depth(s.id)));
+    return levels * (maxStop * 1000 + 3000) + 5000;
+  }
+
+  /** A call into the actor host; a dead or silent host becomes a 503 for the API. */
+  private async call<K extends keyof HostApi>(method: K, args: Parameters<HostApi[K]>, timeoutMs?: number): Promise<Awaited<ReturnType<HostApi[K]>>> {
+    try {
+      return await this.host.call(method, args, timeoutMs);
+    } catch (e) {
+      if (e instanceof CallError) throw unavailable(e.message);
+      throw e;
+    }
+  }
+
+  /** Conditions that degrade the orchestrator without stopping it (shown in /health). */
+  conditions(): string[] {
+    return [...this.activeConditions.values()];
+  }
+
+  setCondition(key: string, message: string | null): void {
+    if (message === null) this.activeConditions.delete(key);
+    else this.activeConditions.set(key, message);
+  }
+
+  hostReady(): boolean {
+    return this.host.isReady;
+  }
+
+  uptimeSeconds(): number {
+    return (bootNow() - this.startedBoot) / 1000;
+  }
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** JSON Merge Patch (RFC 7396): objects merge, null removes a key (back to its default), the rest replaces. */
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    if (v === null) delete out[k];
+    else if (typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)) {
+      out[k] = deepMerge(b as Record<string, unknown>, v as Record<string, unknown>);
+    } else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,301 @@
+/**
+ * The kernel side of the orchestrator: the main thread's owner of every OS handle. It performs
+ * the effects actors ask for (spawn, signal, probe, sample), keeps the pid ledger, and reports
+ * what happened back as facts. It decides nothing about lifecycles.
+ *
+ * Each service runs as the leader of its own process group (detached), writes its own output to
+ * O_APPEND files, and is known by pid + process start time, so it outlives the orchestrator and
+ * can be re-adopted later without ever mistaking a reused pid for it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { Logger } from 'pino';
+import type { KernelEffect, RunInfo, ServiceMsg } from '../actors/protocol.js';
+import { bootNow } from '../clock.js';
+import { splitCommandLine } from '../config/argv.js';
+import type { RunLedger, RunRow } from '../store/runs.js';
+import { openServiceLogs } from './logs.js';
+import { Prober } from './probes.js';
+import { bootId, groupMembers, isSameProcess, readStat, ticksToMs } from './proc.js';
+import { sampleTrees, type SampleRequest } from './sampler.js';
+
+export interface Fact {
+  id: string;
+  msg: ServiceMsg;
+}
+
+export interface KernelOptions {
+  logDir: string;
+  ledger: RunLedger;
+  log: Logger;
+  /** Environment every child starts from (already filtered); the spec's environment goes on top. */
+  baseEnv: Record<string, string>;
+  onFact(fact: Fact): void;
+}
+
+interface Proc {
+  id: string;
+  run: RunInfo;
+  startTicks: number;
+  child: ChildProcess | null;
+  leaderExited: boolean;
+  watching: boolean;
+}
+
+const ADOPTED_POLL_MS = 100;
+const ADOPTED_STAT_EVERY = 10;
+const GROUP_POLL_MIN_MS = 10;
+const GROUP_POLL_MAX_MS = 250;
+
+const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, num]) => [num, name]));
+
+export class Kernel {
+  private readonly procs = new Map<string, Proc>();
+  private readonly prober = new Prober();
+  private pendingSamples: SampleRequest[] = [];
+  private adoptedTimer: NodeJS.Timeout | null = null;
+  private adoptedTick = 0;
+  private closed = false;
+
+  constructor(private readonly opts: KernelOptions) {}
+
+  execute(effects: KernelEffect[]): void {
+    for (const e of effects) {
+      if (this.closed) return;
+      switch (e.type) {
+        case 'spawn': this.spawn(e); break;
+        case 'signal': this.signal(e.id, e.runId, e.signal); break;
+        case 'probe': this.probe(e); break;
+        case 'sample': this.queueSample(e.id, e.runId); break;
+      }
+    }
+  }
+
+  /** Every process group the kernel currently owns, by service id. */
+  liveRuns(): Map<string, { run: RunInfo; leaderExited: boolean }> {
+    const out = new Map<string, { run: RunInfo; leaderExited: boolean }>();
+    for (const p of this.procs.values()) out.set(p.id, { run: p.run, leaderExited: p.leaderExited });
+    return out;
+  }
+
+  /**
+   * Re-adopt the processes an earlier orchestrator started, from the ledger. A row is ours only if
+   * the machine has not rebooted and the pid still has the recorded start time. Returns the rows
+   * whose process is gone, after closing them in the ledger.
+   */
+  adoptFromLedger(epoch: string): { adopted: RunInfo[]; vanished: RunRow[] } {
+    const adopted: RunInfo[] = [];
+    const vanished: RunRow[] = [];
+    const boot = bootId();
+    for (const row of this.opts.ledger.openRuns()) {
+      if (this.procs.has(row.service)) continue;
+      if (row.boot_id === boot && isSameProcess(row.pid, row.proc_start)) {
+        const run: RunInfo = {
+          runId: `${epoch}.adopted.${row.id}`, pid: row.pid, pgid: row.pgid,
+          startedAt: ticksToMs(row.proc_start), adopted: true,
+        };
+        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'handed over to a new orchestrator');
+        this.opts.ledger.started({
+          service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
+          boot_id: boot, started_at: row.started_at,
+        });
+        this.procs.set(row.service, { id: row.service, run, startTicks: row.proc_start, child: null, leaderExited: false, watching: false });
+        adopted.push(run);
+      } else {
+        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'gone while the orchestrator was down');
+        vanished.push(row);
+      }
+    }
+    if (adopted.length) this.watchAdopted();
+    return { adopted, vanished };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.adoptedTimer) clearInterval(this.adoptedTimer);
+    await this.prober.close();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private spawn(e: Extract<KernelEffect, { type: 'spawn' }>): void {
+    const { id, runId, spec } = e;
+    const fail = (error: string) => this.opts.onFact({ id, msg: { type: 'spawn_failed', runId, error } });
+    if (this.procs.has(id)) {
+      fail(`a process of "${id}" is still running (pid ${this.procs.get(id)!.run.pid})`);
+      return;
+    }
+    let files: ReturnType<typeof openServiceLogs>;
+    try {
+      files = openServiceLogs(this.opts.logDir, id);
+    } catch (err) {
+      fail(`cannot open log files: ${(err as Error).message}`);
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      const [command, ...args] = splitCommandLine(spec.executable);
+      child = spawn(command!, args, {
+        cwd: spec.working_dir,
+        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id },
+        stdio: ['ignore', files.stdout, files.stderr],
+        detached: true,
+      });
+    } catch (err) {
+      files.close();
+      fail((err as Error).message);
+      return;
+    } finally {
+      // The child holds its own copies of the descriptors.
+    }
+    files.close();
+    const log = this.opts.log.child({ service: id });
+    let spawned = false;
+    child.once('error', (err) => {
+      if (spawned) { log.warn({ err }, 'child process error'); return; }
+      fail(describeSpawnError(err as NodeJS.ErrnoException, spec.executable, spec.working_dir));
+    });
+    child.once('spawn', () => {
+      spawned = true;
+      const pid = child.pid!;
+      const stat = readStat(pid);
+      const startTicks = stat?.startTicks ?? 0;
+      const run: RunInfo = { runId, pid, pgid: pid, startedAt: stat ? ticksToMs(startTicks) : bootNow() };
+      this.procs.set(id, { id, run, startTicks, child, leaderExited: false, watching: false });
+      try {
+        this.opts.ledger.started({ service: id, run_id: runId, pid, pgid: pid, proc_start: startTicks, boot_id: bootId(), started_at: Date.now() });
+      } catch (err) {
+        log.error({ err }, 'could not record the run in the ledger');
+      }
+      log.info({ pid, runId }, 'spawned');
+      this.opts.onFact({ id, msg: { type: 'spawned', run } });
+    });
+    child.once('exit', (code, signal) => {
+      if (!spawned) return;
+      this.leaderExited(id, runId, code, signal);
+    });
+  }
+
+  private leaderExited(id: string, runId: string, code: number | null, signal: string | null): void {
+    const proc = this.procs.get(id);
+    if (!proc || proc.run.runId !== runId || proc.leaderExited) return;
+    proc.leaderExited = true;
+    try {
+      this.opts.ledger.ended(id, runId, Date.now(), code, signal, signal ? `killed by ${signal}` : `exited with code ${code}`);
+    } catch (err) {
+      this.opts.log.error({ err, service: id }, 'could not record the exit in the ledger');
+    }
+    const groupEmpty = groupMembers(proc.run.pgid).length === 0;
+    this.opts.log.info({ service: id, pid: proc.run.pid, code, signal, groupEmpty }, 'exited');
+    if (groupEmpty) this.procs.delete(id);
+    else this.watchGroup(proc);
+    this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
+  }
+
+  /** After the leader is gone, poll until no live process is left in its group. */
+  private watchGroup(proc: Proc): void {
+    if (proc.watching) return;
+    proc.watching = true;
+    let delay = GROUP_POLL_MIN_MS;
+    const check = () => {
+      if (this.closed || this.procs.get(proc.id) !== proc) return;
+      if (groupMembers(proc.run.pgid).length === 0) {
+        this.procs.delete(proc.id);
+        this.opts.onFact({ id: proc.id, msg: { type: 'group_empty', runId: proc.run.runId } });
+        return;
+      }
+      delay = Math.min(delay * 2, GROUP_POLL_MAX_MS);
+      setTimeout(check, delay).unref();
+    };
+    setTimeout(check, delay).unref();
+  }
+
+  private signal(id: string, runId: string, signal: string): void {
+    const proc = this.procs.get(id);
+    if (!proc || proc.run.runId !== runId) return;
+    try {
+      process.kill(-proc.run.pgid, signal as NodeJS.Signals);
+      this.opts.log.debug({ service: id, pgid: proc.run.pgid, signal }, 'signalled process group');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH') this.opts.log.warn({ err, service: id, signal }, 'could not signal process group');
+      // ESRCH: the group is already empty; the exit or group watch reports it.
+      if (code === 'ESRCH' && proc.leaderExited) this.watchGroup(proc);
+    }
+  }
+
+  private probe(e: Extract<KernelEffect, { type: 'probe' }>): void {
+    this.prober.probe(e.url, e.timeoutMs).then((outcome) => {
+      this.opts.onFact({ id: e.id, msg: { type: 'probed', runId: e.runId, gen: e.gen, ...outcome } });
+    }, (err: unknown) => {
+      this.opts.onFact({ id: e.id, msg: { type: 'probed', runId: e.runId, gen: e.gen, ok: false, latencyMs: 0, error: String(err) } });
+    });
+  }
+
+  private queueSample(id: string, runId: string): void {
+    const proc = this.procs.get(id);
+    if (!proc || proc.run.runId !== runId) return;
+    if (this.pendingSamples.length === 0) setImmediate(() => this.runSamples());
+    this.pendingSamples.push({ id, runId, pgid: proc.run.pgid });
+  }
+
+  private runSamples(): void {
+    const batch = this.pendingSamples;
+    this.pendingSamples = [];
+    sampleTrees(batch).then((results) => {
+      for (const r of results) this.opts.onFact({ id: r.id, msg: { type: 'sampled', runId: r.runId, cpu: r.cpu, rss: r.rss, pids: r.pids } });
+    }, (err: unknown) => this.opts.log.warn({ err }, 'sampling failed'));
+  }
+
+  /**
+   * Adopted processes are not our children: no exit event comes. Poll cheaply (kill 0) often and
+   * read /proc (zombies, pid reuse, exit status) every so often.
+   */
+  private watchAdopted(): void {
+    if (this.adoptedTimer) return;
+    this.adoptedTimer = setInterval(() => {
+      this.adoptedTick++;
+      let any = false;
+      for (const proc of this.procs.values()) {
+        if (proc.child || proc.leaderExited) continue;
+        any = true;
+        let gone = false;
+        try { process.kill(proc.run.pid, 0); } catch { gone = true; }
+        let exit: { code: number | null; signal: string | null } = { code: null, signal: null };
+        if (!gone && this.adoptedTick % ADOPTED_STAT_EVERY === 0) {
+          const stat = readStat(proc.run.pid);
+          if (!stat || stat.startTicks !== proc.startTicks) gone = true;
+          else if (stat.state === 'Z' || stat.state === 'X') { gone = true; exit = decodeWaitStatus(stat.exitCode); }
+        }
+        if (gone) this.leaderExited(proc.id, proc.run.runId, exit.code, exit.signal);
+      }
+      if (!any && this.adoptedTimer) { clearInterval(this.adoptedTimer); this.adoptedTimer = null; }
+    }, ADOPTED_POLL_MS);
+    this.adoptedTimer.unref();
+  }
+}
+
+function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {
+  if (status === null || Number.isNaN(status)) return { code: null, signal: null };
+  const sig = status & 0x7f;
+  if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  return { code: null, signal: SIGNAL_NAMES.get(sig) ?? `SIG${sig}` };
+}
+
+function describeSpawnError(err: NodeJS.ErrnoException, executable: string, cwd: string): string {
+  switch (err.code) {
+    case 'ENOENT': return `cannot run "${executable}": command or working_dir ${cwd} not found`;
+    case 'EACCES': return `cannot run "${executable}": permission denied`;
+    default: return `cannot run "${executable}": ${err.message}`;
+  }
+}
+
+/** The orchestrator's environment minus its own settings and npm's noise; children start from this. */
+export function childBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k.startsWith('ORCHESTRATOR_') || k.startsWith('npm_')) continue;
+    out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+/** Reading Linux /proc: process identity (start time), group membership and the process table. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { clockTicks } from '../clock.js';
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  /** R, S, D, Z (zombie), T, X ... */
+  state: string;
+  ppid: number;
+  pgid: number;
+  /** Field 22: start time in clock ticks since boot. */
+  startTicks: number;
+  /** Field 52: exit status as waitpid reports it (meaningful for zombies). */
+  exitCode: number | null;
+}
+
+/** Parse /proc/PID/stat. The command name may hold spaces and parentheses, so split after the last ')'. */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < 0) return undefined;
+  const rest = text.slice(close + 2).trim().split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const field = (n: number) => rest[n - 3];
+  const exit = field(52);
+  return {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state: field(3) ?? '?',
+    ppid: Number(field(4)),
+    pgid: Number(field(5)),
+    startTicks: Number(field(22)),
+    exitCode: exit === undefined ? null : Number(exit),
+  };
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / clockTicks();
+}
+
+/** Every process on the machine (a snapshot). */
+export function procTable(): ProcStat[] {
+  const out: ProcStat[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = readStat(Number(name));
+    if (stat) out.push(stat);
+  }
+  return out;
+}
+
+const isLive = (s: ProcStat) => s.state !== 'Z' && s.state !== 'X';
+
+/**
+ * Live (non-zombie) members of a process group. Zombies are excluded: where PID 1 does not reap
+ * orphans (containers), a dead grandchild stays a zombie in the group forever.
+ */
+export function groupMembers(pgid: number, table?: ProcStat[]): number[] {
+  // Fast path: no process at all in the group.
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return [];
+  }
+  return (table ?? procTable()).filter((s) => s.pgid === pgid && isLive(s)).map((s) => s.pid);
+}
+
+/** The whole tree of a group: its live members plus live descendants of the leader that left the group. */
+export function treeMembers(pgid: number, table: ProcStat[]): number[] {
+  const members = new Set(table.filter((s) => s.pgid === pgid && isLive(s)).map((s) => s.pid));
+  const children = new Map<number, number[]>();
+  for (const s of table) {
+    if (!isLive(s)) continue;
+    const list = children.get(s.ppid);
+    if (list) list.push(s.pid); else children.set(s.ppid, [s.pid]);
+  }
+  const stack = [...members];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    for (const child of children.get(pid) ?? []) {
+      if (!members.has(child)) { members.add(child); stack.push(child); }
+    }
+  }
+  return [...members];
+}
+
+let cachedBootId: string | undefined;
+/** Identifies this boot of the machine: a pid from before a reboot is never ours. */
+export function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = 'unknown';
+    }
+  }
+  return cachedBootId;
+}
+
+/** Is this pid still the very process that started at `startTicks`? */
+export function isSameProcess(pid: number, startTicks: number): boolean {
+  const stat = readStat(pid);
+  return !!stat && stat.startTicks === startTicks && isLive(stat);
+}

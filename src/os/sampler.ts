@@ -1,0 +1,45 @@
+/**
+ * Resource sampling of whole process trees: one /proc scan finds each group's members, pidusage
+ * measures them, and per-service CPU% (of one core) and RSS are the sums over the tree.
+ * Requests that arrive together (actors sample on a shared grid) share one scan.
+ */
+import pidusage from 'pidusage';
+import { procTable, treeMembers } from './proc.js';
+
+export interface SampleRequest {
+  id: string;
+  runId: string;
+  pgid: number;
+}
+
+export interface SampleResult extends SampleRequest {
+  cpu: number;
+  rss: number;
+  pids: number;
+}
+
+export async function sampleTrees(requests: SampleRequest[]): Promise<SampleResult[]> {
+  const table = procTable();
+  const trees = requests.map((r) => treeMembers(r.pgid, table));
+  const allPids = [...new Set(trees.flat())];
+  const stats = new Map<number, { cpu: number; memory: number }>();
+  await Promise.all(allPids.map(async (pid) => {
+    try {
+      const s = await pidusage(pid);
+      stats.set(pid, { cpu: s.cpu, memory: s.memory });
+    } catch { /* exited between the scan and the read */ }
+  }));
+  return requests.map((r, i) => {
+    let cpu = 0;
+    let rss = 0;
+    let pids = 0;
+    for (const pid of trees[i]!) {
+      const s = stats.get(pid);
+      if (!s) continue;
+      cpu += s.cpu;
+      rss += s.memory;
+      pids++;
+    }
+    return { ...r, cpu: Math.round(cpu * 10) / 10, rss, pids };
+  });
+}

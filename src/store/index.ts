@@ -1,0 +1,50 @@
+/** The registry: one SQLite file, written only by the main thread. */
+import { openRegistry, type DB } from './db.js';
+import { EventLog } from './events.js';
+import { RunLedger } from './runs.js';
+import { ServiceTable } from './services.js';
+
+export class Registry {
+  readonly events: EventLog;
+  readonly runs: RunLedger;
+  readonly services: ServiceTable;
+  private readonly getMeta;
+  private readonly setMetaStmt;
+
+  private constructor(readonly db: DB, readonly path: string) {
+    this.events = new EventLog(db);
+    this.runs = new RunLedger(db);
+    this.services = new ServiceTable(db);
+    this.getMeta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    this.setMetaStmt = db.prepare<[string, string], void>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  }
+
+  static open(path: string): Registry {
+    return new Registry(openRegistry(path), path);
+  }
+
+  meta(key: string): string | undefined {
+    return this.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.setMetaStmt.run(key, value);
+  }
+
+  /** A counter that grows across every start of the orchestrator and of its actor host. */
+  nextEpoch(): number {
+    return this.db.transaction(() => {
+      const next = Number(this.meta('epoch') ?? '0') + 1;
+      this.setMeta('epoch', String(next));
+      return next;
+    })();
+  }
+
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

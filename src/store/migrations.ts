@@ -1,0 +1,42 @@
+/**
+ * Versioned schema migrations. Each entry moves the registry from version i to i+1 and runs in
+ * one transaction; PRAGMA user_version records where a database is.
+ */
+export const MIGRATIONS: string[] = [
+  // 1: services, the pid ledger (runs), the event log
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE services (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL CHECK (source IN ('file', 'api')),
+    spec TEXT NOT NULL,
+    want TEXT NOT NULL DEFAULT 'up' CHECK (want IN ('up', 'down')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    service TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pgid INTEGER NOT NULL,
+    proc_start INTEGER NOT NULL,
+    boot_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    exit_code INTEGER,
+    signal TEXT,
+    reason TEXT
+  );
+  CREATE INDEX runs_open ON runs (service) WHERE ended_at IS NULL;
+  CREATE INDEX runs_by_service ON runs (service, id);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    service TEXT,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX events_by_service ON events (service, seq);
+  `,
+];

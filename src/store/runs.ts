@@ -1,0 +1,64 @@
+/**
+ * The pid ledger: one row per process the orchestrator started. pid, process group and the
+ * process start time (/proc/PID/stat field 22) together identify a process even after the pid is
+ * reused, so a restarted orchestrator re-adopts only what is really its own.
+ */
+import type { DB } from './db.js';
+
+export interface RunRow {
+  id: number;
+  service: string;
+  run_id: string;
+  pid: number;
+  pgid: number;
+  proc_start: number;
+  boot_id: string;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  reason: string | null;
+}
+
+export type NewRun = Pick<RunRow, 'service' | 'run_id' | 'pid' | 'pgid' | 'proc_start' | 'boot_id' | 'started_at'>;
+
+export class RunLedger {
+  private readonly insert;
+  private readonly end;
+  private readonly open;
+  private readonly recent;
+  private readonly count;
+
+  constructor(db: DB) {
+    this.insert = db.prepare<NewRun, void>(
+      'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at)',
+    );
+    this.end = db.prepare<[number, number | null, string | null, string, string, string], void>(
+      'UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
+    );
+    this.open = db.prepare<[], RunRow>('SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id');
+    this.recent = db.prepare<[string, number], RunRow>('SELECT * FROM runs WHERE service = ? ORDER BY id DESC LIMIT ?');
+    this.count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM runs WHERE service = ?');
+  }
+
+  started(run: NewRun): void {
+    this.insert.run(run);
+  }
+
+  ended(service: string, runId: string, at: number, code: number | null, signal: string | null, reason: string): void {
+    this.end.run(at, code, signal, reason, service, runId);
+  }
+
+  /** Runs never seen to end: candidates for re-adoption. */
+  openRuns(): RunRow[] {
+    return this.open.all();
+  }
+
+  history(service: string, limit: number): RunRow[] {
+    return this.recent.all(service, limit);
+  }
+
+  total(service: string): number {
+    return this.count.get(service)?.n ?? 0;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Entry point of the actor-host worker thread: wires the ActorHost (the supervision tree) to the
+ * main thread. Facts arrive as raw messages, commands over comlink; effects, events and views
+ * leave batched, once per turn of this thread's event loop.
+ */
+import { expose, type Endpoint } from 'comlink';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ActorHost } from '../actors/host.js';
+import { systemClock } from '../clock.js';
+import type { FromWorker, HostApi, HostInit, ToWorker } from './wire.js';
+
+const init = workerData as HostInit;
+const port = parentPort!;
+const post = (msg: FromWorker) => port.postMessage(msg);
+
+const host = new ActorHost(init.config, {
+  clock: systemClock,
+  scheduler: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
+  random: Math.random,
+  // setImmediate, not a microtask: timers that fire together (sample grid) leave as one batch.
+  defer: (fn) => setImmediate(fn),
+}, {
+  kernel: (effects) => post({ type: 'kernel', effects }),
+  events: (events) => post({ type: 'events', events }),
+  views: (views, removed) => post({ type: 'views', views, removed }),
+  log: (level, msg, fields) => post({ type: 'log', level, msg, fields }),
+});
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'facts':
+      for (const f of msg.facts) host.deliver(f.id, f.msg);
+      break;
+    case 'crash':
+      throw new Error(msg.message);
+  }
+});
+
+const api: HostApi = {
+  command: (id, command, reason) => host.command(id, command, reason),
+  add: (entry) => host.add(entry),
+  update: (spec, restart) => host.update(spec, restart),
+  remove: (id) => host.remove(id),
+  stopAll: (reason) => host.stopAll(reason),
+  views: () => host.views(),
+};
+expose(api, init.port as unknown as Endpoint);
+
+host.load(init.entries);
+post({ type: 'ready' });

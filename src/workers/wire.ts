@@ -1,0 +1,42 @@
+/**
+ * The only types that cross the thread boundary between the main thread (kernel, registry, HTTP)
+ * and the actor-host worker. Raw messages carry the high-volume streams (effects out, facts in,
+ * views, events); comlink carries request/response commands (HostApi) on a dedicated port.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Command, HostConfig, HostEntry } from '../actors/host.js';
+import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
+import type { ServiceView } from '../actors/service.js';
+import type { ServiceSpec } from '../config/schema.js';
+import type { Fact } from '../os/kernel.js';
+
+export interface HostInit {
+  config: HostConfig;
+  entries: HostEntry[];
+  /** comlink endpoint for HostApi */
+  port: MessagePort;
+}
+
+/** main → worker */
+export type ToWorker =
+  | { type: 'facts'; facts: Fact[] }
+  /** Fault injection (tests, chaos): make the worker throw from its message handler. */
+  | { type: 'crash'; message: string };
+
+/** worker → main */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'kernel'; effects: KernelEffect[] }
+  | { type: 'events'; events: ServiceEvent[] }
+  | { type: 'views'; views: ServiceView[]; removed: string[] }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> };
+
+/** Request/response commands the worker serves over comlink. */
+export interface HostApi {
+  command(id: string, command: Command, reason: string): ServiceView;
+  add(entry: HostEntry): ServiceView;
+  update(spec: ServiceSpec, restart: boolean): ServiceView;
+  remove(id: string): Promise<void>;
+  stopAll(reason: string): Promise<void>;
+  views(): ServiceView[];
+}
