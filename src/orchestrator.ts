@@ -151,7 +151,7 @@ export class Orchestrator extends EventEmitter {
     // Live processes of services that no longer exist (file removed while we were down).
     for (const [id, { run }] of this.kernel.liveRuns()) {
       if (!this.specs.has(id)) {
-        logger.warn({ service: id, pid: run.pid }, 'adopted a process of a service that is no longer defined; stopping it');
+        logger.warn({ service: id, childPid: run.pid }, 'adopted a process of a service that is no longer defined; stopping it');
         this.kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGTERM' }]);
       }
     }

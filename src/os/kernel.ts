@@ -167,7 +167,7 @@ export class Kernel {
       } catch (err) {
         log.error({ err }, 'could not record the run in the ledger');
       }
-      log.info({ pid, runId }, 'spawned');
+      log.info({ childPid: pid, runId }, 'spawned');
       this.opts.onFact({ id, msg: { type: 'spawned', run } });
     });
     child.once('exit', (code, signal) => {
@@ -186,7 +186,7 @@ export class Kernel {
       this.opts.log.error({ err, service: id }, 'could not record the exit in the ledger');
     }
     const groupEmpty = groupMembers(proc.run.pgid).length === 0;
-    this.opts.log.info({ service: id, pid: proc.run.pid, code, signal, groupEmpty }, 'exited');
+    this.opts.log.info({ service: id, childPid: proc.run.pid, code, signal, groupEmpty }, 'exited');
     if (groupEmpty) this.procs.delete(id);
     else this.watchGroup(proc);
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });

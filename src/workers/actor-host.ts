@@ -144,6 +144,7 @@ export class ActorHostSupervisor {
     worker.on('message', (msg: FromWorker) => {
       switch (msg.type) {
         case 'ready':
+          this.opts.views(msg.views, []);
           this.ready = true;
           log.info({ services: init.entries.length }, isRestart ? 'actor host restarted' : 'actor host ready');
           for (const w of this.readyWaiters.splice(0)) w.resolve();

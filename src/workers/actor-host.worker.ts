@@ -47,4 +47,4 @@ const api: HostApi = {
 expose(api, init.port as unknown as Endpoint);
 
 host.load(init.entries);
-post({ type: 'ready' });
+post({ type: 'ready', views: host.views() });

@@ -25,7 +25,8 @@ export type ToWorker =
 
 /** worker → main */
 export type FromWorker =
-  | { type: 'ready' }
+  /** The tree is loaded; the views let the main thread answer queries at once. */
+  | { type: 'ready'; views: ServiceView[] }
   | { type: 'kernel'; effects: KernelEffect[] }
   | { type: 'events'; events: ServiceEvent[] }
   | { type: 'views'; views: ServiceView[]; removed: string[] }

@@ -1,0 +1,161 @@
+/**
+ * Test harness: a real orchestrator (real worker thread, real child processes, real SQLite file,
+ * optionally real HTTP) in a temporary folder. Waits are driven by the orchestrator's own events,
+ * with a generous overall deadline as a guard, never by fixed sleeps.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { ServiceView } from '../../src/actors/service.js';
+import { loadOrchestratorConfig } from '../../src/config/load.js';
+import { listen, type HttpHandle } from '../../src/http/index.js';
+import { createLog } from '../../src/log.js';
+import { Orchestrator } from '../../src/orchestrator.js';
+import type { StoredEvent } from '../../src/store/events.js';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+export const fixture = (name: string) => join(FIXTURES, name);
+export const node = (script: string, ...args: string[]) => [process.execPath, fixture(script), ...args].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ');
+
+export interface TestLike {
+  teardown(fn: () => unknown): void;
+  comment?(...args: unknown[]): void;
+}
+
+export interface HarnessOptions {
+  services?: Record<string, Record<string, unknown>>;
+  config?: Record<string, any>;
+  http?: boolean;
+  /** Reuse a folder (to restart an orchestrator on the same registry). */
+  dir?: string;
+  /** Skip the automatic shutdown at teardown. */
+  noTeardown?: boolean;
+}
+
+export interface Harness {
+  dir: string;
+  o: Orchestrator;
+  http?: HttpHandle;
+  url: string;
+  view(id: string): ServiceView;
+  waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
+  waitView(id: string, pred: (v: ServiceView) => boolean, what?: string, timeoutMs?: number): Promise<ServiceView>;
+  events(service?: string | null, type?: string): StoredEvent[];
+  shutdown(opts?: { keepServices?: boolean }): Promise<void>;
+}
+
+/** Defaults that keep tests quick: short intervals and backoff. */
+export function testConfig(dir: string, extra: Record<string, any> = {}): Record<string, any> {
+  const base: Record<string, any> = {
+    orchestrator: { host: '127.0.0.1', port: 0, log_level: 'DEBUG', data_dir: './data', log_dir: './logs', services_dir: './services' },
+    monitoring: { interval: 1, timeout: 1, enabled: true, sample_interval: 1 },
+    recovery: { enabled: true, max_retries: 3, backoff_seconds: 0.1, max_backoff_seconds: 2, reset_after_seconds: 30 },
+    api: { cors_origins: ['http://localhost:3000'], api_key: null, rate_limit: 0 },
+    database: { path: './data/registry.db' },
+  };
+  for (const [k, v] of Object.entries(extra)) base[k] = typeof v === 'object' && v && !Array.isArray(v) ? { ...base[k], ...v } : v;
+  void dir;
+  return base;
+}
+
+export function writeServices(dir: string, services: Record<string, Record<string, unknown>>): void {
+  mkdirSync(join(dir, 'services'), { recursive: true });
+  for (const [file, spec] of Object.entries(services)) writeFileSync(join(dir, 'services', `${file}.yaml`), stringify(spec));
+}
+
+export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<Harness> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'orch-test-'));
+  mkdirSync(join(dir, 'services'), { recursive: true });
+  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, opts.config)));
+  if (opts.services) writeServices(dir, opts.services);
+  const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), {});
+  const log = createLog({ level: 'debug', file: join(dir, 'logs', 'orchestrator.log') });
+  const o = Orchestrator.open(config, log);
+  let http: HttpHandle | undefined;
+  if (opts.http) http = await listen(o, log.logger, { publicDir: PUBLIC_DIR });
+  await o.run();
+  let down = false;
+  const shutdown = async (s: { keepServices?: boolean } = {}) => {
+    if (down) return;
+    down = true;
+    http?.close();
+    await o.shutdown(s);
+    log.flush();
+  };
+  if (!opts.noTeardown) {
+    t.teardown(async () => {
+      await shutdown();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const waitFor = <T>(check: () => T | undefined | null | false, what: string, timeoutMs = 20_000) => new Promise<T>((resolve, reject) => {
+    const attempt = () => {
+      let value: T | undefined | null | false;
+      try { value = check(); } catch (e) { finish(); reject(e); return true; }
+      if (value !== undefined && value !== null && value !== false) { finish(); resolve(value); return true; }
+      return false;
+    };
+    const onChange = () => { attempt(); };
+    // Facts that are not orchestrator events (a process dying) are seen through the slow recheck.
+    const recheck = setInterval(onChange, 50);
+    const deadline = setTimeout(() => {
+      finish();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\nviews: ${JSON.stringify(o.list().map((e) => [e.view.id, e.view.state, e.view.health, e.view.reason]))}`));
+    }, timeoutMs);
+    const finish = () => {
+      clearInterval(recheck);
+      clearTimeout(deadline);
+      o.off('views', onChange);
+      o.off('event', onChange);
+    };
+    o.on('views', onChange);
+    o.on('event', onChange);
+    attempt();
+  });
+  return {
+    dir, o, http,
+    url: http ? `http://127.0.0.1:${http.port}` : '',
+    view: (id) => o.get(id).view,
+    waitFor,
+    waitView: (id, pred, what = `${id} to match`, timeoutMs) => waitFor(() => {
+      if (!o.has(id)) return undefined;
+      const v = o.get(id).view;
+      return pred(v) ? v : undefined;
+    }, what, timeoutMs),
+    events: (service, type) => o.registry.events.after(0, 100_000).filter((e) => (service === undefined || e.service === service) && (!type || e.type === type)),
+    shutdown,
+  };
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Is a pid alive (and not a zombie)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
