@@ -151,7 +151,8 @@ export function loadOrchestratorConfig(file: string | undefined, env: NodeJS.Pro
   const result = v.safeParse(orchestratorConfigSchema(baseDir), raw);
   if (!result.success) throw new ConfigError(issuesToProblems(result.issues, src, abs));
   const out = result.output;
-  return { ...out, database: { path: resolve(baseDir, out.database.path) }, file: abs, baseDir };
+  const dbPath = out.database.path ? resolve(baseDir, out.database.path) : join(out.orchestrator.data_dir, 'registry.db');
+  return { ...out, database: { path: dbPath }, file: abs, baseDir };
 }
 
 export function serviceDefaults(config: OrchestratorConfig): ServiceDefaults {

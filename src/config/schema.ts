@@ -142,7 +142,8 @@ export function orchestratorConfigSchema(baseDir: string) {
       rate_limit: v.optional(nonNegInt('a number of requests per minute (0 disables)'), 100),
     }), {}),
     database: v.optional(obj({
-      path: v.optional(nonEmpty('a path'), './data/registry.db'),
+      /** Defaults to <data_dir>/registry.db. */
+      path: v.optional(nonEmpty('a path')),
     }), {}),
     supervision: v.optional(obj({
       ...supervisorEntries,
