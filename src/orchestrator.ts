@@ -251,16 +251,40 @@ export class Orchestrator extends EventEmitter {
   async command(id: string, command: Command, reason = `${command} requested`): Promise<ServiceEntry> {
     const spec = this.specs.get(id);
     if (!spec) throw notFound(`service "${id}"`);
+    if (spec.external) this.checkExternalCommand(spec, command);
     const view = await this.call('command', [id, command, reason]);
     this.views.set(id, view);
     return { spec, view };
   }
 
-  async register(input: unknown): Promise<ServiceEntry> {
+  /**
+   * An external service runs outside the orchestrator. Without an executable nothing can be
+   * started or stopped; with one, only the process the orchestrator itself started can be stopped.
+   */
+  private checkExternalCommand(spec: ServiceSpec, command: Command): void {
+    if (!spec.executable) {
+      throw conflict(`service "${spec.id}" is external (registered itself, not started by the orchestrator) and has no executable to ${command}`);
+    }
+    const view = this.views.get(spec.id);
+    if (command !== 'start' && view && view.state === 'running' && view.pid === null) {
+      throw conflict(`service "${spec.id}" is running outside the orchestrator; it cannot be ${command === 'stop' ? 'stopped' : 'restarted'} from here`);
+    }
+  }
+
+  /**
+   * Register a service. Re-registering an existing external service (a self-registering agent that
+   * restarted) updates it instead of conflicting; `created` tells which happened.
+   */
+  async register(input: unknown): Promise<ServiceEntry & { created: boolean }> {
     const parsed = parseServiceInput(input, serviceDefaults(this.config), this.config.baseDir, 'api');
     if (!parsed.spec) throw invalid(parsed.problems);
     const spec = parsed.spec;
-    if (this.specs.has(spec.id)) throw conflict(`service "${spec.id}" already exists`, 'id');
+    const existing = this.specs.get(spec.id);
+    if (existing?.external && spec.external && existing.source === 'api') {
+      const updated = await this.update(spec.id, input as Record<string, unknown>, false);
+      return { spec: updated.spec, view: updated.view, created: false };
+    }
+    if (existing) throw conflict(`service "${spec.id}" already exists`, 'id');
     const deps = checkDependencies([...this.specs.values(), spec]);
     const mine = deps.problems.filter((p) => !p.file && deps.specs.every((s) => s.id !== spec.id));
     if (mine.length) throw invalid(mine);
@@ -269,9 +293,9 @@ export class Orchestrator extends EventEmitter {
     this.wants.set(spec.id, spec.auto_start ? 'up' : 'down');
     this.recordEvents([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
     try {
-      const view = await this.call('add', [{ spec, want: spec.auto_start ? 'up' : 'down' }]);
+      const view = await this.call('add', [{ spec, want: spec.auto_start || spec.external ? 'up' : 'down' }]);
       this.views.set(spec.id, view);
-      return { spec, view };
+      return { spec, view, created: true };
     } catch (e) {
       this.specs.delete(spec.id);
       this.registry.services.delete(spec.id);

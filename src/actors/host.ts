@@ -13,7 +13,7 @@ import type {
 } from './protocol.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
 import {
-  hasProcess, initialData, onAdopt, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
+  hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
 } from './service.js';
 import { initialGroup, superviseTransition, type GroupData } from './supervisor.js';
 
@@ -179,6 +179,11 @@ export class ActorHost {
   /** Bring a freshly created actor to its wanted state. */
   private settle(entry: HostEntry): void {
     this.sendDeps(entry.spec.id);
+    const cell = this.services.get(entry.spec.id);
+    if (cell && entry.spec.external && entry.want === 'up' && !entry.run) {
+      cell.apply(onRegisterExternal(cell.data, { now: this.env.clock.now(), random: this.env.random }));
+      return;
+    }
     if (entry.want === 'up' && !entry.run) this.services.get(entry.spec.id)?.send({ type: 'start', reason: 'auto start' });
     if (entry.want === 'down' && entry.run) this.services.get(entry.spec.id)?.send({ type: 'stop', reason: 'not wanted after restart' });
   }

@@ -94,6 +94,24 @@ export function initialData(spec: ServiceSpec, settings: ServiceSettings, adopt?
   };
 }
 
+/** Probes and samples are tied to a run; an external service (no process of ours) has this one. */
+export const EXTERNAL_RUN = 'external';
+
+function monitoredRun(d: ServiceData): string | null {
+  return d.run?.runId ?? (d.spec.external && d.state === 'running' ? EXTERNAL_RUN : null);
+}
+
+/** An external service runs outside the orchestrator: it is watched (health), never spawned or killed by us. */
+export function onRegisterExternal(data: ServiceData, ctx: LogicContext): Step<ServiceData, ServiceEffect> {
+  const d = draft(data);
+  const fx: ServiceEffect[] = [];
+  d.want = 'up';
+  setState(d, 'running', 'registered externally (not started by the orchestrator)');
+  beginMonitoring(d, fx, ctx, true);
+  finish(data, d, fx);
+  return { data: d, effects: fx };
+}
+
 export function probesEnabled(d: ServiceData): boolean {
   return d.settings.monitoringEnabled && !!d.spec.health_endpoint;
 }
@@ -164,6 +182,11 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
       d.want = 'up';
       d.attempts = 0;
       if (d.state === 'stopping' || d.state === 'exited') { d.after = 'start'; return; }
+      if (d.state === 'running' && !d.run && d.spec.external && d.health !== 'healthy') {
+        stopMonitoring(d, fx);
+        startNow(d, fx, msg.reason);
+        return;
+      }
       if (d.state === 'stopped' || d.state === 'failed' || d.state === 'backoff') {
         cancel(d, fx, 'backoff');
         startNow(d, fx, msg.reason);
@@ -177,6 +200,8 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
       if (hasProcess(d)) {
         beginStop(d, fx, 'stopped', msg.reason, 'stopped');
       } else if (d.state !== 'stopped') {
+        stopMonitoring(d, fx);
+        d.health = 'unknown';
         setState(d, 'stopped', msg.reason);
       }
       return;
@@ -268,7 +293,7 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
       return;
     }
     case 'probed': {
-      if (!d.run || msg.runId !== d.run.runId || msg.gen !== d.timers.probe || d.state !== 'running') return;
+      if (msg.runId !== monitoredRun(d) || msg.gen !== d.timers.probe || d.state !== 'running') return;
       onProbe(d, msg, fx, ctx);
       return;
     }
@@ -295,15 +320,17 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
 
 function onTimer(d: ServiceData, name: TimerName, fx: ServiceEffect[], ctx: LogicContext): void {
   switch (name) {
-    case 'probe':
-      if (d.state !== 'running' || !d.run || d.probe.inFlight || !probesEnabled(d)) return;
+    case 'probe': {
+      const runId = monitoredRun(d);
+      if (d.state !== 'running' || !runId || d.probe.inFlight || !probesEnabled(d)) return;
       d.probe.inFlight = true;
       d.probe.sentAt = ctx.now;
       fx.push({
-        type: 'probe', id: d.spec.id, runId: d.run.runId, gen: d.timers.probe,
+        type: 'probe', id: d.spec.id, runId, gen: d.timers.probe,
         url: d.spec.health_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
       });
       return;
+    }
     case 'sample':
       if (d.state !== 'running' || !d.run) return;
       fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId });
@@ -361,7 +388,7 @@ function onProbe(d: ServiceData, msg: Extract<ServiceMsg, { type: 'probed' }>, f
   if (before !== d.health) {
     fx.push({ type: 'event', event: 'health', data: { from: before, to: d.health, latency_ms: msg.latencyMs, status: msg.status ?? null, error: msg.error ?? null } });
   }
-  if (p.failStreak >= h.failure_threshold) {
+  if (p.failStreak >= h.failure_threshold && d.run) {
     const detail = p.everHealthy ? `${p.failStreak} consecutive failed health checks` : `not healthy within ${Math.round((p.graceUntil - (d.run?.startedAt ?? 0)) / 1000)}s of start`;
     failAndRestart(d, fx, 'unhealthy', `${detail}: ${msg.error ?? `HTTP ${msg.status}`}`);
     return;
@@ -475,7 +502,7 @@ function beginMonitoring(d: ServiceData, fx: ServiceEffect[], ctx: LogicContext,
   } else {
     arm(d, fx, 'stable', d.spec.restart_policy.reset_after_seconds * 1000);
   }
-  arm(d, fx, 'sample', onSampleGrid(ctx.now, d.settings.sampleIntervalMs));
+  if (d.run) arm(d, fx, 'sample', onSampleGrid(ctx.now, d.settings.sampleIntervalMs));
 }
 
 /**

@@ -183,11 +183,12 @@ export interface ServiceDefaults {
 /** A service schema whose defaults come from the orchestrator config; relative paths resolve against baseDir. */
 export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
   const { monitoring, recovery } = defaults;
-  return obj({
+  return v.pipe(obj({
     id: serviceId(),
     name: v.optional(nonEmpty('a non-empty name')),
     type: v.optional(nonEmpty('a non-empty type'), 'service'),
-    executable: v.pipe(
+    /** Required unless external: the command line, split shell-style and run without a shell. */
+    executable: v.optional(v.pipe(
       nonEmpty('a command line'),
       v.check((s) => {
         try { return splitCommandLine(s).length > 0; } catch { return false; }
@@ -195,7 +196,12 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
         try { splitCommandLine(String(issue.input)); } catch (e) { return `cannot split command line: ${(e as Error).message}`; }
         return `expected a command line, got ${issue.received}`;
       }),
-    ),
+    )),
+    /**
+     * Registered by the service itself (SDK) and not started by the orchestrator: health-checked,
+     * shown and recorded, never restarted; start/stop need an executable.
+     */
+    external: v.optional(bool(), false),
     health_endpoint: v.optional(v.nullable(httpUrl()), null),
     api_endpoint: v.optional(v.nullable(httpUrl()), null),
     auto_start: v.optional(bool(), true),
@@ -230,7 +236,10 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
     depends_on: v.optional(v.array(serviceId(), expected('a list of service ids')), []),
     /** Supervision group (see supervision.groups); services without one share the group "default". */
     group: v.optional(serviceId(), 'default'),
-  });
+  }), v.forward(
+    v.partialCheck([['external'], ['executable']], (s) => s.external === true || !!s.executable, 'required field is missing (only external services may omit it)'),
+    ['executable'],
+  ));
 }
 
 type RawServiceSpec = v.InferOutput<ReturnType<typeof serviceSchema>>;

@@ -15,6 +15,8 @@ export interface PresentedService {
   name: string;
   type: string;
   source: ServiceSpec['source'];
+  /** Registered by the service itself and not started by the orchestrator. */
+  external: boolean;
   group: string;
   state: ServiceView['state'];
   health: ServiceView['health'];
@@ -45,6 +47,7 @@ export function presentService({ spec, view }: ServiceEntry): PresentedService {
     name: spec.name,
     type: spec.type,
     source: spec.source,
+    external: spec.external,
     group: spec.group,
     state: view.state,
     health: view.health,

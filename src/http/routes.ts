@@ -64,7 +64,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
       handler: async (req) => {
         if (req.body === undefined) throw badRequest('a JSON body with the service definition is required');
         const entry = await o.register(req.body);
-        return json(201, detail(entry.spec.id));
+        return json(entry.created ? 201 : 200, detail(entry.spec.id));
       },
     },
     ...(['start', 'stop', 'restart'] as const).map((command): Route => ({

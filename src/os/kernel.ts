@@ -125,6 +125,11 @@ export class Kernel {
       fail(`a process of "${id}" is still running (pid ${this.procs.get(id)!.run.pid})`);
       return;
     }
+    const executable = spec.executable;
+    if (!executable) {
+      fail('no executable is registered for this service');
+      return;
+    }
     let files: ReturnType<typeof openServiceLogs>;
     try {
       files = openServiceLogs(this.opts.logDir, id);
@@ -134,7 +139,7 @@ export class Kernel {
     }
     let child: ChildProcess;
     try {
-      const [command, ...args] = splitCommandLine(spec.executable);
+      const [command, ...args] = splitCommandLine(executable);
       child = spawn(command!, args, {
         cwd: spec.working_dir,
         env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id },
@@ -153,7 +158,7 @@ export class Kernel {
     let spawned = false;
     child.once('error', (err) => {
       if (spawned) { log.warn({ err }, 'child process error'); return; }
-      fail(describeSpawnError(err as NodeJS.ErrnoException, spec.executable, spec.working_dir));
+      fail(describeSpawnError(err as NodeJS.ErrnoException, executable, spec.working_dir));
     });
     child.once('spawn', () => {
       spawned = true;
