@@ -1,0 +1,47 @@
+import t from 'tap';
+import { backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart } from '../../src/actors/policy.js';
+
+t.test('backoff doubles from backoff_seconds and is capped at max_backoff_seconds', async (t) => {
+  const policy = { backoff_seconds: 1, max_backoff_seconds: 10 };
+  const noJitter = () => 0.5; // jitter factor exactly 1
+  const table: Array<[number, number]> = [[1, 1000], [2, 2000], [3, 4000], [4, 8000], [5, 10_000], [50, 10_000]];
+  for (const [attempt, expected] of table) t.equal(backoffDelayMs(policy, attempt, noJitter), expected, `attempt ${attempt}`);
+});
+
+t.test('jitter stays within ±20 %', async (t) => {
+  const policy = { backoff_seconds: 10, max_backoff_seconds: 100 };
+  t.equal(backoffDelayMs(policy, 1, () => 0), 8000, 'lowest');
+  t.equal(backoffDelayMs(policy, 1, () => 0.999999), 12000, 'highest');
+  for (let i = 0; i < 200; i++) {
+    const d = backoffDelayMs(policy, 2, Math.random);
+    if (d < 16000 || d > 24000) t.fail(`out of range: ${d}`);
+  }
+  t.pass('200 random draws in range');
+});
+
+t.test('backoff_seconds 0 means restart at once', async (t) => {
+  t.equal(backoffDelayMs({ backoff_seconds: 0, max_backoff_seconds: 300 }, 5, Math.random), 0);
+});
+
+t.test('restart types (OTP)', async (t) => {
+  const table: Array<[Parameters<typeof shouldRestart>[0], boolean, boolean, boolean]> = [
+    ['permanent', false, true, true], ['permanent', true, true, true],
+    ['transient', false, true, false], ['transient', true, true, true],
+    ['temporary', false, true, false], ['temporary', true, true, false],
+    ['permanent', true, false, false], // recovery disabled
+  ];
+  for (const [type, abnormal, enabled, expected] of table) {
+    t.equal(shouldRestart(type, abnormal, enabled), expected, `${type} abnormal=${abnormal} recovery=${enabled}`);
+  }
+  t.equal(isAbnormal(0, null), false, 'exit 0 is normal');
+  t.equal(isAbnormal(1, null), true, 'exit 1 is abnormal');
+  t.equal(isAbnormal(null, 'SIGTERM'), true, 'a signal is abnormal');
+});
+
+t.test('fast probe delays grow and are capped by the interval and 250 ms', async (t) => {
+  const seq: number[] = [];
+  let d = 0;
+  for (let i = 0; i < 8; i++) { d = nextFastProbeDelay(d, 30_000); seq.push(d); }
+  t.same(seq, [20, 30, 45, 68, 102, 153, 230, 250]);
+  t.equal(nextFastProbeDelay(100, 120), 120, 'never above the interval');
+});
