@@ -40,10 +40,25 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: (
   return Math.max(0, Math.round(raw * jitter));
 }
 
-/** Fast probing right after start: begin at this delay, grow by FAST_PROBE_GROWTH, never past FAST_PROBE_MAX_MS. */
+/**
+ * Fast probing right after start: begin at this delay, grow by FAST_PROBE_GROWTH, never past
+ * FAST_PROBE_MAX_MS — so a fresh service is seen healthy at most ~100 ms after it answers, while a
+ * slow-booting one costs about ten refused connections a second.
+ */
 export const FAST_PROBE_FIRST_MS = 20;
 export const FAST_PROBE_GROWTH = 1.5;
-export const FAST_PROBE_MAX_MS = 250;
+export const FAST_PROBE_MAX_MS = 100;
+
+/**
+ * Start-up grace: failed probes before the first success do not count until the service had
+ * initial_delay + failure_threshold × interval (what plain interval probing would give it), and
+ * never less than this.
+ */
+export const STARTUP_GRACE_MIN_MS = 2000;
+
+export function startupGraceMs(h: { initial_delay_seconds: number; failure_threshold: number; interval_seconds: number }): number {
+  return h.initial_delay_seconds * 1000 + Math.max(STARTUP_GRACE_MIN_MS, h.failure_threshold * h.interval_seconds * 1000);
+}
 
 export function nextFastProbeDelay(previous: number, intervalMs: number): number {
   const cap = Math.min(FAST_PROBE_MAX_MS, intervalMs);

@@ -17,7 +17,7 @@ import {
   type ServiceMsg, type ServiceState, type Step, type TimerName, type Usage, type Want,
 } from './protocol.js';
 import {
-  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, nextFastProbeDelay, shouldRestart,
+  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, nextFastProbeDelay, shouldRestart, startupGraceMs,
 } from './policy.js';
 
 export interface ServiceSettings {
@@ -497,7 +497,7 @@ function beginMonitoring(d: ServiceData, fx: ServiceEffect[], ctx: LogicContext,
   if (probesEnabled(d)) {
     const h = d.spec.health;
     const initialMs = adopted ? 0 : h.initial_delay_seconds * 1000;
-    d.probe.graceUntil = ctx.now + initialMs + h.failure_threshold * h.interval_seconds * 1000;
+    d.probe.graceUntil = ctx.now + (adopted ? startupGraceMs({ ...h, initial_delay_seconds: 0 }) : startupGraceMs(h));
     arm(d, fx, 'probe', initialMs);
   } else {
     arm(d, fx, 'stable', d.spec.restart_policy.reset_after_seconds * 1000);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart } from '../../src/actors/policy.js';
+import { backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart, startupGraceMs } from '../../src/actors/policy.js';
 
 t.test('backoff doubles from backoff_seconds and is capped at max_backoff_seconds', async (t) => {
   const policy = { backoff_seconds: 1, max_backoff_seconds: 10 };
@@ -38,10 +38,16 @@ t.test('restart types (OTP)', async (t) => {
   t.equal(isAbnormal(null, 'SIGTERM'), true, 'a signal is abnormal');
 });
 
-t.test('fast probe delays grow and are capped by the interval and 250 ms', async (t) => {
+t.test('fast probe delays grow and are capped by the interval and 100 ms', async (t) => {
   const seq: number[] = [];
   let d = 0;
-  for (let i = 0; i < 8; i++) { d = nextFastProbeDelay(d, 30_000); seq.push(d); }
-  t.same(seq, [20, 30, 45, 68, 102, 153, 230, 250]);
-  t.equal(nextFastProbeDelay(100, 120), 120, 'never above the interval');
+  for (let i = 0; i < 7; i++) { d = nextFastProbeDelay(d, 30_000); seq.push(d); }
+  t.same(seq, [20, 30, 45, 68, 100, 100, 100]);
+  t.equal(nextFastProbeDelay(45, 50), 50, 'never above the interval');
+});
+
+t.test('start-up grace: what interval probing would give, at least 2 s', async (t) => {
+  t.equal(startupGraceMs({ initial_delay_seconds: 0, failure_threshold: 3, interval_seconds: 30 }), 90_000);
+  t.equal(startupGraceMs({ initial_delay_seconds: 5, failure_threshold: 3, interval_seconds: 1 }), 8_000);
+  t.equal(startupGraceMs({ initial_delay_seconds: 0, failure_threshold: 2, interval_seconds: 0.05 }), 2_000);
 });

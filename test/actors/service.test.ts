@@ -115,7 +115,7 @@ t.test('start-up grace: failures do not count until initial_delay + failure_thre
   const a = actor({ health_endpoint: 'http://x/health', health: { interval_seconds: 1, failure_threshold: 3 } });
   a.running();
   const start = a.now();
-  for (let i = 0; i < 50 && a.now() - start < 2900; i++) { a.probe(false); a.advance(60); }
+  for (let i = 0; i < 100 && a.now() - start < 2900; i++) { a.probe(false); a.advance(60); }
   t.equal(a.d.state, 'running', 'still in grace after 2.9 s of failing probes');
   t.equal(a.d.probe.failStreak, 0);
   a.at(start + 3001);

@@ -76,6 +76,9 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
   const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), {});
   const log = createLog({ level: 'debug', file: join(dir, 'logs', 'orchestrator.log') });
   const o = Orchestrator.open(config, log);
+  // Every event, kept in memory too, so tests can look at them after the registry is closed.
+  const seen: StoredEvent[] = o.registry.events.after(0, 1_000_000);
+  o.on('event', (e: StoredEvent) => seen.push(e));
   let http: HttpHandle | undefined;
   if (opts.http) http = await listen(o, log.logger, { publicDir: PUBLIC_DIR });
   await o.run();
@@ -127,7 +130,7 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
       const v = o.get(id).view;
       return pred(v) ? v : undefined;
     }, what, timeoutMs),
-    events: (service, type) => o.registry.events.after(0, 100_000).filter((e) => (service === undefined || e.service === service) && (!type || e.type === type)),
+    events: (service, type) => seen.filter((e) => (service === undefined || e.service === service) && (!type || e.type === type)),
     shutdown,
   };
 }
