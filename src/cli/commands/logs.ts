@@ -1,0 +1,83 @@
+/** logs ID [-f] [--stream stdout|stderr] [--lines N]: the tail of a service's output, then live lines. */
+import { bool, int, positionals, str, UsageError } from '../args.js';
+import { type Command, type Context, withCommon } from '../context.js';
+import { follow, StopSignal, type FeedMessage } from '../feed.js';
+
+type Stream = 'stdout' | 'stderr';
+interface Line { stream: Stream; line: string }
+
+/**
+ * Lines the live feed delivered that the tail already holds: the feed follows from the moment of
+ * subscribing, the tail is read a moment later, so their overlap is the tail's end and the feed's
+ * start. Returns how many leading feed lines to drop.
+ */
+export function overlap(tail: string[], live: string[]): number {
+  for (let k = Math.min(tail.length, live.length); k > 0; k--) {
+    let same = true;
+    for (let i = 0; i < k && same; i++) same = tail[tail.length - k + i] === live[i];
+    if (same) return k;
+  }
+  return 0;
+}
+
+const logs: Command = {
+  name: 'logs',
+  usage: 'logs ID [-f] [--stream stdout|stderr] [--lines N]',
+  summary: "a service's recent output; -f follows it live until Ctrl-C",
+  flags: withCommon({ follow: { aliases: ['-f'] }, stream: { value: true }, lines: { value: true, aliases: ['-n'] } }),
+  async run(ctx) {
+    const [id] = positionals(ctx.args, ['id']);
+    const which = str(ctx.args, 'stream') ?? 'both';
+    if (!['stdout', 'stderr', 'both'].includes(which)) throw new UsageError(`--stream must be stdout or stderr, got "${which}"`);
+    const lines = int(ctx.args, 'lines', 100, 1, 10_000);
+    const streams: Stream[] = which === 'both' ? ['stdout', 'stderr'] : [which as Stream];
+    const print = printer(ctx, streams.length > 1);
+    const fetchTail = async (): Promise<Line[]> => {
+      const answer = await ctx.client().raw('GET', `/api/services/${encodeURIComponent(id!)}/logs`, {
+        query: { lines, stream: which }, accept: 'application/x-ndjson',
+      });
+      return answer.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    };
+    if (!bool(ctx.args, 'follow')) {
+      for (const l of await fetchTail()) print(l.stream, l.line);
+      return;
+    }
+
+    const stop = new StopSignal();
+    ctx.onClose(() => stop.dispose());
+    // Check the id and key over plain HTTP first: a refused WebSocket handshake says nothing useful.
+    await ctx.client().raw('GET', `/api/services/${encodeURIComponent(id!)}`);
+    const pending: Record<Stream, string[]> = { stdout: [], stderr: [] };
+    let buffering = true;
+    return follow(ctx.client(), stop, {
+      topics: [`logs/${id}`],
+      note: ctx.note,
+      onLive: async () => {
+        const tail = await fetchTail();
+        for (const l of tail) print(l.stream, l.line);
+        for (const s of streams) {
+          const tailOf = tail.filter((l) => l.stream === s).map((l) => l.line);
+          for (const line of pending[s].slice(overlap(tailOf, pending[s]))) print(s, line);
+        }
+        buffering = false;
+      },
+      onMessage: (msg: FeedMessage) => {
+        if (msg.type !== 'log' || msg.service !== id) return;
+        const stream = msg.stream as Stream;
+        if (!streams.includes(stream)) return;
+        for (const line of msg.lines as string[]) {
+          if (buffering) pending[stream].push(line);
+          else print(stream, line);
+        }
+      },
+    });
+  },
+};
+
+function printer(ctx: Context, tagged: boolean): (stream: Stream, line: string) => void {
+  if (ctx.json) return (stream, line) => ctx.out(`${JSON.stringify({ stream, line })}\n`);
+  if (!tagged) return (_stream, line) => ctx.out(`${line}\n`);
+  return (stream, line) => ctx.out(`${ctx.style.paint(stream === 'stderr' ? 'red' : 'dim', stream === 'stderr' ? 'err|' : 'out|')} ${line}\n`);
+}
+
+export const logCommands: Command[] = [logs];
