@@ -68,7 +68,7 @@ const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
 
 export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: string[]): Omit<Request, 'body'> {
   const params: Record<string, string> = {};
-  paramNames.forEach((name, i) => { params[name] = decodeURIComponent(req.getParameter(i) ?? ''); });
+  paramNames.forEach((name, i) => { params[name] = decodeParam(req.getParameter(i) ?? ''); });
   return {
     method: req.getMethod(),
     path: req.getUrl(),
@@ -138,31 +138,41 @@ export class HttpServer {
     const mutating = route.method !== 'get';
     this.app[route.method](route.pattern, (res, req) => {
       const reply = new Reply(res);
-      const r = readRequest(res, req, paramNames);
-      const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: isApi && !route.unlimited, mutating });
-      if (denied) return this.fail(reply, denied);
-      if (!METHODS_WITH_BODY.has(route.method)) {
-        this.run(route, { ...r, body: undefined }, reply);
-        return;
+      try {
+        this.handle(route, paramNames, mutating, isApi, res, req, reply);
+      } catch (err) {
+        // A bug must cost one 500, not a request left hanging (uWS would never answer it).
+        this.log.error({ err, path: req.getUrl() }, 'request handler threw');
+        this.fail(reply, err);
       }
-      const length = Number(req.getHeader('content-length') || '0');
-      if (length > MAX_BODY_BYTES) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
-      readBody(res, reply, MAX_BODY_BYTES, (body, tooLarge) => {
-        if (tooLarge) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
-        if (body.length === 0) return this.run(route, { ...r, body: undefined }, reply);
-        if (!/^application\/([a-z.+-]*\+)?json\b/i.test(r.headers.contentType)) {
-          return this.fail(reply, new AppError('unsupported_media_type', `request body must be application/json (got ${r.headers.contentType || 'no Content-Type'})`, 415));
-        }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(body.toString('utf8'));
-        } catch (e) {
-          return this.fail(reply, badRequest(`body is not valid JSON: ${(e as Error).message}`));
-        }
-        this.run(route, { ...r, body: parsed }, reply);
-      });
     });
     return this;
+  }
+
+  private handle(route: Route, paramNames: string[], mutating: boolean, isApi: boolean, res: HttpResponse, req: HttpRequest, reply: Reply): void {
+    const r = readRequest(res, req, paramNames);
+    const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: isApi && !route.unlimited, mutating });
+    if (denied) return this.fail(reply, denied);
+    if (!METHODS_WITH_BODY.has(route.method)) {
+      this.run(route, { ...r, body: undefined }, reply);
+      return;
+    }
+    const length = Number(req.getHeader('content-length') || '0');
+    if (length > MAX_BODY_BYTES) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
+    readBody(res, reply, MAX_BODY_BYTES, (body, tooLarge) => {
+      if (tooLarge) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
+      if (body.length === 0) return this.run(route, { ...r, body: undefined }, reply);
+      if (!/^application\/([a-z.+-]*\+)?json\b/i.test(r.headers.contentType)) {
+        return this.fail(reply, new AppError('unsupported_media_type', `request body must be application/json (got ${r.headers.contentType || 'no Content-Type'})`, 415));
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch (e) {
+        return this.fail(reply, badRequest(`body is not valid JSON: ${(e as Error).message}`));
+      }
+      this.run(route, { ...r, body: parsed }, reply);
+    });
   }
 
   /** Catch-alls: 405 with Allow for a known path and wrong method, 404 for the rest of /api. */
@@ -255,6 +265,15 @@ function readBody(res: HttpResponse, reply: Reply, limit: number, done: (body: B
       done(Buffer.concat(chunks), false);
     }
   });
+}
+
+/** Percent-decode a path segment; broken encoding stays as it came (and then fails the id pattern). */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function isIpLiteral(host: string): boolean {
