@@ -1,7 +1,7 @@
 // Builds the server, CLI and SDK into dist/ and the dashboard into public/dist/ with esbuild.
 // Runs on `npm ci` (prepare), so a fresh clone is runnable without a separate build step.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 
 const started = Date.now();
 mkdirSync('dist', { recursive: true });
@@ -29,15 +29,24 @@ await build({
 });
 
 if (existsSync('public/src/main.ts')) {
-  await build({
-    entryPoints: ['public/src/main.ts'],
-    outfile: 'public/dist/app.js',
+  // Code splitting keeps rarely used parts (the YAML parser, ~30 KB gzipped) out of app.js: they
+  // load on first use from public/dist/chunks/. Chunks of earlier builds are removed afterwards.
+  const dashboard = await build({
+    entryPoints: { app: 'public/src/main.ts' },
+    outdir: 'public/dist',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     minify: true,
     format: 'esm',
     target: ['es2020'],
     sourcemap: false,
+    metafile: true,
     logLevel: 'warning',
   });
+  const fresh = new Set(Object.keys(dashboard.metafile.outputs));
+  for (const name of existsSync('public/dist/chunks') ? readdirSync('public/dist/chunks') : []) {
+    if (!fresh.has(`public/dist/chunks/${name}`)) rmSync(`public/dist/chunks/${name}`, { force: true });
+  }
 }
 process.stderr.write(`built dist/ in ${Date.now() - started} ms\n`);
