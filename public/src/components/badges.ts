@@ -1,0 +1,24 @@
+import { html } from '../html.js';
+import { latency } from '../format.js';
+import type { Service } from '../types.js';
+
+const STATE_TONE: Record<Service['state'], string> = {
+  running: 'ok', starting: 'info', stopping: 'info', exited: 'warn', backoff: 'warn', failed: 'bad', stopped: 'off',
+};
+
+export function StateBadge({ service }: { service: Service }) {
+  return html`<span class=${`badge tone-${STATE_TONE[service.state]}`} title=${service.reason}>${service.state}</span>`;
+}
+
+const HEALTH_TONE: Record<Service['health'], string> = { healthy: 'ok', unhealthy: 'bad', unknown: 'off' };
+
+export function HealthBadge({ service }: { service: Service }) {
+  const hc = service.health_check;
+  if (!hc.endpoint) return html`<span class="muted" title="no health endpoint">—</span>`;
+  const last = hc.last;
+  const title = last ? `${last.ok ? 'passed' : 'failed'}${last.status ? ` (HTTP ${last.status})` : ''}${last.error ? `: ${last.error}` : ''}` : 'not probed yet';
+  return html`<span class="health" title=${title}>
+    <span class=${`badge tone-${HEALTH_TONE[service.health]}`}>${service.health}</span>
+    ${last ? html`<span class="latency">${latency(last.latency_ms)}</span>` : null}
+  </span>`;
+}

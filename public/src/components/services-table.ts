@@ -1,0 +1,136 @@
+/**
+ * The services table. Only the rows in view (plus a margin) are in the DOM; spacer rows keep the
+ * scrollbar honest, so 1,000 services cost what 40 do.
+ */
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { navigate, serviceHref } from '../context.js';
+import { bytes, duration, percent } from '../format.js';
+import { html } from '../html.js';
+import { tableCommitted } from '../perf.js';
+import type { UsagePoint } from '../store.js';
+import { STATES, type Service } from '../types.js';
+import { HealthBadge, StateBadge } from './badges.js';
+import { Sparkline } from './sparkline.js';
+
+export type SortKey = 'name' | 'type' | 'state' | 'health' | 'uptime' | 'restarts' | 'cpu' | 'memory' | 'pid';
+export interface Sort { key: SortKey; dir: 1 | -1 }
+export type StateFilter = 'all' | 'healthy' | 'unhealthy' | Service['state'];
+
+const ROW_H = 44;
+const OVERSCAN = 8;
+
+const COLUMNS: Array<{ key: SortKey; label: string }> = [
+  { key: 'name', label: 'Service' }, { key: 'type', label: 'Type' }, { key: 'state', label: 'State' },
+  { key: 'health', label: 'Health' }, { key: 'uptime', label: 'Uptime' }, { key: 'restarts', label: 'Restarts' },
+  { key: 'cpu', label: 'CPU' }, { key: 'memory', label: 'Memory' }, { key: 'pid', label: 'PID' },
+];
+
+export function matches(s: Service, text: string, state: StateFilter): boolean {
+  if (state === 'healthy' || state === 'unhealthy') { if (s.health !== state || s.state !== 'running') return false; }
+  else if (state !== 'all' && s.state !== state) return false;
+  if (!text) return true;
+  return s.id.toLowerCase().includes(text) || s.name.toLowerCase().includes(text) || s.type.toLowerCase().includes(text) || s.group.toLowerCase().includes(text);
+}
+
+const HEALTH_ORDER = { unhealthy: 0, unknown: 1, healthy: 2 } as const;
+
+function sortValue(s: Service, key: SortKey): string | number {
+  switch (key) {
+    case 'name': return s.name.toLowerCase();
+    case 'type': return s.type.toLowerCase();
+    case 'state': return STATES.indexOf(s.state);
+    case 'health': return s.health_check.endpoint ? HEALTH_ORDER[s.health] : 3;
+    case 'uptime': return s.uptime_seconds ?? -1;
+    case 'restarts': return s.restarts;
+    case 'cpu': return s.usage?.cpu_percent ?? -1;
+    case 'memory': return s.usage?.rss_bytes ?? -1;
+    case 'pid': return s.pid ?? -1;
+  }
+}
+
+export function sortServices(list: Service[], sort: Sort): Service[] {
+  const keyed = list.map((s) => ({ s, v: sortValue(s, sort.key) }));
+  keyed.sort((a, b) => (a.v < b.v ? -sort.dir : a.v > b.v ? sort.dir : a.s.id < b.s.id ? -1 : a.s.id > b.s.id ? 1 : 0));
+  return keyed.map((k) => k.s);
+}
+
+interface TableProps {
+  rows: Service[];
+  loaded: boolean;
+  sort: Sort;
+  onSort: (key: SortKey) => void;
+  history: Map<string, UsagePoint[]>;
+  serverNow: number;
+  selected: string | null;
+}
+
+export function ServicesTable({ rows, loaded, sort, onSort, history, serverNow, selected }: TableProps) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState({ top: 0, height: 900 });
+
+  useEffect(() => {
+    const el = scroller.current!;
+    const update = () => setView({ top: el.scrollTop, height: el.clientHeight });
+    el.addEventListener('scroll', update, { passive: true });
+    const ro = new ResizeObserver(update);
+    ro.observe(el);
+    update();
+    return () => { el.removeEventListener('scroll', update); ro.disconnect(); };
+  }, []);
+
+  useLayoutEffect(() => { if (loaded) tableCommitted(); });
+
+  const first = Math.max(0, Math.floor(view.top / ROW_H) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((view.top + view.height) / ROW_H) + OVERSCAN);
+  const visible = rows.slice(first, last);
+
+  return html`<div class="table-scroll" ref=${scroller} tabindex="-1">
+    <table class="services" aria-rowcount=${rows.length + 1} aria-label="Services">
+      <colgroup>
+        <col class="w-name" /><col class="w-type" /><col class="w-state" /><col class="w-health" /><col class="w-uptime" />
+        <col class="w-restarts" /><col class="w-cpu" /><col class="w-mem" /><col class="w-pid" />
+      </colgroup>
+      <thead>
+        <tr aria-rowindex="1">
+          ${COLUMNS.map((c) => html`<th scope="col" class=${`c-${c.key}`} aria-sort=${sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
+            <button type="button" class="sort" onClick=${() => onSort(c.key)} title=${`Sort by ${c.label.toLowerCase()}`}>
+              ${c.label}<span class="arrow" aria-hidden="true">${sort.key === c.key ? (sort.dir === 1 ? '▲' : '▼') : ''}</span>
+            </button>
+          </th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${`height:${first * ROW_H}px`}><td colspan="9"></td></tr>` : null}
+        ${visible.map((s, i) => html`<${Row} key=${s.id} s=${s} index=${first + i} points=${history.get(s.id)} serverNow=${serverNow} selected=${selected === s.id} />`)}
+        ${last < rows.length ? html`<tr class="spacer" aria-hidden="true" style=${`height:${(rows.length - last) * ROW_H}px`}><td colspan="9"></td></tr>` : null}
+        ${rows.length === 0 ? html`<tr class="empty"><td colspan="9">${loaded ? 'No services match.' : 'Connecting to the orchestrator…'}</td></tr>` : null}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+interface RowProps { s: Service; index: number; points: UsagePoint[] | undefined; serverNow: number; selected: boolean }
+
+const cpuOf = (p: UsagePoint) => p.cpu;
+const rssOf = (p: UsagePoint) => p.rss;
+
+function Row({ s, index, points, serverNow, selected }: RowProps) {
+  const uptime = s.pid !== null && s.started_at ? (serverNow - Date.parse(s.started_at)) / 1000 : null;
+  return html`<tr data-id=${s.id} data-state=${s.state} data-health=${s.health} aria-rowindex=${index + 2}
+      class=${selected ? 'selected' : undefined} onClick=${(e: MouseEvent) => { if (!(e.target as Element).closest('a')) navigate(serviceHref(s.id)); }}>
+    <td class="c-name">
+      <a href=${serviceHref(s.id)} class="name">${s.name}</a>
+      ${s.name !== s.id ? html`<span class="sub">${s.id}</span>` : null}
+    </td>
+    <td class="c-type">${s.type}</td>
+    <td class="c-state"><${StateBadge} service=${s} /></td>
+    <td class="c-health"><${HealthBadge} service=${s} /></td>
+    <td class="c-uptime num">${duration(uptime)}</td>
+    <td class="c-restarts num">${s.restarts}</td>
+    <td class="c-cpu"><span class="num">${percent(s.usage?.cpu_percent)}</span>
+      <${Sparkline} points=${points} pick=${cpuOf} now=${serverNow} floor=${10} label=${`CPU of ${s.id}, last 10 minutes`} /></td>
+    <td class="c-memory"><span class="num">${bytes(s.usage?.rss_bytes)}</span>
+      <${Sparkline} points=${points} pick=${rssOf} now=${serverNow} label=${`Memory of ${s.id}, last 10 minutes`} /></td>
+    <td class="c-pid num">${s.pid ?? '—'}</td>
+  </tr>`;
+}

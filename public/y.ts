@@ -1,0 +1,2 @@
+import { parse } from 'yaml';
+console.error(parse('a: 1'));
