@@ -109,9 +109,9 @@ export class WsClient {
     });
   }
 
-  static open(base: string, path = '/ws', init: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<WsClient> {
+  static open(base: string, path = '/ws', init: { protocols?: readonly string[]; headers?: Readonly<Record<string, string>> } = {}): Promise<WsClient> {
     const url = new URL(path, base.replace(/^http/, 'ws'));
-    const ws = new WebSocket(url, { protocols: init.protocols, headers: init.headers });
+    const ws = new WebSocket(url, { protocols: init.protocols ? [...init.protocols] : undefined, headers: init.headers ? { ...init.headers } : undefined });
     const client = new WsClient(ws);
     return new Promise((resolve, reject) => {
       ws.addEventListener('open', () => resolve(client), { once: true });
