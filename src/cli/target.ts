@@ -1,6 +1,7 @@
 /**
  * Which orchestrator the CLI talks to, and with which key:
- *   URL:  --url, else ORCHESTRATOR_URL, else host:port of the config file
+ *   URL:  --url, else host:port of --config FILE, else ORCHESTRATOR_URL, else host:port of the
+ *         default config file
  *   key:  --api-key, else ORCHESTRATOR_API_KEY, else the config file's api.api_key — the last only
  *         when the URL came from that same file, so a local key is never sent to another host.
  * The config file is --config, else ./config/orchestrator.yaml, else the one of this installation;
@@ -52,7 +53,8 @@ export function connectHost(bind: string): string {
 
 export function resolveTarget(input: TargetInput, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Target {
   const envKey = env.ORCHESTRATOR_API_KEY || undefined;
-  const explicitUrl = input.url ?? (env.ORCHESTRATOR_URL || undefined);
+  // An explicit --config beats ORCHESTRATOR_URL: the scripts ask for their own config's address.
+  const explicitUrl = input.url ?? (input.config ? undefined : env.ORCHESTRATOR_URL || undefined);
   if (explicitUrl) {
     return { url: normaliseUrl(explicitUrl), apiKey: input.apiKey ?? envKey, origin: input.url ? '--url' : 'ORCHESTRATOR_URL' };
   }
