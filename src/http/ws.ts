@@ -160,7 +160,10 @@ export class Feed {
     const lastSeq = this.o.registry.events.lastSeq();
     ws.cork(() => {
       ws.send(JSON.stringify({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
-      if (data.since !== null && data.since < lastSeq) {
+      if (data.since !== null && data.since > lastSeq) {
+        // Numbers from another registry (a fresh data folder): nothing can be replayed reliably.
+        ws.send(JSON.stringify({ type: 'reset', reason: `since=${data.since} is ahead of the newest event ${lastSeq} (the registry was replaced); start from the snapshot`, seq: lastSeq }));
+      } else if (data.since !== null && data.since < lastSeq) {
         if (lastSeq - data.since > this.opts.maxReplay) {
           ws.send(JSON.stringify({ type: 'reset', reason: `more than ${this.opts.maxReplay} events behind; start from the snapshot`, seq: lastSeq }));
         } else {
