@@ -275,10 +275,10 @@ export class RawWs {
 }
 
 /** Poll a condition that no event announces (server-side counters) until a deadline. */
-export async function eventually<T>(check: () => T | null | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => T | null | undefined | false | Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
