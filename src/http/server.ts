@@ -14,6 +14,7 @@ import {
 import { Reply } from './respond.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 export interface Request {
   method: string;
@@ -193,7 +194,9 @@ export class HttpServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
+      // Exclusive: uSockets would otherwise share the port (SO_REUSEPORT) with whoever holds it.
+      const listen = this.app.listen as unknown as (h: string, p: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
+      listen.call(this.app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) { reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`)); return; }
         this.listenSocket = socket;
         resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));

@@ -43,7 +43,7 @@ export class CallError extends Error {
   }
 }
 
-type Pending = { reject: (e: Error) => void };
+type Pending = { reject: (e: Error) => void; timer?: NodeJS.Timeout };
 
 export class ActorHostSupervisor {
   private worker: Worker | null = null;
@@ -80,6 +80,7 @@ export class ActorHostSupervisor {
         this.pending.delete(entry);
         reject(new CallError(`actor host did not answer ${method} within ${timeoutMs} ms`, 'timeout'));
       }, timeoutMs);
+      entry.timer = timer;
       ((api[method] as unknown as (...a: unknown[]) => Promise<unknown>)(...args)).then((value) => {
         clearTimeout(timer);
         this.pending.delete(entry);
@@ -178,7 +179,10 @@ export class ActorHostSupervisor {
 
   private teardown(error: CallError): void {
     this.ready = false;
-    for (const p of this.pending) p.reject(error);
+    for (const p of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
     this.pending.clear();
     if (this.api) {
       try { this.api[releaseProxy](); } catch { /* worker already gone */ }
