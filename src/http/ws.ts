@@ -160,34 +160,43 @@ export class Feed {
     const lastSeq = this.o.registry.events.lastSeq();
     ws.cork(() => {
       ws.send(JSON.stringify({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
-      if (data.since !== null && data.since > lastSeq) {
-        // Numbers from another registry (a fresh data folder): nothing can be replayed reliably.
-        ws.send(JSON.stringify({ type: 'reset', reason: `since=${data.since} is ahead of the newest event ${lastSeq} (the registry was replaced); start from the snapshot`, seq: lastSeq }));
-      } else if (data.since !== null && data.since < lastSeq) {
-        if (lastSeq - data.since > this.opts.maxReplay) {
-          ws.send(JSON.stringify({ type: 'reset', reason: `more than ${this.opts.maxReplay} events behind; start from the snapshot`, seq: lastSeq }));
-        } else {
-          let cursor = data.since;
-          while (cursor < lastSeq) {
-            const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
-            if (batch.length === 0) break;
-            for (const e of batch) if (wantsEvent(data.topics, e)) ws.send(JSON.stringify({ type: 'event', event: presentEvent(e) }));
-            cursor = batch[batch.length - 1]!.seq;
-          }
-        }
-      }
+      if (data.since !== null) this.replay(ws, data, lastSeq);
       ws.send(JSON.stringify({ type: 'snapshot', seq: lastSeq, services: this.o.list().map(presentService) }));
       this.subscribe(ws, data.topics);
     });
+  }
+
+  /**
+   * The events a resuming client missed, since+1 … lastSeq, or a reset when they cannot all be
+   * given: too many, no longer kept, or numbered by another registry. Never a silent gap.
+   */
+  private replay(ws: WebSocket<ClientData>, data: ClientData, lastSeq: number): void {
+    const since = data.since!;
+    const reset = (reason: string): void => { ws.send(JSON.stringify({ type: 'reset', reason: `${reason}; start from the snapshot`, seq: lastSeq })); };
+    if (since === lastSeq) return;
+    if (since > lastSeq) return reset(`since=${since} is ahead of the newest event ${lastSeq} (the registry was replaced)`);
+    if (lastSeq - since > this.opts.maxReplay) return reset(`more than ${this.opts.maxReplay} events behind`);
+    const first = this.o.registry.events.after(since, 1)[0];
+    if (!first || first.seq !== since + 1) return reset(`events after ${since} are no longer kept`);
+    let cursor = since;
+    while (cursor < lastSeq) {
+      const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
+      if (batch.length === 0) break;
+      for (const e of batch) if (wantsEvent(data.topics, e)) ws.send(JSON.stringify({ type: 'event', event: presentEvent(e) }));
+      cursor = batch[batch.length - 1]!.seq;
+    }
   }
 
   private onMessage(ws: WebSocket<ClientData>, text: string): void {
     let msg: { type?: unknown; topics?: unknown };
     try {
       msg = JSON.parse(text) as typeof msg;
-      if (!msg || typeof msg !== 'object') throw new Error('expected a JSON object');
     } catch (e) {
       ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: `message is not valid JSON: ${(e as Error).message}` }));
+      return;
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
+      ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: 'a message must be a JSON object like {"type":"subscribe","topics":["services"]}' }));
       return;
     }
     switch (msg.type) {

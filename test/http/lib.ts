@@ -94,6 +94,8 @@ export type Msg = Record<string, any> & { type: string };
 /** An undici WebSocket that keeps every message it receives and lets a test wait for one. */
 export class WsClient {
   readonly messages: Msg[] = [];
+  /** performance.now() at receipt of each message. */
+  readonly times: number[] = [];
   closed: { code: number; reason: string } | null = null;
   private waiters: Array<() => void> = [];
   private cursor = 0;
@@ -101,6 +103,7 @@ export class WsClient {
   private constructor(readonly ws: WebSocket) {
     ws.addEventListener('message', (ev) => {
       this.messages.push(JSON.parse(String(ev.data)) as Msg);
+      this.times.push(performance.now());
       this.wake();
     });
     ws.addEventListener('close', (ev) => {

@@ -125,6 +125,48 @@ t.test('a resume too far behind, or ahead of the registry, is told to start over
   t.equal(next.type, 'reset', 'since ahead of the newest event (another registry): reset');
   t.equal(next.seq, hello.seq);
   t.equal((await ahead.next(() => true)).type, 'snapshot');
+
+  // Events no longer kept (history retention): a reset, never a silent gap.
+  const cut = h.o.registry.events.lastSeq() - 2;
+  h.o.registry.db.prepare('DELETE FROM events WHERE seq <= ?').run(cut);
+  const pruned = await WsClient.open(url, `/ws?since=${cut - 1}`);
+  t.teardown(() => pruned.close());
+  await pruned.next((m) => m.type === 'hello');
+  const gone = await pruned.next(() => true, 'message after hello');
+  t.equal(gone.type, 'reset', 'missed events were pruned: reset');
+  t.match(gone.reason, /no longer kept/);
+  t.equal((await pruned.next(() => true)).type, 'snapshot');
+});
+
+t.test('health results and resource samples reach clients as batched service updates', async (t) => {
+  const port = await freePort();
+  const h = await harness(t, {
+    http: true,
+    config: { monitoring: { interval: 0.05, timeout: 1, enabled: true, sample_interval: 0.05 } },
+    services: { web: { id: 'web', executable: node('healthy.mjs'), health_endpoint: `http://127.0.0.1:${port}/health`, environment: { PORT: port } } },
+  });
+  await h.waitView('web', (v) => v.health === 'healthy' && !!v.usage, 'web healthy and sampled');
+  let viewBatches = 0;
+  const count = () => { viewBatches++; };
+  h.o.on('views', count);
+  t.teardown(() => { h.o.off('views', count); });
+  const c = await WsClient.open(h.url);
+  t.teardown(() => c.close());
+  await c.next((m) => m.type === 'snapshot');
+  const from = c.messages.length;
+  const views0 = viewBatches;
+  const updates = () => c.messages.slice(from).filter((m) => m.type === 'services' && m.services.some((s: any) => s.id === 'web'));
+  await c.until(() => updates().length >= 8, '8 updates of web');
+  const u = updates();
+  const last = u[u.length - 1]!.services.find((s: any) => s.id === 'web');
+  t.type(last.usage.cpu_percent, 'number', 'resource sample in the update');
+  t.ok(last.usage.rss_bytes > 0);
+  t.equal(last.health_check.last.ok, true, 'last health result in the update');
+  t.type(last.health_check.last.latency_ms, 'number');
+  const times = c.times.slice(from).filter((_, i) => c.messages[from + i]!.type === 'services');
+  const span = times[times.length - 1]! - times[0]!;
+  t.ok(span / (times.length - 1) >= 70, `updates are batched, ~100 ms apart (${Math.round(span / (times.length - 1))} ms on average)`);
+  t.ok(viewBatches - views0 > u.length, `fewer messages (${u.length}) than view changes (${viewBatches - views0})`);
 });
 
 t.test('subscribe and unsubscribe topics', async (t) => {
