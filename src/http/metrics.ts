@@ -6,8 +6,13 @@ const STATES = ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff
 
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
+/** Start sampling event-loop delay when the server starts, so the first scrape has data too. */
+export function startLoopMonitor(): void {
+  if (!loopDelay) { loopDelay = monitorEventLoopDelay({ resolution: 10 }); loopDelay.enable(); }
+}
+
 export function renderMetrics(o: Orchestrator): string {
-  if (!loopDelay) { loopDelay = monitorEventLoopDelay({ resolution: 20 }); loopDelay.enable(); }
+  startLoopMonitor();
   const out: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -38,7 +43,11 @@ export function renderMetrics(o: Orchestrator): string {
   metric('orchestrator_process_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, mem.heapUsed]]);
   metric('orchestrator_process_start_time_seconds', 'gauge', 'Start time of the orchestrator, unix seconds.', [[{}, o.startedAt / 1000]]);
   metric('orchestrator_uptime_seconds', 'gauge', 'Seconds since the orchestrator started.', [[{}, o.uptimeSeconds()]]);
-  metric('orchestrator_event_loop_delay_p99_seconds', 'gauge', 'p99 event loop delay of the main thread.', [[{}, loopDelay.percentile(99) / 1e9]]);
+  // Since the previous scrape: a stall shows up once, then ages out instead of hiding in a lifetime histogram.
+  const loop = loopDelay!;
+  metric('orchestrator_event_loop_delay_p99_seconds', 'gauge', 'p99 event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.percentile(99) / 1e9 : 0]]);
+  metric('orchestrator_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.max / 1e9 : 0]]);
+  loop.reset();
   metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.registry.events.lastSeq()]]);
   metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.hostReady() ? 1 : 0]]);
   return `${out.join('\n')}\n`;

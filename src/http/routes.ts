@@ -4,7 +4,7 @@ import { AppError, badRequest, notFound } from '../errors.js';
 import type { Orchestrator } from '../orchestrator.js';
 import { serviceLogPath, type Stream } from '../os/logs.js';
 import { version } from '../version.js';
-import { renderMetrics } from './metrics.js';
+import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { presentEvent, presentService, presentSpec } from './present.js';
 import type { Request, Result, Route } from './server.js';
@@ -14,6 +14,7 @@ const MAX_EVENTS = 1_000;
 const DETAIL_EVENTS = 10;
 
 export function apiRoutes(o: Orchestrator): Route[] {
+  startLoopMonitor();
   const json = (status: number, body: unknown): Result => ({ status, json: body });
   const detail = (id: string) => {
     const entry = o.get(id);
