@@ -99,7 +99,7 @@ export function guard(sec: Security, r: Omit<Request, 'body'>, reply: Reply | nu
   const host = hostName(r.headers.host || 'localhost');
   // DNS rebinding needs a name; an IP literal can only be addressed by a page of that very address.
   if (!sec.hosts.has(host) && !isIpLiteral(host)) {
-    return new AppError('forbidden', `Host "${r.headers.host}" is not served here (add it to orchestrator.allowed_hosts)`, 421);
+    return new AppError('forbidden', `Host "${r.headers.host}" is not served here: only the bind address, localhost and orchestrator.allowed_hosts are (a guard against DNS rebinding); add the name to orchestrator.allowed_hosts to allow it`, 421);
   }
   const origin = r.headers.origin;
   const originOk = !origin || originAllowed(origin, r.headers.host, config.api.cors_origins);

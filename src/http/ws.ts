@@ -129,8 +129,10 @@ export class Feed {
         if (denied) {
           if (aborted) return;
           res.cork(() => {
-            res.writeStatus(STATUS_TEXT[denied.status] ?? String(denied.status)).writeHeader('content-type', 'application/json')
-              .end(JSON.stringify({ error: { code: denied.code, message: denied.message } }));
+            res.writeStatus(STATUS_TEXT[denied.status] ?? String(denied.status)).writeHeader('content-type', 'application/json');
+            const retry = (denied as { retryAfter?: number }).retryAfter;
+            if (retry) res.writeHeader('retry-after', String(retry));
+            res.end(JSON.stringify({ error: { code: denied.code, message: denied.message } }));
           });
           return;
         }

@@ -64,7 +64,7 @@ export function req(base: string, path: string, opts: RequestOptions = {}): Prom
 }
 
 /** A WebSocket upgrade request that is expected to be refused: the HTTP status and body. */
-export function refusedUpgrade(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any; upgraded: boolean }> {
+export function refusedUpgrade(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any; upgraded: boolean; headers: IncomingHttpHeaders }> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const r = httpRequest({
@@ -74,14 +74,14 @@ export function refusedUpgrade(base: string, path: string, headers: Record<strin
         'sec-websocket-key': randomBytes(16).toString('base64'), ...headers,
       },
     });
-    r.on('upgrade', (_res, socket) => { socket.destroy(); resolve({ status: 101, json: undefined, upgraded: true }); });
+    r.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: 101, json: undefined, upgraded: true, headers: res.headers }); });
     r.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         let json: any;
         try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, json, upgraded: false });
+        resolve({ status: res.statusCode ?? 0, json, upgraded: false, headers: res.headers });
       });
     });
     r.on('error', reject);

@@ -67,7 +67,8 @@ t.test('Host header: only the bind address, localhost and configured names (DNS 
       const a = await req(url, path, { headers: { host } });
       errorShape(t, a, 421, 'forbidden');
       t.match(a.json.error.message, new RegExp(`Host "${host.replace(/\./g, '\\.')}" is not served here`), 'names the refused Host');
-      t.match(a.json.error.message, /orchestrator\.allowed_hosts/, 'and says how to allow it');
+      t.match(a.json.error.message, /DNS rebinding/, 'says why');
+      t.match(a.json.error.message, /add the name to orchestrator\.allowed_hosts/, 'and how to allow it');
     }
   }
   const post = await req(url, '/api/services', { method: 'POST', headers: { host: 'evil.example' }, body: { id: 'rebind', executable: node('sleeper.mjs') } });
@@ -200,7 +201,10 @@ t.test('rate limit: per client, 429 with Retry-After; /health is not limited', a
 
   t.equal((await req(url, '/health')).status, 200, '/health is open while limited');
   errorShape(t, await req(url, '/api/services', { method: 'POST', body: { id: 'x', executable: 'x' } }), 429, 'rate_limited');
-  t.equal((await refusedUpgrade(url, '/ws')).status, 429, '/ws upgrades count too');
+  const ws = await refusedUpgrade(url, '/ws');
+  t.equal(ws.status, 429, '/ws upgrades count too');
+  t.equal(ws.json?.error?.code, 'rate_limited');
+  t.match(ws.headers['retry-after'], /^\d+$/, 'with Retry-After');
 
   // Retry-After is honest: a request succeeds again within it (polled, with a deadline).
   const started = Date.now();
