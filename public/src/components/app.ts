@@ -41,6 +41,7 @@ export function App() {
   return html`
     <a class="skip" href="#services-table">Skip to services</a>
     <${Header} filter=${state} onFilter=${setState} now=${now} onAskKey=${() => setAskKey(true)} />
+    <div class="body">
     <main id="services-table">
       <div class="toolbar" role="search">
         <label class="inline grow">
@@ -48,18 +49,19 @@ export function App() {
           <input type="search" placeholder="Filter by name, id, type or group" value=${text}
             onInput=${(e: Event) => setText((e.target as HTMLInputElement).value)} />
         </label>
-        <label class="inline">
-          <span>State</span>
-          <select value=${state} onChange=${(e: Event) => setState((e.target as HTMLSelectElement).value as StateFilter)}>
+        <span class="inline">
+          <label for="state-filter">State</label>
+          <select id="state-filter" value=${state} onChange=${(e: Event) => setState((e.target as HTMLSelectElement).value as StateFilter)}>
             ${FILTERS.map((f) => html`<option value=${f.value}>${f.label}</option>`)}
           </select>
-        </label>
+        </span>
         <span class="shown" aria-live="polite">${rows.length === all.length ? `${all.length} services` : `${rows.length} of ${all.length} services`}</span>
       </div>
       <${ServicesTable} rows=${rows} loaded=${store.loaded} sort=${sort} onSort=${onSort} history=${store.history}
         serverNow=${store.serverNow()} selected=${route.kind === 'service' ? route.id : null} />
     </main>
     ${route.kind === 'service' ? html`<${Detail} key=${route.id} id=${route.id} />` : null}
+    </div>
     ${route.kind === 'register' ? html`<${Register} />` : null}
     ${store.needKey || askKey ? html`<${KeyPrompt} onDone=${() => setAskKey(false)} />` : null}
   `;

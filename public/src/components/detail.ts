@@ -55,9 +55,14 @@ export function Detail({ id }: { id: string }) {
     );
   };
 
-  const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Escape' && !(e.target as Element).closest('dialog')) { e.stopPropagation(); navigate('#/'); }
-  };
+  // Escape closes the panel wherever focus is, unless a dialog above it takes the key.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('dialog[open]')) navigate('#/');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
 
   const onTabKey = (e: KeyboardEvent) => {
     const i = TABS.findIndex((t) => t.key === tab);
@@ -68,7 +73,7 @@ export function Detail({ id }: { id: string }) {
     (e.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role=tab]')[next]?.focus();
   };
 
-  return html`<aside class="drawer" aria-labelledby="detail-title" onKeyDown=${onKey} data-service=${id}>
+  return html`<aside class="drawer" aria-labelledby="detail-title" data-service=${id}>
     <div class="drawer-head">
       <h2 id="detail-title" ref=${heading} tabindex="-1">${s?.name ?? id}${s && s.name !== id ? html` <span class="sub">${id}</span>` : null}</h2>
       <a class="close" href="#/" aria-label="Close details">×</a>
@@ -97,12 +102,14 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
   const confirmBtn = useRef<HTMLButtonElement>(null);
+  const stopBtn = useRef<HTMLButtonElement>(null);
 
   useEffect(() => { setConfirming(false); setError(null); }, [s.id]);
   useEffect(() => { if (confirming) confirmBtn.current?.focus(); }, [confirming]);
 
   const run = async (cmd: 'start' | 'stop' | 'restart') => {
-    setConfirming(false);
+    if (busy) return;
+    if (confirming) { setConfirming(false); stopBtn.current?.focus(); }
     setBusy(cmd);
     setError(null);
     try {
@@ -114,14 +121,15 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
     }
   };
 
+  // aria-disabled rather than disabled while a command runs: a disabled button would drop keyboard focus.
   return html`<div class="actions">
-    <button type="button" onClick=${() => run('start')} disabled=${!!busy}>${busy === 'start' ? 'Starting…' : 'Start'}</button>
-    <button type="button" onClick=${() => setConfirming(true)} disabled=${!!busy || confirming} aria-expanded=${confirming}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
-    <button type="button" onClick=${() => run('restart')} disabled=${!!busy}>${busy === 'restart' ? 'Restarting…' : 'Restart'}</button>
+    <button type="button" onClick=${() => run('start')} aria-disabled=${busy ? 'true' : undefined}>${busy === 'start' ? 'Starting…' : 'Start'}</button>
+    <button type="button" ref=${stopBtn} onClick=${() => { if (!busy) setConfirming(true); }} aria-disabled=${busy ? 'true' : undefined} aria-expanded=${confirming}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
+    <button type="button" onClick=${() => run('restart')} aria-disabled=${busy ? 'true' : undefined}>${busy === 'restart' ? 'Restarting…' : 'Restart'}</button>
     ${confirming ? html`<div class="confirm" role="group" aria-label="Confirm stop">
       <span>Stop ${s.name}? It gets ${stopSignal ?? 'its stop signal'}, then SIGKILL if it does not exit in time.</span>
       <button type="button" class="danger" ref=${confirmBtn} onClick=${() => run('stop')}>Stop service</button>
-      <button type="button" onClick=${() => setConfirming(false)}>Cancel</button>
+      <button type="button" onClick=${() => { setConfirming(false); stopBtn.current?.focus(); }}>Cancel</button>
     </div>` : null}
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
   </div>`;

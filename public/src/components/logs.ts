@@ -9,6 +9,7 @@ import { html } from '../html.js';
 import type { LogLine, LogStream } from '../types.js';
 
 const MAX_LINES = 1000;
+const RETRIES = 3;
 type Which = 'both' | LogStream;
 
 export function LogTail({ id }: { id: string }) {
@@ -39,17 +40,31 @@ export function LogTail({ id }: { id: string }) {
       else early = early.concat(incoming);
     });
     feed.subscribe(`logs/${id}`);
-    api.request<string>('GET', `/api/services/${encodeURIComponent(id)}/logs?lines=200&stream=both`, undefined, 'application/x-ndjson').then(
+    let cancelled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = (attempt: number) => api.request<string>('GET', `/api/services/${encodeURIComponent(id)}/logs?lines=200&stream=both`, undefined, 'application/x-ndjson').then(
       (text) => {
+        if (cancelled) return;
         const past = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
         loaded = true;
         setLoading(false);
+        setError(null);
         setLines(cap([...past, ...withoutOverlap(past, early)]));
         early = [];
       },
-      (e: Error) => { loaded = true; setLoading(false); setError(e.message); setLines(early); early = []; },
+      (e: { status?: number; message: string }) => {
+        if (cancelled) return;
+        // A busy orchestrator may time out reading the file: try again before giving up.
+        if ((e.status === 0 || (e.status ?? 0) >= 500) && attempt < RETRIES) {
+          setError(`${e.message}; retrying…`);
+          timer = setTimeout(() => void load(attempt + 1), 1000 * (attempt + 1));
+          return;
+        }
+        loaded = true; setLoading(false); setError(e.message); setLines(cap(early)); early = [];
+      },
     );
-    return () => { off(); feed.unsubscribe(`logs/${id}`); };
+    void load(0);
+    return () => { cancelled = true; clearTimeout(timer); off(); feed.unsubscribe(`logs/${id}`); };
   }, [id]);
 
   const needle = filter.trim().toLowerCase();

@@ -64,7 +64,8 @@ function formFieldOf(path: string): string | null {
 
 function problemsOf(err: ApiError): Problem[] {
   if (err.problems.length) return err.problems;
-  return [{ field: err.field ?? '', message: err.message }];
+  const field = err.field ?? '';
+  return [{ field, message: field && err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message }];
 }
 
 export function Register() {

@@ -1,0 +1,113 @@
+/**
+ * The feed connection: served from another origin with config.json's apiBase (as
+ * start-dashboard.sh does), and a dropped connection that reconnects by itself and resumes from
+ * the last event seq.
+ */
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import t from 'tap';
+import type { WebSocketRoute } from 'playwright-core';
+import { freePort, harness, node, PUBLIC_DIR, type TestLike } from '../helpers/harness.js';
+import { launchBrowser, openDashboard, row, waitRow } from './browser.js';
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+
+/** A plain static server for public/ plus a config.json pointing at the orchestrator. */
+async function dashboardServer(t: TestLike, port: number, apiBase: string): Promise<string> {
+  const srv = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/config.json') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ apiBase })); return; }
+    const file = normalize(join(PUBLIC_DIR, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(PUBLIC_DIR) || !existsSync(file) || !statSync(file).isFile()) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+  return `http://127.0.0.1:${port}`;
+}
+
+t.test('served from another origin, the dashboard talks to config.json\'s apiBase', async (t) => {
+  const dashPort = await freePort();
+  const h = await harness(t, {
+    http: true,
+    config: { api: { cors_origins: [`http://127.0.0.1:${dashPort}`] } },
+    services: { agent: { id: 'agent', executable: node('sleeper.mjs') } },
+  });
+  const origin = await dashboardServer(t, dashPort, h.url);
+  const browser = await launchBrowser(t);
+  const { page, problems } = await openDashboard(browser, origin);
+  await waitRow(page, 'agent', 'running');
+  t.pass('the table loads over the feed of the other origin');
+  await page.locator(`${row('agent')} a`).click();
+  const drawer = page.locator('aside[data-service="agent"]');
+  await drawer.locator('.log').getByText('sleeper agent up').waitFor();
+  await drawer.getByRole('button', { name: 'Restart' }).click();
+  await h.waitView('agent', (v) => v.restarts === 1 && v.state === 'running', 'agent restarted');
+  t.pass('commands work across origins (CORS)');
+  t.same(problems, [], 'no errors in the page');
+});
+
+t.test('a dropped feed reconnects by itself and resumes from the last seq', async (t) => {
+  const h = await harness(t, {
+    http: true,
+    services: { agent: { id: 'agent', executable: node('sleeper.mjs') } },
+  });
+  const browser = await launchBrowser(t);
+  // The page's /ws goes through the test, which can cut it like a network drop would.
+  let offline = false;
+  const urls: string[] = [];
+  const live: WebSocketRoute[] = [];
+  const { page, problems } = await openDashboard(browser, h.url, {
+    beforeLoad: (p) => p.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+      urls.push(ws.url());
+      if (offline) { void ws.close({ code: 1001, reason: 'network down' }); return; }
+      const server = ws.connectToServer();
+      live.push(ws, server);
+    }),
+  });
+  await waitRow(page, 'agent', 'running');
+  await page.locator(`${row('agent')} a`).click();
+  const drawer = page.locator('aside[data-service="agent"]');
+  await drawer.getByRole('tab', { name: 'Events' }).click();
+  await drawer.locator('.timeline li').first().waitFor();
+  await page.evaluate(() => { (window as unknown as { marker: number }).marker = 7; });
+  const seqBefore = h.o.registry.events.lastSeq();
+
+  offline = true;
+  for (const ws of live.splice(0)) await ws.close({ code: 1001, reason: 'network down' });
+  await page.locator('[data-conn="reconnecting"]').waitFor();
+  t.pass('the indicator shows the drop');
+  await h.o.command('agent', 'stop', 'stopped while the dashboard was away');
+  await h.waitView('agent', (v) => v.state === 'stopped', 'agent stopped');
+  t.equal(await page.locator(row('agent')).getAttribute('data-state'), 'running', 'the page could not see it yet');
+
+  offline = false;
+  await page.getByRole('button', { name: 'retry now' }).click();
+  await page.locator('[data-conn="live"]').waitFor();
+  t.pass('reconnected');
+  const last = new URL(urls[urls.length - 1]!);
+  t.ok(Number(last.searchParams.get('since')) >= seqBefore, `resumed with ?since=${last.searchParams.get('since')} (last seq seen)`);
+  await waitRow(page, 'agent', 'stopped');
+  t.pass('the snapshot after reconnecting shows the new state');
+  await drawer.locator('.timeline').getByText('stopped while the dashboard was away').first().waitFor();
+  t.pass('events missed while away were replayed into the open timeline');
+  t.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 7, 'no reload');
+  t.same(problems, [], 'no errors in the page');
+});
+
+t.test('reconnects by itself, without a click', async (t) => {
+  const h = await harness(t, { http: true, services: { agent: { id: 'agent', executable: node('sleeper.mjs') } } });
+  const browser = await launchBrowser(t);
+  const live: WebSocketRoute[] = [];
+  let connections = 0;
+  const { page } = await openDashboard(browser, h.url, {
+    beforeLoad: (p) => p.routeWebSocket(/\/ws(\?|$)/, (ws) => { connections++; live.push(ws, ws.connectToServer()); }),
+  });
+  await waitRow(page, 'agent', 'running');
+  for (const ws of live.splice(0)) await ws.close({ code: 1001, reason: 'network down' });
+  await page.waitForFunction(() => document.querySelector('[data-conn]')?.getAttribute('data-conn') !== 'live');
+  await page.locator('[data-conn="live"]').waitFor();
+  t.equal(connections, 2, 'one new connection after the drop');
+});
