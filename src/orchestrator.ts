@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { HostEntry } from './actors/host.js';
-import type { ServiceEvent, Want } from './actors/protocol.js';
+import type { ExitInfo, ServiceEvent, Want } from './actors/protocol.js';
 import type { ServiceView } from './actors/service.js';
 import { bootNow, bootToWall } from './clock.js';
 import {
@@ -20,6 +20,7 @@ import type { OrchestratorLog } from './log.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
 import { Registry } from './store/index.js';
 import type { StoredEvent } from './store/events.js';
+import type { ServiceRow } from './store/services.js';
 import { ActorHostSupervisor, CallError } from './workers/actor-host.js';
 import { CpuPool } from './workers/cpu-pool.js';
 import type { HostApi } from './workers/wire.js';
@@ -55,7 +56,10 @@ export class Orchestrator extends EventEmitter {
   problems: Problem[] = [];
   private readonly specs = new Map<string, ServiceSpec>();
   private readonly views = new Map<string, ServiceView>();
-  private readonly wants = new Map<string, Want>();
+  /** What a service's actor starts from while there is no view of it yet (boot, a service just added). */
+  private readonly initial = new Map<string, { want: Want; carry?: HostEntry['carry'] }>();
+  /** The lifecycle summary last written to the registry, per service, so only changes are written. */
+  private readonly saved = new Map<string, string>();
   private closing: Promise<void> | null = null;
   private readonly activeConditions = new Map<string, string>();
   private running = false;
@@ -131,12 +135,13 @@ export class Orchestrator extends EventEmitter {
     const { specs, problems } = this.loadSpecs();
     this.problems = problems;
     for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
-    const stored = new Map(this.registry.services.all().map((r) => [r.id, r.want]));
+    const rows = new Map(this.registry.services.all().map((r) => [r.id, r]));
+    const vanishedIds = new Set(vanished.map((r) => r.service));
     for (const spec of specs) {
       this.specs.set(spec.id, spec);
-      const want: Want = uncleanStop && stored.has(spec.id) ? stored.get(spec.id)! : spec.auto_start ? 'up' : 'down';
-      this.wants.set(spec.id, want);
-      if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
+      const start = this.startingPoint(spec, uncleanStop ? rows.get(spec.id) : undefined, vanishedIds.has(spec.id));
+      this.initial.set(spec.id, start);
+      if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: start.want });
     }
     const events: ServiceEvent[] = [{
       service: null, type: 'orchestrator_started', at: bootNow(),
@@ -148,6 +153,7 @@ export class Orchestrator extends EventEmitter {
     this.recordEvents(events);
     this.registry.setMeta('running', '1');
     await this.host.start();
+    this.redeliverExits();
     // Live processes of services that no longer exist (file removed while we were down).
     for (const [id, { run }] of this.kernel.liveRuns()) {
       if (!this.specs.has(id)) {
@@ -156,6 +162,32 @@ export class Orchestrator extends EventEmitter {
       }
     }
     logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length }, 'orchestrator started');
+  }
+
+  /**
+   * Where a service's actor starts at boot. After a clean stop: auto_start decides. After a crash
+   * (or --keep-services), the wanted state, counters and a failure are what the registry last knew;
+   * a service whose process ended while we were down is restarted per its restart type.
+   */
+  private startingPoint(spec: ServiceSpec, row: ServiceRow | undefined, vanished: boolean): { want: Want; carry?: HostEntry['carry'] } {
+    const fresh: Want = spec.auto_start || spec.external ? 'up' : 'down';
+    if (!row) return { want: fresh };
+    let want: Want = row.want;
+    const carry: NonNullable<HostEntry['carry']> = {
+      restarts: row.restarts, attempts: row.attempts, lastExit: parseExit(row.last_exit),
+      ...(row.state === 'failed' ? { state: 'failed' as const, reason: row.reason ?? 'failed' } : {}),
+    };
+    if (vanished && want === 'up') {
+      carry.lastExit = { code: null, signal: null, reason: 'gone_while_down', at: bootNow(), detail: 'the process ended while the orchestrator was down' };
+      if (spec.restart === 'temporary') {
+        want = 'down';
+        carry.state = 'failed';
+        carry.reason = 'ended while the orchestrator was down (temporary: not restarted)';
+      } else {
+        carry.restarts++;
+      }
+    }
+    return { want, carry };
   }
 
   private loadSpecs(): { specs: ServiceSpec[]; problems: Problem[] } {
@@ -184,18 +216,24 @@ export class Orchestrator extends EventEmitter {
     return [...this.specs.values()].map((spec) => {
       const view = this.views.get(spec.id);
       const run = live.get(spec.id)?.run;
-      return {
-        spec,
-        want: view?.want ?? this.wants.get(spec.id) ?? (spec.auto_start ? 'up' : 'down'),
-        ...(run ? { run } : {}),
-        ...(view ? { carry: { restarts: view.restarts, attempts: view.attempts, lastExit: view.lastExit, state: view.state, reason: view.reason, health: view.health } } : {}),
-      };
+      const start = this.initial.get(spec.id) ?? { want: spec.auto_start || spec.external ? 'up' : 'down' };
+      const carry = view
+        ? { restarts: view.restarts, attempts: view.attempts, lastExit: view.lastExit, state: view.state, reason: view.reason, health: view.health }
+        : start.carry;
+      return { spec, want: view?.want ?? start.want, ...(run ? { run } : {}), ...(carry ? { carry } : {}) };
     });
   }
 
   private onHostRestarted(reason: string): void {
     this.recordEvents([{ service: null, type: 'actor_host_restarted', at: bootNow(), data: { reason, services: this.specs.size } }]);
-    // A leader that exited while the old host was going down: tell the new one.
+    this.redeliverExits();
+  }
+
+  /**
+   * A new actor host adopts live runs as running; for a group whose leader is already gone (it
+   * exited while the old host or orchestrator was down), tell it so it clears the group first.
+   */
+  private redeliverExits(): void {
     for (const [id, { run, leaderExited }] of this.kernel.liveRuns()) {
       if (leaderExited) this.host.deliver({ id, msg: { type: 'exited', runId: run.runId, code: null, signal: null, groupEmpty: false } });
     }
@@ -215,13 +253,25 @@ export class Orchestrator extends EventEmitter {
   private applyViews(views: ServiceView[], removed: string[]): void {
     for (const v of views) {
       this.views.set(v.id, v);
-      if (this.wants.get(v.id) !== v.want && this.specs.has(v.id)) {
-        this.wants.set(v.id, v.want);
-        try { this.registry.services.setWant(v.id, v.want); } catch (err) { this.log.logger.error({ err }, 'could not persist wanted state'); }
-      }
+      if (this.specs.has(v.id)) this.saveStatus(v);
     }
     for (const id of removed) this.views.delete(id);
     this.emit('views', views, removed);
+  }
+
+  /** Persist what a restarted orchestrator needs to know about a service; only when it changed. */
+  private saveStatus(v: ServiceView): void {
+    const key = `${v.want}|${v.state === 'failed'}|${v.restarts}|${v.attempts}|${v.lastExit?.at ?? ''}`;
+    if (this.saved.get(v.id) === key) return;
+    this.saved.set(v.id, key);
+    try {
+      this.registry.services.saveStatus(v.id, {
+        want: v.want, state: v.state, reason: v.reason, restarts: v.restarts, attempts: v.attempts,
+        last_exit: v.lastExit ? JSON.stringify({ ...v.lastExit, at: Math.round(bootToWall(v.lastExit.at)) }) : null,
+      });
+    } catch (err) {
+      this.log.logger.error({ err, service: v.id }, 'could not persist the service status');
+    }
   }
 
   // --------------------------------------------------------------------------- queries
@@ -288,12 +338,13 @@ export class Orchestrator extends EventEmitter {
     const deps = checkDependencies([...this.specs.values(), spec]);
     const mine = deps.problems.filter((p) => !p.file && deps.specs.every((s) => s.id !== spec.id));
     if (mine.length) throw invalid(mine);
-    this.registry.services.upsert({ id: spec.id, source: 'api', spec: JSON.stringify(input), want: spec.auto_start ? 'up' : 'down' });
+    const want: Want = spec.auto_start || spec.external ? 'up' : 'down';
+    this.registry.services.upsert({ id: spec.id, source: 'api', spec: JSON.stringify(input), want });
     this.specs.set(spec.id, spec);
-    this.wants.set(spec.id, spec.auto_start ? 'up' : 'down');
+    this.initial.set(spec.id, { want });
     this.recordEvents([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
     try {
-      const view = await this.call('add', [{ spec, want: spec.auto_start || spec.external ? 'up' : 'down' }]);
+      const view = await this.call('add', [{ spec, want }]);
       this.views.set(spec.id, view);
       return { spec, view, created: true };
     } catch (e) {
@@ -318,7 +369,7 @@ export class Orchestrator extends EventEmitter {
     const deps = checkDependencies([...others, parsed.spec]);
     if (!deps.specs.some((s) => s.id === id)) throw invalid(deps.problems.filter((p) => !p.file));
     const restart = needsRestart(current, parsed.spec);
-    this.registry.services.upsert({ id, source: 'api', spec: JSON.stringify(merged), want: this.wants.get(id) ?? 'up' });
+    this.registry.services.upsert({ id, source: 'api', spec: JSON.stringify(merged), want: this.views.get(id)?.want ?? 'up' });
     this.specs.set(id, parsed.spec);
     this.recordEvents([{ service: id, type: 'updated', at: bootNow(), data: { restart } }]);
     const view = await this.call('update', [parsed.spec, restart]);
@@ -337,7 +388,8 @@ export class Orchestrator extends EventEmitter {
     await this.call('remove', [id], this.stopBudgetMs([spec]));
     this.specs.delete(id);
     this.views.delete(id);
-    this.wants.delete(id);
+    this.initial.delete(id);
+    this.saved.delete(id);
     this.registry.services.delete(id);
     this.recordEvents([{ service: id, type: 'removed', at: bootNow(), data: {} }]);
   }
@@ -360,16 +412,16 @@ export class Orchestrator extends EventEmitter {
     for (const spec of next.values()) {
       const before = this.specs.get(spec.id);
       if (!before) {
-        const want: Want = spec.auto_start ? 'up' : 'down';
+        const want: Want = spec.auto_start || spec.external ? 'up' : 'down';
         this.specs.set(spec.id, spec);
-        this.wants.set(spec.id, want);
+        this.initial.set(spec.id, { want });
         this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
         this.views.set(spec.id, await this.call('add', [{ spec, want }]));
         result.added.push(spec.id);
       } else if (before.source === 'file' && JSON.stringify(before) !== JSON.stringify(spec)) {
         const restart = needsRestart(before, spec);
         this.specs.set(spec.id, spec);
-        this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: this.wants.get(spec.id) ?? 'up' });
+        this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: this.views.get(spec.id)?.want ?? 'up' });
         this.views.set(spec.id, await this.call('update', [spec, restart]));
         result.changed.push(spec.id);
         if (restart) result.restarted.push(spec.id);
@@ -444,6 +496,17 @@ export class Orchestrator extends EventEmitter {
 
   uptimeSeconds(): number {
     return (bootNow() - this.startedBoot) / 1000;
+  }
+}
+
+/** A stored last exit (wall-clock `at`) back on the boot clock. */
+function parseExit(json: string | null): ExitInfo | null {
+  if (!json) return null;
+  try {
+    const e = JSON.parse(json) as ExitInfo;
+    return { ...e, at: bootNow() - Math.max(0, Date.now() - e.at) };
+  } catch {
+    return null;
   }
 }
 

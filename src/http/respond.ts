@@ -20,7 +20,7 @@ export class Reply {
   /** Headers every response to this request carries (CORS). */
   readonly extraHeaders: Array<[string, string]> = [];
 
-  constructor(readonly res: HttpResponse) {
+  constructor(readonly res: HttpResponse, readonly head = false) {
     res.onAborted(() => { this.aborted = true; });
   }
 
@@ -38,6 +38,7 @@ export class Reply {
       for (const [k, v] of this.extraHeaders) this.res.writeHeader(k, v);
       for (const [k, v] of headers) this.res.writeHeader(k, v);
       if (status === 204 || status === 304) this.res.endWithoutBody();
+      else if (this.head) this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
       else this.res.end(body);
     });
   }

@@ -134,11 +134,12 @@ export class HttpServer {
 
   route(route: Route): this {
     const paramNames = [...route.pattern.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
-    this.patterns.push({ method: route.method === 'del' ? 'delete' : route.method, regex: patternRegex(route.pattern) });
+    const regex = patternRegex(route.pattern);
+    this.patterns.push({ method: route.method === 'del' ? 'delete' : route.method, regex });
     const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics';
     const mutating = route.method !== 'get';
-    this.app[route.method](route.pattern, (res, req) => {
-      const reply = new Reply(res);
+    const register = (method: Route['method'] | 'head') => this.app[method](route.pattern, (res, req) => {
+      const reply = new Reply(res, method === 'head');
       try {
         this.handle(route, paramNames, mutating, isApi, res, req, reply);
       } catch (err) {
@@ -147,6 +148,12 @@ export class HttpServer {
         this.fail(reply, err);
       }
     });
+    register(route.method);
+    // HEAD answers what GET would, without the body (uptime checks use it on /health).
+    if (route.method === 'get') {
+      register('head');
+      this.patterns.push({ method: 'head', regex });
+    }
     return this;
   }
 

@@ -16,7 +16,7 @@ import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
-import { bootId, groupMembers, isSameProcess, readStat, ticksToMs } from './proc.js';
+import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
 export interface Fact {
@@ -80,8 +80,10 @@ export class Kernel {
 
   /**
    * Re-adopt the processes an earlier orchestrator started, from the ledger. A row is ours only if
-   * the machine has not rebooted and the pid still has the recorded start time. Returns the rows
-   * whose process is gone, after closing them in the ledger.
+   * the machine has not rebooted and the pid still has the recorded start time. A leader that died
+   * while we were down but left live processes in its group is adopted too (as exited), so its
+   * group is cleared before the service starts again — never two copies at once. Returns what was
+   * adopted and the rows whose processes are all gone.
    */
   adoptFromLedger(epoch: string): { adopted: RunInfo[]; vanished: RunRow[] } {
     const adopted: RunInfo[] = [];
@@ -89,22 +91,27 @@ export class Kernel {
     const boot = bootId();
     for (const row of this.opts.ledger.openRuns()) {
       if (this.procs.has(row.service)) continue;
-      if (row.boot_id === boot && isSameProcess(row.pid, row.proc_start)) {
-        const run: RunInfo = {
-          runId: `${epoch}.adopted.${row.id}`, pid: row.pid, pgid: row.pgid,
-          startedAt: ticksToMs(row.proc_start), adopted: true,
-        };
-        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'handed over to a new orchestrator');
-        this.opts.ledger.started({
-          service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
-          boot_id: boot, started_at: row.started_at,
-        });
-        this.procs.set(row.service, { id: row.service, run, startTicks: row.proc_start, child: null, leaderExited: false, watching: false });
-        adopted.push(run);
-      } else {
+      const sameBoot = row.boot_id === boot;
+      const leaderAlive = sameBoot && isSameProcess(row.pid, row.proc_start);
+      const groupAlive = sameBoot && !leaderAlive && ourGroupLives(row.pgid, row.proc_start);
+      if (!leaderAlive && !groupAlive) {
         this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'gone while the orchestrator was down');
         vanished.push(row);
+        continue;
       }
+      const run: RunInfo = {
+        runId: `${epoch}.adopted.${row.id}`, pid: row.pid, pgid: row.pgid,
+        startedAt: ticksToMs(row.proc_start), adopted: true,
+      };
+      this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'handed over to a new orchestrator');
+      this.opts.ledger.started({
+        service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
+        boot_id: boot, started_at: row.started_at,
+      });
+      const proc: Proc = { id: row.service, run, startTicks: row.proc_start, child: null, leaderExited: !leaderAlive, watching: false };
+      this.procs.set(row.service, proc);
+      if (!leaderAlive) this.watchGroup(proc);
+      adopted.push(run);
     }
     if (adopted.length) this.watchAdopted();
     return { adopted, vanished };
@@ -185,16 +192,20 @@ export class Kernel {
     const proc = this.procs.get(id);
     if (!proc || proc.run.runId !== runId || proc.leaderExited) return;
     proc.leaderExited = true;
-    try {
-      this.opts.ledger.ended(id, runId, Date.now(), code, signal, signal ? `killed by ${signal}` : `exited with code ${code}`);
-    } catch (err) {
-      this.opts.log.error({ err, service: id }, 'could not record the exit in the ledger');
-    }
+    this.endRun(id, runId, code, signal, signal ? `killed by ${signal}` : `exited with code ${code}`);
     const groupEmpty = groupMembers(proc.run.pgid).length === 0;
     this.opts.log.info({ service: id, childPid: proc.run.pid, code, signal, groupEmpty }, 'exited');
     if (groupEmpty) this.procs.delete(id);
     else this.watchGroup(proc);
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
+  }
+
+  private endRun(id: string, runId: string, code: number | null, signal: string | null, reason: string): void {
+    try {
+      this.opts.ledger.ended(id, runId, Date.now(), code, signal, reason);
+    } catch (err) {
+      this.opts.log.error({ err, service: id }, 'could not record the exit in the ledger');
+    }
   }
 
   /** After the leader is gone, poll until no live process is left in its group. */
@@ -206,6 +217,8 @@ export class Kernel {
       if (this.closed || this.procs.get(proc.id) !== proc) return;
       if (groupMembers(proc.run.pgid).length === 0) {
         this.procs.delete(proc.id);
+        // Closes the row of an adopted group whose leader died while we were down (no-op otherwise).
+        this.endRun(proc.id, proc.run.runId, null, null, 'process group ended');
         this.opts.onFact({ id: proc.id, msg: { type: 'group_empty', runId: proc.run.runId } });
         return;
       }
@@ -278,6 +291,18 @@ export class Kernel {
     }, ADOPTED_POLL_MS);
     this.adoptedTimer.unref();
   }
+}
+
+/**
+ * Does the process group an earlier orchestrator started still have live members that are ours?
+ * A live process whose pid is the group id but whose start time differs means the id was reused
+ * by someone else; members older than our leader cannot be its descendants.
+ */
+function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
+  const table = procTable();
+  const holder = table.find((p) => p.pid === pgid && p.state !== 'Z' && p.state !== 'X');
+  if (holder && holder.startTicks !== leaderStartTicks) return false;
+  return table.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X' && p.startTicks >= leaderStartTicks);
 }
 
 function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {

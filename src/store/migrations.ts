@@ -39,4 +39,12 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_by_service ON events (service, seq);
   `,
+  // 2: what a service's actor last knew, so a restarted orchestrator remembers failures and counters
+  `
+  ALTER TABLE services ADD COLUMN state TEXT;
+  ALTER TABLE services ADD COLUMN reason TEXT;
+  ALTER TABLE services ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE services ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE services ADD COLUMN last_exit TEXT;
+  `,
 ];

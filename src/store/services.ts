@@ -13,31 +13,50 @@ export interface ServiceRow {
   want: 'up' | 'down';
   created_at: number;
   updated_at: number;
+  /** The last lifecycle summary the actor published (see saveStatus). */
+  state: string | null;
+  reason: string | null;
+  restarts: number;
+  attempts: number;
+  /** JSON of the last exit, its time in wall-clock ms. */
+  last_exit: string | null;
+}
+
+export interface StatusRow {
+  want: 'up' | 'down';
+  state: string;
+  reason: string;
+  restarts: number;
+  attempts: number;
+  last_exit: string | null;
 }
 
 export class ServiceTable {
   private readonly upsertStmt;
-  private readonly wantStmt;
+  private readonly statusStmt;
   private readonly deleteStmt;
   private readonly allStmt;
   private readonly getStmt;
 
   constructor(db: DB) {
-    this.upsertStmt = db.prepare<Omit<ServiceRow, 'created_at' | 'updated_at'> & { now: number }, void>(`
+    this.statusStmt = db.prepare<StatusRow & { id: string; now: number }, void>(
+      'UPDATE services SET want = @want, state = @state, reason = @reason, restarts = @restarts, attempts = @attempts, last_exit = @last_exit, updated_at = @now WHERE id = @id',
+    );
+    this.upsertStmt = db.prepare<Pick<ServiceRow, 'id' | 'source' | 'spec' | 'want'> & { now: number }, void>(`
       INSERT INTO services (id, source, spec, want, created_at, updated_at) VALUES (@id, @source, @spec, @want, @now, @now)
       ON CONFLICT (id) DO UPDATE SET source = excluded.source, spec = excluded.spec, want = excluded.want, updated_at = excluded.updated_at`);
-    this.wantStmt = db.prepare<[string, number, string], void>('UPDATE services SET want = ?, updated_at = ? WHERE id = ?');
     this.deleteStmt = db.prepare<[string], void>('DELETE FROM services WHERE id = ?');
     this.allStmt = db.prepare<[], ServiceRow>('SELECT * FROM services ORDER BY id');
     this.getStmt = db.prepare<[string], ServiceRow>('SELECT * FROM services WHERE id = ?');
   }
 
-  upsert(row: Omit<ServiceRow, 'created_at' | 'updated_at'>, now = Date.now()): void {
+  upsert(row: Pick<ServiceRow, 'id' | 'source' | 'spec' | 'want'>, now = Date.now()): void {
     this.upsertStmt.run({ ...row, now });
   }
 
-  setWant(id: string, want: 'up' | 'down', now = Date.now()): void {
-    this.wantStmt.run(want, now, id);
+  /** Record the lifecycle summary of a service (wanted state, failures, counters). */
+  saveStatus(id: string, status: StatusRow, now = Date.now()): void {
+    this.statusStmt.run({ ...status, id, now });
   }
 
   delete(id: string): void {

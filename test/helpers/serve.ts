@@ -1,0 +1,53 @@
+/** A real `orchestrator serve` process on a folder that survives it (for kill -9 and restart tests). */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, testConfig, writeServices } from './harness.js';
+import { runBin, until, type Running } from './process.js';
+
+export interface ApiService {
+  id: string; state: string; health: string; pid: number | null; adopted: boolean; started_at: string | null;
+  restarts: number; reason: string; want: string; last_exit: { reason: string } | null; usage: unknown;
+}
+
+export interface Served {
+  dir: string;
+  url: string;
+  run: Running;
+  services(): Promise<ApiService[]>;
+  service(id: string): Promise<ApiService>;
+  waitFor(pred: (list: ApiService[]) => boolean, what: string, timeoutMs?: number): Promise<ApiService[]>;
+  put(id: string, command: 'start' | 'stop' | 'restart'): Promise<number>;
+}
+
+export async function servedFolder(services: Record<string, Record<string, unknown>>, config: Record<string, any> = {}): Promise<{ dir: string; port: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-crash-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, { ...config, orchestrator: { port, ...(config.orchestrator ?? {}) } })));
+  writeServices(dir, services);
+  return { dir, port };
+}
+
+/** Start `orchestrator serve` on a folder made by servedFolder and wait for /health. */
+export async function serve(dir: string, port: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml'), ...extraArgs], env);
+  const url = `http://127.0.0.1:${port}`;
+  const services = async () => ((await (await fetch(`${url}/api/services`)).json()) as { services: ApiService[] }).services;
+  await until(async () => {
+    if (run.child.exitCode !== null) throw new Error(`orchestrator exited ${run.child.exitCode}: ${run.output()}`);
+    return (await fetch(`${url}/health`)).ok;
+  }, 'orchestrator /health');
+  return {
+    dir, url, run, services,
+    service: async (id) => (await services()).find((s) => s.id === id)!,
+    waitFor: (pred, what, timeoutMs = 20_000) => until(async () => { const l = await services(); return pred(l) ? l : undefined; }, what, timeoutMs),
+    put: async (id, command) => (await fetch(`${url}/api/services/${id}/${command}`, { method: 'PUT' })).status,
+  };
+}
+
+/** kill -9 the orchestrator and wait for it to be gone. */
+export async function killHard(s: Served): Promise<void> {
+  s.run.child.kill('SIGKILL');
+  await s.run.exit;
+}
