@@ -108,7 +108,20 @@ t.test('REST API', async (t) => {
     t.equal(a.headers.allow, 'PUT');
     const b = await req(url, '/api/services', { method: 'DELETE' });
     t.equal(b.status, 405);
-    t.same(String(b.headers.allow).split(', ').sort(), ['GET', 'POST']);
+    t.same(String(b.headers.allow).split(', ').sort(), ['GET', 'HEAD', 'POST']);
+  });
+
+  t.test('HEAD answers like GET without the body', async (t) => {
+    const get = await req(url, '/health');
+    const head = await req(url, '/health', { method: 'HEAD' });
+    t.equal(head.status, 200);
+    t.equal(head.text, '', 'no body');
+    t.match(head.headers['content-type'], /^application\/json/);
+    t.ok(Math.abs(Number(head.headers['content-length']) - Buffer.byteLength(get.text)) < 16, `content-length of the GET body (${head.headers['content-length']} vs ${Buffer.byteLength(get.text)})`);
+    const missing = await req(url, '/api/services/nope', { method: 'HEAD' });
+    t.equal(missing.status, 404);
+    t.equal(missing.text, '');
+    t.equal((await req(url, '/api/services', { method: 'HEAD' })).status, 200);
   });
 
   t.test('start / stop / restart answer 202 with the state, and are idempotent', async (t) => {
