@@ -11,8 +11,8 @@ export interface Running {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function runBin(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runBin(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT, nodeArgs: string[] = []): Running {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });

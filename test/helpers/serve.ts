@@ -30,8 +30,8 @@ export async function servedFolder(services: Record<string, Record<string, unkno
 }
 
 /** Start `orchestrator serve` on a folder made by servedFolder and wait for /health. */
-export async function serve(dir: string, port: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml'), ...extraArgs], env);
+export async function serve(dir: string, port: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Served> {
+  const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml'), ...extraArgs], env, undefined, nodeArgs);
   const url = `http://127.0.0.1:${port}`;
   const services = async () => ((await (await fetch(`${url}/api/services`)).json()) as { services: ApiService[] }).services;
   await until(async () => {
