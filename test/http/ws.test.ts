@@ -317,5 +317,5 @@ t.test('backpressure: a client that stops reading is closed with 1013; others ke
   await good.next((m) => m.type === 'event' && m.event.service === 'flood' && m.event.data.to === 'stopped', 'the good client sees the stop');
   t.equal(good.closed, null, 'the good client was never closed');
   t.equal((await good.roundTrip()).type, 'pong');
-  t.equal(h.view('flood').state, 'stopped');
+  await h.waitView('flood', (v) => v.state === 'stopped', 'flood stopped');
 });
