@@ -1,94 +1,116 @@
-// Shared bench helpers: run the real orchestrator (built dist/, `orchestrator serve`) in a temporary
-// folder with generated services, watch its CPU and memory from /proc, and clean everything up.
+// Shared by the bench scenarios: run the built orchestrator (`node bin/orchestrator.js serve`) on
+// a temporary folder with N cheap services, wait until they run, and take everything down again.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'orchestrator.js');
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+const cleanups = [];
+let exiting = false;
+/** Run fn at exit, also on Ctrl-C or an error, so no process outlives the bench. */
+export function atExit(fn) {
+  cleanups.push(fn);
+}
+async function runCleanups() {
+  while (cleanups.length) {
+    try { await cleanups.pop()(); } catch (e) { process.stderr.write(`cleanup: ${e.message}\n`); }
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (exiting) return;
+    exiting = true;
+    runCleanups().finally(() => process.exit(130));
   });
+}
+export async function finish(code = 0) {
+  await runCleanups();
+  process.exit(code);
+}
+export function fail(err) {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  return finish(1);
 }
 
 /**
- * Start `orchestrator serve` with the given services (id → spec) and config overrides.
- * Resolves once GET /health answers and every auto-started service is running.
+ * Start `orchestrator serve` with `count` services (each `executable`, no health endpoint) and the
+ * given api settings; resolves once every service runs.
  */
-export async function startOrchestrator({ services, config = {}, waitRunning = true, timeoutMs = 120_000 }) {
+export async function startOrchestrator({ count, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn' }) {
+  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
-  const port = await freePort();
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'services'));
-  const cfg = {
-    orchestrator: { host: '127.0.0.1', port, log_level: 'WARNING', data_dir: './data', log_dir: './logs', services_dir: './services' },
-    api: { rate_limit: 0, api_key: null, cors_origins: [] },
-    supervision: { intensity: 1_000_000, period_seconds: 1 },
-    ...config,
+  for (let i = 0; i < count; i++) {
+    const id = `svc-${String(i).padStart(3, '0')}`;
+    writeFileSync(join(dir, 'services', `${id}.yaml`), `id: ${id}\nexecutable: ${executable}\nauto_start: ${autoStart}\nstop: { timeout_seconds: 2 }\n`);
+  }
+  writeFileSync(join(dir, 'orchestrator.yaml'), [
+    'orchestrator: { host: 127.0.0.1, port: 0, log_level: ' + logLevel + ' }',
+    'monitoring: { interval: 30, timeout: 5, sample_interval: 5 }',
+    `api: { rate_limit: ${api.rate_limit ?? 0}, api_key: ${api.api_key ? JSON.stringify(api.api_key) : 'null'}, cors_origins: [] }`,
+    'supervision: { intensity: 1000000, period_seconds: 1 }',
+    '',
+  ].join('\n'));
+  const env = { ...process.env };
+  for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { out += c; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let pids = [];
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(t);
+    }
+    // The orchestrator stops its services on SIGTERM; anything left (it was killed) goes too.
+    for (const pid of pids) {
+      try { process.kill(pid, 0); process.kill(-pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+    }
   };
-  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(cfg));
-  for (const [id, spec] of Object.entries(services)) writeFileSync(join(dir, 'services', `${id}.yaml`), stringify({ id, ...spec }));
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  const ids = Object.keys(services);
+  atExit(stop);
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`orchestrator did not start:\n${out}`)), 30_000);
+    const check = () => {
+      const m = /orchestrator listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`orchestrator exited with ${code}:\n${out}`)); });
+  });
+  const headers = api.api_key ? { 'x-api-key': api.api_key } : {};
+  const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`orchestrator exited: ${stderr}`);
-    try {
-      const res = await fetch(`${url}/api/services`);
-      if (res.ok) {
-        const { services: list } = await res.json();
-        if (!waitRunning || (list.length === ids.length && list.every((s) => s.state === 'running'))) break;
-      }
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error('orchestrator did not come up in time');
-    await new Promise((r) => setTimeout(r, 100));
+    const list = await (await fetch(`${url}/api/services`, { headers })).json();
+    pids = list.services.map((s) => s.pid).filter(Boolean);
+    const wanted = autoStart ? 'running' : 'stopped';
+    if (list.services.length === count && list.services.every((s) => s.state === wanted)) break;
+    if (Date.now() > deadline) throw new Error(`services did not reach ${wanted}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
-  return {
-    dir, url, port, pid: child.pid, child,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { url, dir, child, stop, headers, refreshPids: (list) => { pids = list; } };
 }
 
-const TICKS = 100;
-const PAGE = 4096;
+/** Where the figures were taken. */
+const loadAtStart = loadavg()[0];
 
-/** CPU seconds (user+system, all threads) and RSS bytes of a process, from /proc. */
-export function procUsage(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rss: Number(f[21]) * PAGE };
+/** The machine, and how busy it was before the bench began (the 2 cores may be shared). */
+export function machine() {
+  return `${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}, 1-min load average before the run ${loadAtStart.toFixed(1)}`;
 }
 
-/** Sample a process every `everyMs` for `durationMs`: average CPU% of one core, average and max RSS. */
-export async function watchProcess(pid, durationMs, everyMs = 1000) {
-  const first = procUsage(pid);
-  const t0 = performance.now();
-  const rss = [];
-  while (performance.now() - t0 < durationMs) {
-    await new Promise((r) => setTimeout(r, everyMs));
-    rss.push(procUsage(pid).rss);
-  }
-  const last = procUsage(pid);
-  const seconds = (performance.now() - t0) / 1000;
-  return {
-    cpuPercent: ((last.cpuSeconds - first.cpuSeconds) / seconds) * 100,
-    rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length,
-    rssMax: Math.max(...rss),
-  };
+/** Print rows as an aligned Markdown table. */
+export function printTable(columns, rows) {
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? '')));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+  const line = (vals) => `| ${vals.map((v, i) => v.padEnd(widths[i])).join(' | ')} |`;
+  process.stdout.write(`${line(columns)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${cells.map(line).join('\n')}\n`);
 }

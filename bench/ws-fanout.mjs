@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// WebSocket fan-out: 500 clients on /ws while REST commands drive registry events through the
+// real orchestrator. Reports events/s delivered to every client and the latency from an event's
+// creation (its `at` stamp) to its receipt at the clients.
+//
+//   npm run build && node bench/ws-fanout.mjs
+//   BENCH_CLIENTS=500 BENCH_DURATION=10 BENCH_RATE=200 BENCH_SERVICES=40
+//
+// Latency is taken on `updated` events (PATCH of an API-registered service): those are stamped on
+// the orchestrator's main thread, whose clock this process shares to the millisecond. State events
+// are stamped by the actor worker, whose clock is derived from /proc/uptime (10 ms resolution),
+// so they count towards throughput but not latency.
+//
+// Clients are minimal WebSocket readers on raw TCP in this process (like autocannon for HTTP), so
+// the load generator costs as little as possible; on 2 cores they still share the machine with
+// the orchestrator, and their CPU use is reported beside the orchestrator's.
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import { atExit, fail, finish, machine, printTable, startOrchestrator } from './lib/orchestrator.mjs';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 40);
+const PATCHABLE = 20;
+
+const nowMs = () => performance.timeOrigin + performance.now();
+
+/** One feed subscriber: handshake by hand, then unmasked server frames parsed from the bytes. */
+class Client {
+  constructor(port) {
+    this.port = port;
+    this.buf = Buffer.alloc(0);
+    this.expect = null; // next seq this client must see
+    this.events = 0;
+    this.gaps = 0;
+    this.lastSeq = 0;
+    this.closed = null;
+  }
+
+  open(sink) {
+    this.sink = sink;
+    return new Promise((resolve, reject) => {
+      const s = connect(this.port, '127.0.0.1');
+      this.socket = s;
+      s.setNoDelay(true);
+      s.once('error', reject);
+      s.once('connect', () => s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`));
+      let handshaken = false;
+      s.on('data', (chunk) => {
+        this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+        if (!handshaken) {
+          const end = this.buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          if (!this.buf.subarray(0, 12).toString().includes('101')) { reject(new Error(`upgrade refused: ${this.buf.subarray(0, end)}`)); return; }
+          handshaken = true;
+          this.buf = this.buf.subarray(end + 4);
+          resolve(this);
+        }
+        this.parse();
+      });
+      s.on('close', () => { if (!this.closed) this.closed = { code: 1006 }; });
+      s.on('error', () => {});
+    });
+  }
+
+  parse() {
+    let b = this.buf;
+    for (;;) {
+      if (b.length < 2) break;
+      const op = b[0] & 0x0f;
+      let len = b[1] & 0x7f;
+      let off = 2;
+      if (len === 126) { if (b.length < 4) break; len = b.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (b.length < 10) break; len = Number(b.readBigUInt64BE(2)); off = 10; }
+      if (b.length < off + len) break;
+      const payload = b.subarray(off, off + len);
+      b = b.subarray(off + len);
+      if (op === 1) this.onText(payload);
+      else if (op === 8) this.closed = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString() };
+      else if (op === 9) this.pong(payload);
+    }
+    this.buf = b;
+  }
+
+  onText(payload) {
+    // Only events matter here; service updates and the snapshot are skipped without parsing.
+    if (payload[9] !== 0x65 || !payload.subarray(0, 16).toString().startsWith('{"type":"event"')) {
+      if (this.expect === null && payload.subarray(0, 16).toString().startsWith('{"type":"hello"')) this.expect = JSON.parse(payload.toString()).seq + 1;
+      return;
+    }
+    const received = nowMs();
+    const { event } = JSON.parse(payload.toString());
+    if (event.seq !== this.expect) this.gaps++;
+    this.expect = event.seq + 1;
+    this.lastSeq = event.seq;
+    this.events++;
+    if (event.type === 'updated') this.sink.push(received - Date.parse(event.at));
+  }
+
+  pong(payload) {
+    const mask = randomBytes(4);
+    const masked = Buffer.from(payload.map((x, i) => x ^ mask[i % 4]));
+    this.socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | payload.length]), mask, masked]));
+  }
+
+  destroy() { this.socket?.destroy(); }
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** CPU seconds used so far by a process (utime + stime from /proc). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function main() {
+  process.stderr.write(`starting the orchestrator with ${SERVICES} services…\n`);
+  const orch = await startOrchestrator({ count: SERVICES, api: { rate_limit: 0 } });
+  const port = Number(new URL(orch.url).port);
+  const pool = new Pool(orch.url, { connections: 32 });
+  atExit(() => pool.close());
+  const call = async (method, path, body) => {
+    const r = await pool.request({ method, path, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    const text = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text}`);
+    return text;
+  };
+  for (let i = 0; i < PATCHABLE; i++) await call('POST', '/api/services', { id: `api-${i}`, executable: 'sleep 3600', auto_start: false });
+
+  process.stderr.write(`connecting ${CLIENTS} clients…\n`);
+  const latencies = [];
+  const clients = [];
+  for (let i = 0; i < CLIENTS; i += 50) {
+    const batch = Array.from({ length: Math.min(50, CLIENTS - i) }, () => new Client(port));
+    await Promise.all(batch.map((c) => c.open(latencies)));
+    clients.push(...batch);
+  }
+  atExit(() => { for (const c of clients) c.destroy(); });
+  await waitDelivered(clients, await lastSeq(call));
+
+  let patchN = 0;
+  const patch = () => { const i = patchN++; return call('PATCH', `/api/services/api-${i % PATCHABLE}`, { name: `n${i}` }); };
+  const restart = (i) => call('PUT', `/api/services/svc-${String(i % SERVICES).padStart(3, '0')}/restart`);
+
+  const rows = [];
+  const phase = async (name, drive) => {
+    latencies.length = 0;
+    const before = clients.map((c) => c.events);
+    const seq0 = await lastSeq(call);
+    const cpuO = cpuSeconds(orch.child.pid);
+    const cpuB = process.cpuUsage();
+    const t0 = nowMs();
+    await drive(t0 + DURATION * 1000);
+    const seq1 = await lastSeq(call);
+    await waitDelivered(clients, seq1);
+    const elapsed = (nowMs() - t0) / 1000;
+    const cpuBench = process.cpuUsage(cpuB);
+    const delivered = clients.reduce((n, c, i) => n + c.events - before[i], 0);
+    const sorted = Float64Array.from(latencies).sort();
+    rows.push({
+      phase: name,
+      'events/s created': Math.round((seq1 - seq0) / DURATION),
+      'events/s per client': Math.round(delivered / clients.length / elapsed),
+      'deliveries/s': Math.round(delivered / elapsed).toLocaleString('en-US'),
+      'p50 ms': percentile(sorted, 50).toFixed(1),
+      'p99 ms': percentile(sorted, 99).toFixed(1),
+      'max ms': percentile(sorted, 100).toFixed(1),
+      'gaps/closed': `${clients.reduce((n, c) => n + c.gaps, 0)}/${clients.filter((c) => c.closed).length}`,
+      'CPU orch/clients': `${Math.round(((cpuSeconds(orch.child.pid) - cpuO) / elapsed) * 100)}%/${Math.round(((cpuBench.user + cpuBench.system) / 1e6 / elapsed) * 100)}%`,
+    });
+  };
+
+  process.stderr.write(`paced: ${RATE} PATCH/s for ${DURATION} s…\n`);
+  await phase(`paced ${RATE} ev/s`, async (end) => {
+    const inflight = new Set();
+    const start = nowMs();
+    let sent = 0;
+    while (nowMs() < end) {
+      const due = Math.floor(((nowMs() - start) / 1000) * RATE);
+      while (sent < due) { const p = patch(); inflight.add(p); p.finally(() => inflight.delete(p)); sent++; }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(inflight);
+  });
+
+  process.stderr.write(`saturated: 16 PATCH loops + 8 restart loops for ${DURATION} s…\n`);
+  await phase('saturated (PATCH + restarts)', async (end) => {
+    const loop = async (fn) => { let i = 0; while (nowMs() < end) await fn(i++); };
+    await Promise.all([
+      ...Array.from({ length: 16 }, () => loop(() => patch())),
+      ...Array.from({ length: 8 }, (_, k) => loop((i) => restart(k + 8 * i))),
+    ]);
+  });
+
+  const list = JSON.parse(await call('GET', '/api/services'));
+  orch.refreshPids(list.services.map((s) => s.pid).filter(Boolean));
+  process.stdout.write(`\nWebSocket fan-out — ${machine()}; ${CLIENTS} clients, ${DURATION} s per phase; latency = receipt − event.at over "updated" events\n\n`);
+  printTable(['phase', 'events/s created', 'events/s per client', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'gaps/closed', 'CPU orch/clients'], rows);
+}
+
+async function lastSeq(call) {
+  return JSON.parse(await call('GET', '/api/events?since=999999999999')).last_seq;
+}
+
+/** Wait until every open client has seen `seq` (the phase's events have all arrived). */
+async function waitDelivered(clients, seq) {
+  const deadline = Date.now() + 60_000;
+  while (clients.some((c) => !c.closed && c.lastSeq < seq && c.expect !== null && c.expect <= seq)) {
+    if (Date.now() > deadline) throw new Error('clients did not receive every event within 60 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+main().then(() => finish(0), fail);
