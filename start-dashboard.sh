@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 . "$ROOT/scripts/service-lib.sh"
 cd "$ROOT"
 
-command -v node > /dev/null || { warn "node is not installed (Node.js 20 or later is needed)"; exit 1; }
+require_node
 ensure_built
 
 PORT="${DASHBOARD_PORT:-3000}"

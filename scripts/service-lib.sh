@@ -105,6 +105,14 @@ spawn_background() {
   printf '%s\n' "$!" > "$pidfile"
 }
 
+# Node.js 20 or later on PATH.
+require_node() {
+  command -v node > /dev/null || { warn "node is not installed (Node.js 20 or later is needed)"; exit 1; }
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || { warn "Node.js 20 or later is needed (found $(node --version))"; exit 1; }
+}
+
 # Dependencies and build: `npm ci` on first run (its prepare step builds), a rebuild when dist/ is
 # missing or older than the sources.
 ensure_built() {
