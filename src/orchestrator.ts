@@ -72,6 +72,7 @@ export class Orchestrator extends EventEmitter {
     this.kernel = new Kernel({
       logDir: config.orchestrator.log_dir,
       ledger: this.registry.runs,
+      registryId: this.registry.identity(),
       log: logger,
       baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
       onFact: (fact) => this.host.deliver(fact),

@@ -8,6 +8,7 @@
  * can be re-adopted later without ever mistaking a reused pid for it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import type { KernelEffect, RunInfo, ServiceMsg } from '../actors/protocol.js';
@@ -28,6 +29,8 @@ export interface KernelOptions {
   logDir: string;
   ledger: RunLedger;
   log: Logger;
+  /** Identity of the registry: with the run id it marks every process as ours (RUN_ID_ENV). */
+  registryId: string;
   /** Environment every child starts from (already filtered); the spec's environment goes on top. */
   baseEnv: Record<string, string>;
   onFact(fact: Fact): void;
@@ -89,8 +92,15 @@ export class Kernel {
     const adopted: RunInfo[] = [];
     const vanished: RunRow[] = [];
     const boot = bootId();
-    for (const row of this.opts.ledger.openRuns()) {
-      if (this.procs.has(row.service)) continue;
+    for (const found of this.opts.ledger.openRuns()) {
+      if (this.procs.has(found.service)) continue;
+      // A spawn the previous orchestrator never saw complete: look for the process by its run id.
+      const row = found.pid === 0 ? findPendingRun(found, this.opts.registryId) : found;
+      if (row.pid <= 0) {
+        // It never started (killed between recording and spawning): nothing to adopt or to report.
+        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'never started');
+        continue;
+      }
       const sameBoot = row.boot_id === boot;
       const leaderAlive = sameBoot && isSameProcess(row.pid, row.proc_start);
       const groupAlive = sameBoot && !leaderAlive && ourGroupLives(row.pgid, row.proc_start);
@@ -146,25 +156,32 @@ export class Kernel {
     }
     let child: ChildProcess;
     try {
+      this.opts.ledger.pending(id, runId, bootId(), Date.now());
+    } catch (err) {
+      files.close();
+      fail(`cannot record the run in the registry: ${(err as Error).message}`);
+      return;
+    }
+    try {
       const [command, ...args] = splitCommandLine(executable);
       child = spawn(command!, args, {
         cwd: spec.working_dir,
-        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id },
+        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id, [RUN_ID_ENV]: runMark(this.opts.registryId, runId) },
         stdio: ['ignore', files.stdout, files.stderr],
         detached: true,
       });
     } catch (err) {
       files.close();
+      this.endRun(id, runId, null, null, 'spawn failed');
       fail((err as Error).message);
       return;
-    } finally {
-      // The child holds its own copies of the descriptors.
     }
-    files.close();
+    files.close(); // the child holds its own copies of the descriptors
     const log = this.opts.log.child({ service: id });
     let spawned = false;
     child.once('error', (err) => {
       if (spawned) { log.warn({ err }, 'child process error'); return; }
+      this.endRun(id, runId, null, null, 'spawn failed');
       fail(describeSpawnError(err as NodeJS.ErrnoException, executable, spec.working_dir));
     });
     child.once('spawn', () => {
@@ -175,7 +192,7 @@ export class Kernel {
       const run: RunInfo = { runId, pid, pgid: pid, startedAt: stat ? ticksToMs(startTicks) : bootNow() };
       this.procs.set(id, { id, run, startTicks, child, leaderExited: false, watching: false });
       try {
-        this.opts.ledger.started({ service: id, run_id: runId, pid, pgid: pid, proc_start: startTicks, boot_id: bootId(), started_at: Date.now() });
+        this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now());
       } catch (err) {
         log.error({ err }, 'could not record the run in the ledger');
       }
@@ -303,6 +320,28 @@ function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
   const holder = table.find((p) => p.pid === pgid && p.state !== 'Z' && p.state !== 'X');
   if (holder && holder.startTicks !== leaderStartTicks) return false;
   return table.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X' && p.startTicks >= leaderStartTicks);
+}
+
+/**
+ * The environment variable every service process carries: registry identity and run id, unique
+ * across orchestrators on one machine (see RunLedger.pending).
+ */
+export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
+const runMark = (registryId: string, runId: string) => `${registryId}/${runId}`;
+
+function findPendingRun(row: RunRow, registryId: string): RunRow {
+  const needle = `\0${RUN_ID_ENV}=${runMark(registryId, row.run_id)}\0`;
+  for (const p of procTable()) {
+    if (p.state === 'Z' || p.pid !== p.pgid) continue; // service leaders lead their own group
+    let environ: string;
+    try {
+      environ = `\0${readFileSync(`/proc/${p.pid}/environ`, 'latin1')}`;
+    } catch {
+      continue;
+    }
+    if (environ.includes(needle)) return { ...row, pid: p.pid, pgid: p.pgid, proc_start: p.startTicks };
+  }
+  return row;
 }
 
 function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {

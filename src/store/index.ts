@@ -1,4 +1,5 @@
 /** The registry: one SQLite file, written only by the main thread. */
+import { randomUUID } from 'node:crypto';
 import { openRegistry, type DB } from './db.js';
 import { EventLog } from './events.js';
 import { RunLedger } from './runs.js';
@@ -29,6 +30,16 @@ export class Registry {
 
   setMeta(key: string, value: string): void {
     this.setMetaStmt.run(key, value);
+  }
+
+  /** This registry's identity (made once), so its runs are told apart from another orchestrator's. */
+  identity(): string {
+    let id = this.meta('id');
+    if (!id) {
+      id = randomUUID();
+      this.setMeta('id', id);
+    }
+    return id;
   }
 
   /** A counter that grows across every start of the orchestrator and of its actor host. */

@@ -24,6 +24,7 @@ export type NewRun = Pick<RunRow, 'service' | 'run_id' | 'pid' | 'pgid' | 'proc_
 
 export class RunLedger {
   private readonly insert;
+  private readonly identify;
   private readonly end;
   private readonly open;
   private readonly recent;
@@ -32,6 +33,9 @@ export class RunLedger {
   constructor(db: DB) {
     this.insert = db.prepare<NewRun, void>(
       'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at)',
+    );
+    this.identify = db.prepare<[number, number, number, number, string, string], void>(
+      'UPDATE runs SET pid = ?, pgid = ?, proc_start = ?, started_at = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
     );
     this.end = db.prepare<[number, number | null, string | null, string, string, string], void>(
       'UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
@@ -43,6 +47,19 @@ export class RunLedger {
 
   started(run: NewRun): void {
     this.insert.run(run);
+  }
+
+  /**
+   * Written just before a spawn (pid 0): if the orchestrator dies before it learns the pid, the
+   * next one still knows a process may exist and finds it by its ORCHESTRATOR_RUN_ID.
+   */
+  pending(service: string, runId: string, bootId: string, at: number): void {
+    this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at });
+  }
+
+  /** The pending run's process is known now. */
+  identified(service: string, runId: string, pid: number, pgid: number, procStart: number, at: number): void {
+    this.identify.run(pid, pgid, procStart, at, service, runId);
   }
 
   ended(service: string, runId: string, at: number, code: number | null, signal: string | null, reason: string): void {

@@ -102,6 +102,20 @@ t.test('a reused pid is never taken for ours', async (t) => {
   t.ok(alive(stranger.pid!), 'and the stranger was not killed');
 });
 
+t.test('killed between recording a spawn and learning its pid: the process is found by its run id', async (t) => {
+  const { dir, port } = await servedFolder({ s: { id: 's', executable: node('sleeper.mjs') } });
+  let s = current = await serve(dir, port);
+  const before = byId(await s.waitFor((l) => l[0]!.state === 'running', 'up')).s;
+  await killHard(s);
+  const r = Registry.open(join(dir, 'data', 'registry.db'));
+  r.db.prepare('UPDATE runs SET pid = 0, pgid = 0, proc_start = 0 WHERE ended_at IS NULL').run();
+  r.close();
+  s = current = await serve(dir, port);
+  const after = byId(await s.waitFor((l) => l[0]!.state === 'running', 'running')).s;
+  t.equal(after.pid, before.pid, 'adopted, not started a second time');
+  t.equal(after.adopted, true);
+});
+
 t.test('serve --keep-services leaves services running on SIGTERM; the next start adopts them', async (t) => {
   const { dir, port } = await servedFolder({ a: { id: 'a', executable: node('sleeper.mjs') } });
   let s = current = await serve(dir, port, ['--keep-services']);
