@@ -177,7 +177,7 @@ export function Register() {
                   ? html`<select ...${a11y(f.name)} value=${values[f.name] ?? ''} onChange=${(e: Event) => set(f.name, (e.target as HTMLSelectElement).value)}>
                       ${f.options!.map((o) => html`<option value=${o}>${o || '(default: permanent)'}</option>`)}</select>`
                   : html`<input type="text" ...${a11y(f.name, f.hint)} inputmode=${f.kind === 'number' ? 'decimal' : undefined}
-                      required=${f.required} aria-required=${f.required ? 'true' : undefined} placeholder=${f.placeholder} value=${values[f.name] ?? ''}
+                      required=${f.required} autofocus=${f.name === 'id'} aria-required=${f.required ? 'true' : undefined} placeholder=${f.placeholder} value=${values[f.name] ?? ''}
                       onInput=${(e: Event) => set(f.name, (e.target as HTMLInputElement).value)} />`}`}
           ${f.hint ? html`<small id=${`${fieldId(f.name)}-hint`}>${f.hint}</small>` : null}
           ${err(f.name)}

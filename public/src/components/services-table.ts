@@ -86,10 +86,6 @@ export function ServicesTable({ rows, loaded, sort, onSort, history, serverNow, 
 
   return html`<div class="table-scroll" ref=${scroller} tabindex="-1">
     <table class="services" aria-rowcount=${rows.length + 1} aria-label="Services">
-      <colgroup>
-        <col class="w-name" /><col class="w-type" /><col class="w-state" /><col class="w-health" /><col class="w-uptime" />
-        <col class="w-restarts" /><col class="w-cpu" /><col class="w-mem" /><col class="w-pid" />
-      </colgroup>
       <thead>
         <tr aria-rowindex="1">
           ${COLUMNS.map((c) => html`<th scope="col" class=${`c-${c.key}`} aria-sort=${sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
