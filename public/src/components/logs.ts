@@ -94,9 +94,10 @@ export function LogTail({ id }: { id: string }) {
         <span class="sr-only">Filter log lines</span>
         <input type="search" placeholder="Filter lines" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} />
       </label>
-      <button type="button" aria-pressed=${follow} onClick=${toggleFollow} class=${follow ? 'on' : ''}>
-        ${follow ? 'Following' : `Paused${pending.length ? ` · ${pending.length} new` : ''}`}
+      <button type="button" aria-pressed=${follow} onClick=${toggleFollow} class=${follow ? 'on' : ''} title="Keep the newest line in view; off freezes the view">
+        Follow
       </button>
+      ${follow ? null : html`<span class="paused" role="status">Paused${pending.length ? ` · ${pending.length} new line${pending.length === 1 ? '' : 's'}` : ''}</span>`}
     </div>
     ${error ? html`<p class="error" role="alert">Could not load logs: ${error}</p>` : null}
     <div class="log" ref=${box} tabindex="0" role="log" aria-live="off" aria-label=${`Log lines of ${id}`}>

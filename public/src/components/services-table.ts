@@ -40,7 +40,7 @@ function sortValue(s: Service, key: SortKey): string | number {
     case 'type': return s.type.toLowerCase();
     case 'state': return STATES.indexOf(s.state);
     case 'health': return s.health_check.endpoint ? HEALTH_ORDER[s.health] : 3;
-    case 'uptime': return s.uptime_seconds ?? -1;
+    case 'uptime': return s.pid !== null && s.started_at ? -Date.parse(s.started_at) : -Infinity;
     case 'restarts': return s.restarts;
     case 'cpu': return s.usage?.cpu_percent ?? -1;
     case 'memory': return s.usage?.rss_bytes ?? -1;
