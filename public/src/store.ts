@@ -38,6 +38,8 @@ export class Store {
   needKey = false;
   /** Set once the first snapshot arrived. */
   loaded = false;
+  /** Feed connections so far (bumped on every hello): views that hold live-only data reload on a new one. */
+  sessions = 0;
   readonly history = new Map<string, UsagePoint[]>();
 
   private readonly listeners = new Set<() => void>();
@@ -85,6 +87,7 @@ export class Store {
   apply(msg: FeedMessage, arrived: number): void {
     switch (msg.type) {
       case 'hello':
+        this.sessions++;
         this.version = msg.version;
         this.clockOffset = Date.parse(msg.server_time) - Date.now();
         break;

@@ -18,6 +18,12 @@ t.test('API key prompt', async (t) => {
   t.equal(await page.locator('tbody tr[data-id]').count(), 0, 'no services without the key');
   t.equal(await page.locator('[data-conn]').getAttribute('data-conn'), 'unauthorized', 'the indicator says a key is needed');
 
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'API key needed' }).click();
+  await dialog.waitFor();
+  t.pass('dismissed, the prompt comes back from the header');
+
   await dialog.getByLabel('API key').fill('wrong');
   await dialog.getByRole('button', { name: 'Use key' }).click();
   await dialog.getByText('That key was not accepted.').waitFor();

@@ -93,6 +93,8 @@ t.test('a dropped feed reconnects by itself and resumes from the last seq', asyn
   t.pass('the snapshot after reconnecting shows the new state');
   await drawer.locator('.timeline').getByText('stopped while the dashboard was away').first().waitFor();
   t.pass('events missed while away were replayed into the open timeline');
+  await page.waitForFunction(() => document.querySelector('aside .log')?.textContent?.includes('sleeper agent stopping'));
+  t.pass('the log tail reloaded: it has the line printed while away');
   t.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 7, 'no reload');
   t.same(problems, [], 'no errors in the page');
 });

@@ -22,6 +22,10 @@ export function App() {
   const [state, setState] = useState<StateFilter>('all');
   const [sort, setSort] = useState<Sort>({ key: 'name', dir: 1 });
   const [askKey, setAskKey] = useState(false);
+  // A dismissed key prompt stays away until the header's button asks again or a new 401 comes.
+  const [keyDismissed, setKeyDismissed] = useState(false);
+  useEffect(() => { if (store.needKey) setKeyDismissed(false); }, [store.needKey]);
+  const openKeyPrompt = () => { setKeyDismissed(false); setAskKey(true); };
 
   // Version and uptime of the orchestrator itself, refreshed on every (re)connection.
   const live = store.conn.state === 'live';
@@ -40,7 +44,7 @@ export function App() {
 
   return html`
     <a class="skip" href="#services-table">Skip to services</a>
-    <${Header} filter=${state} onFilter=${setState} now=${now} onAskKey=${() => setAskKey(true)} />
+    <${Header} filter=${state} onFilter=${setState} now=${now} onAskKey=${openKeyPrompt} />
     <div class="body">
     <main id="services-table">
       <div class="toolbar" role="search">
@@ -63,6 +67,6 @@ export function App() {
     ${route.kind === 'service' ? html`<${Detail} key=${route.id} id=${route.id} />` : null}
     </div>
     ${route.kind === 'register' ? html`<${Register} />` : null}
-    ${store.needKey || askKey ? html`<${KeyPrompt} onDone=${() => setAskKey(false)} />` : null}
+    ${(store.needKey && !keyDismissed) || askKey ? html`<${KeyPrompt} onDone=${() => { setAskKey(false); setKeyDismissed(true); }} />` : null}
   `;
 }

@@ -25,6 +25,8 @@ export function LogTail({ id }: { id: string }) {
   const followRef = useRef(follow);
   followRef.current = follow;
 
+  // Lines printed while the feed was down never arrive live: a new connection reloads the tail.
+  const session = store.sessions;
   useEffect(() => {
     let loaded = false;
     let early: LogLine[] = [];
@@ -65,7 +67,7 @@ export function LogTail({ id }: { id: string }) {
     );
     void load(0);
     return () => { cancelled = true; clearTimeout(timer); off(); feed.unsubscribe(`logs/${id}`); };
-  }, [id]);
+  }, [id, session]);
 
   const needle = filter.trim().toLowerCase();
   const shown = useMemo(
