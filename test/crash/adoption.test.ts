@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { Registry } from '../../src/store/index.js';
 import { procTable } from '../../src/os/proc.js';
 import { alive, freePort, node } from '../helpers/harness.js';
-import { killHard, serve, servedFolder, type Served } from '../helpers/serve.js';
+import { killHard, reapFolders, serve, servedFolder, type Served } from '../helpers/serve.js';
+
+t.teardown(reapFolders);
+
 
 const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
 let current: Served | undefined;

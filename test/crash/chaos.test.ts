@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { procTable } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { freePort, node } from '../helpers/harness.js';
-import { killHard, serve, servedFolder, type ApiService, type Served } from '../helpers/serve.js';
+import { killHard, reapFolders, serve, servedFolder, type ApiService, type Served } from '../helpers/serve.js';
+
+t.teardown(reapFolders);
+
 
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 5);

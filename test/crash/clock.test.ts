@@ -1,7 +1,10 @@
 /** Wall-clock jumps (set back or forward) do not disturb backoff, probes or uptime: all timing is monotonic. */
 import t from 'tap';
 import { freePort, fixture, node } from '../helpers/harness.js';
-import { serve, servedFolder } from '../helpers/serve.js';
+import { reapFolders, serve, servedFolder } from '../helpers/serve.js';
+
+t.teardown(reapFolders);
+
 
 for (const [label, jumpMs] of [['set back an hour', -3_600_000], ['set forward a day', 86_400_000]] as const) {
   t.test(`wall clock ${label} while running`, async (t) => {

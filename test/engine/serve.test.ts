@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Registry } from '../../src/store/index.js';
 import { alive, freePort, node, testConfig, writeServices } from '../helpers/harness.js';
-import { ROOT, runBin, until } from '../helpers/process.js';
+import { ROOT, runBin, stopGracefully, until } from '../helpers/process.js';
 
 async function services(url: string): Promise<Array<{ id: string; state: string; health: string; pid: number | null }>> {
   const res = await fetch(`${url}/api/services`);
@@ -23,7 +23,7 @@ t.test('SIGTERM: services stop in reverse dependency order, the registry is clos
     c: { id: 'c', executable: node('sleeper.mjs'), depends_on: ['b'] },
   });
   const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml')]);
-  t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+  t.teardown(() => stopGracefully(run));
   const url = `http://127.0.0.1:${port}`;
   const list = await until(async () => { const s = await services(url); return s.every((x) => x.state === 'running') && s.length === 3 ? s : undefined; }, 'all running');
   const pids = list.map((s) => s.pid!);
@@ -57,7 +57,7 @@ t.test('exit codes: a bad config (2), a missing config file (2), a busy port (1)
   writeFileSync(join(dir, 'one', 'orchestrator.yaml'), stringify(testConfig(dir, { orchestrator: { port } })));
   writeServices(join(dir, 'one'), { s: { id: 's', executable: node('sleeper.mjs') } });
   const first = runBin(['serve', '--config', join(dir, 'one', 'orchestrator.yaml')]);
-  t.teardown(() => { if (first.child.exitCode === null) first.child.kill('SIGKILL'); });
+  t.teardown(() => stopGracefully(first));
   await until(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 'first orchestrator up');
   const second = runBin(['serve', '--config', join(dir, 'one', 'orchestrator.yaml')], { ORCHESTRATOR_PORT: String(await freePort()) });
   t.equal((await second.exit).code, 3);
@@ -87,7 +87,7 @@ t.test('the shipped config and example services: all healthy (Node agent, Python
     monitoring: { interval: 1, timeout: 2 },
   }));
   const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml')]);
-  t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+  t.teardown(() => stopGracefully(run));
   const url = `http://127.0.0.1:${port}`;
   const list = await until(async () => {
     const s = await services(url);

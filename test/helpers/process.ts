@@ -35,3 +35,12 @@ export async function until<T>(check: () => Promise<T | undefined | false | null
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Stop an orchestrator the polite way (it stops its services), and only then by force. */
+export async function stopGracefully(run: Running, timeoutMs = 20_000): Promise<void> {
+  if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+  run.child.kill('SIGTERM');
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
+  await run.exit;
+  clearTimeout(timer);
+}

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { isSameProcess } from '../../src/os/proc.js';
+import { Registry } from '../../src/store/index.js';
 import { freePort, testConfig, writeServices } from './harness.js';
 import { runBin, until, type Running } from './process.js';
 
@@ -17,12 +19,15 @@ export interface Served {
   run: Running;
   services(): Promise<ApiService[]>;
   service(id: string): Promise<ApiService>;
-  waitFor(pred: (list: ApiService[]) => boolean, what: string, timeoutMs?: number): Promise<ApiService[]>;
+  waitFor(pred: (list: ApiService[]) => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<ApiService[]>;
   put(id: string, command: 'start' | 'stop' | 'restart'): Promise<number>;
 }
 
+const folders: string[] = [];
+
 export async function servedFolder(services: Record<string, Record<string, unknown>>, config: Record<string, any> = {}): Promise<{ dir: string; port: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'orch-crash-'));
+  folders.push(dir);
   const port = await freePort();
   writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, { ...config, orchestrator: { port, ...(config.orchestrator ?? {}) } })));
   writeServices(dir, services);
@@ -41,7 +46,7 @@ export async function serve(dir: string, port: number, extraArgs: string[] = [],
   return {
     dir, url, run, services,
     service: async (id) => (await services()).find((s) => s.id === id)!,
-    waitFor: (pred, what, timeoutMs = 20_000) => until(async () => { const l = await services(); return pred(l) ? l : undefined; }, what, timeoutMs),
+    waitFor: (pred, what, timeoutMs = 20_000) => until(async () => { const l = await services(); return (await pred(l)) ? l : undefined; }, what, timeoutMs),
     put: async (id, command) => (await fetch(`${url}/api/services/${id}/${command}`, { method: 'PUT' })).status,
   };
 }
@@ -50,4 +55,25 @@ export async function serve(dir: string, port: number, extraArgs: string[] = [],
 export async function killHard(s: Served): Promise<void> {
   s.run.child.kill('SIGKILL');
   await s.run.exit;
+}
+
+/**
+ * Kill whatever a test's orchestrators left running in their folders (a test that failed between
+ * a kill -9 of the orchestrator and its restart would otherwise leave its services behind).
+ * Uses the folder's own pid ledger, with the same start-time check the orchestrator uses.
+ */
+export function reapFolders(): void {
+  for (const dir of folders.splice(0)) {
+    let r: Registry;
+    try { r = Registry.open(join(dir, 'data', 'registry.db')); } catch { continue; }
+    try {
+      for (const row of r.runs.openRuns()) {
+        if (row.pid > 0 && isSameProcess(row.pid, row.proc_start)) {
+          try { process.kill(-row.pgid, 'SIGKILL'); } catch { /* gone */ }
+        }
+      }
+    } finally {
+      r.close();
+    }
+  }
 }
