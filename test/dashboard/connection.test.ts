@@ -3,30 +3,11 @@
  * start-dashboard.sh does), and a dropped connection that reconnects by itself and resumes from
  * the last event seq.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
 import t from 'tap';
 import type { WebSocketRoute } from 'playwright-core';
-import { freePort, harness, node, PUBLIC_DIR, type TestLike } from '../helpers/harness.js';
+import { startDashboard } from '../../src/cli/commands/dashboard.js';
+import { freePort, harness, node, PUBLIC_DIR } from '../helpers/harness.js';
 import { launchBrowser, openDashboard, row, waitRow } from './browser.js';
-
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
-
-/** A plain static server for public/ plus a config.json pointing at the orchestrator. */
-async function dashboardServer(t: TestLike, port: number, apiBase: string): Promise<string> {
-  const srv = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/config.json') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ apiBase })); return; }
-    const file = normalize(join(PUBLIC_DIR, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(PUBLIC_DIR) || !existsSync(file) || !statSync(file).isFile()) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => srv.close(() => resolve())));
-  return `http://127.0.0.1:${port}`;
-}
 
 t.test('served from another origin, the dashboard talks to config.json\'s apiBase', async (t) => {
   const dashPort = await freePort();
@@ -35,7 +16,10 @@ t.test('served from another origin, the dashboard talks to config.json\'s apiBas
     config: { api: { cors_origins: [`http://127.0.0.1:${dashPort}`] } },
     services: { agent: { id: 'agent', executable: node('sleeper.mjs') } },
   });
-  const origin = await dashboardServer(t, dashPort, h.url);
+  // The same server `orchestrator dashboard` (start-dashboard.sh) runs, CSP included.
+  const dash = await startDashboard({ port: dashPort, host: '127.0.0.1', apiBase: h.url, publicDir: PUBLIC_DIR });
+  t.teardown(() => dash.close());
+  const origin = dash.url;
   const browser = await launchBrowser(t);
   const { page, problems } = await openDashboard(browser, origin);
   await waitRow(page, 'agent', 'running');
