@@ -101,7 +101,7 @@ async function main() {
     return { measure: what, n: String(s.n), 'median ms': f(s.p50), 'p95 ms': f(s.p95), 'max ms': f(s.max), note };
   };
   process.stdout.write(`\nDashboard with ${N} services — ${machine()}, ${await browser.version()}\n`);
-  process.stdout.write(`snapshot ${Math.round(snapshotBytes / 1024)} KB; table keeps ${last.rows} of ${N} rows in the DOM (${interact.domRows} incl. spacers after scrolling)\n\n`);
+  process.stdout.write(`snapshot ${Math.round(snapshotBytes / 1024)} KB; rows in the DOM: ${last.rows} of ${N} at the top, ${interact.domRows} <tr> (spacers included) at the bottom\n\n`);
   printTable(['measure', 'n', 'median ms', 'p95 ms', 'max ms', 'note'], [
     row('page load → table on screen', loads.map((l) => l.fromNavigation), 'navigation start to the frame after the first table render'),
     row('snapshot: parse + apply', loads.map((l) => l.apply), 'JSON.parse and store update of the snapshot message'),
