@@ -17,6 +17,8 @@ export interface LogOptions {
 
 export interface OrchestratorLog {
   logger: Logger;
+  /** The log file, if the log goes to one. */
+  file?: string;
   /** Re-open the log file (after rotation). */
   reopen(): void;
   /** Write an already-serialised line (from the actor-host worker). */
@@ -39,6 +41,7 @@ export function createLog(opts: LogOptions): OrchestratorLog {
     : pino({ level: 'silent' });
   return {
     logger,
+    file: opts.file,
     reopen: () => file?.reopen?.(),
     writeRaw: (line) => { for (const s of streams) s.stream.write(line.endsWith('\n') ? line : `${line}\n`); },
     flush: () => { try { file?.flushSync?.(); } catch { /* not ready yet */ } },

@@ -23,6 +23,9 @@ import type { StoredEvent } from './store/events.js';
 import type { ServiceRow } from './store/services.js';
 import { ActorHostSupervisor, CallError } from './workers/actor-host.js';
 import { CpuPool } from './workers/cpu-pool.js';
+import { OwnLogRotation } from './logs/own.js';
+import { LogStore } from './logs/store.js';
+import { Retention } from './store/retention.js';
 import type { HostApi } from './workers/wire.js';
 
 export interface ServiceEntry {
@@ -50,6 +53,12 @@ export class Orchestrator extends EventEmitter {
   readonly kernel: Kernel;
   readonly host: ActorHostSupervisor;
   readonly pool: CpuPool;
+  readonly logs: LogStore;
+  private readonly ownLog: OwnLogRotation | null;
+  private readonly retention: Retention;
+  private sampleFlush: NodeJS.Timeout | null = null;
+  /** Time of the last resource sample folded into history, per service. */
+  private readonly sampledAt = new Map<string, number>();
   readonly startedAt = Date.now();
   readonly startedBoot = bootNow();
   /** Problems found in configuration at the last load or reload. */
@@ -78,6 +87,15 @@ export class Orchestrator extends EventEmitter {
       onFact: (fact) => this.host.deliver(fact),
     });
     this.pool = new CpuPool();
+    this.logs = new LogStore(
+      config.orchestrator.log_dir,
+      { maxSize: config.logs.max_size, keep: config.logs.keep, maxTotal: config.logs.max_total_size },
+      this.pool, logger.child({ component: 'logs' }),
+      (service, stream, lines) => this.emit('lines', service, stream, lines),
+      (key, message) => this.setCondition(key, message),
+    );
+    this.retention = new Retention(this.registry, config.history.keep_days, logger.child({ component: 'retention' }));
+    this.ownLog = log.file ? new OwnLogRotation(log.file, log, { maxSize: config.logs.max_size, keep: config.logs.keep }, this.pool) : null;
     this.host = new ActorHostSupervisor({
       config: {
         settings: {
@@ -138,8 +156,14 @@ export class Orchestrator extends EventEmitter {
     for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
     const rows = new Map(this.registry.services.all().map((r) => [r.id, r]));
     const vanishedIds = new Set(vanished.map((r) => r.service));
+    this.logs.start();
+    this.ownLog?.start();
+    this.retention.start();
+    this.sampleFlush = setInterval(() => this.guard('flush resource history', () => this.registry.samples.flush(Date.now())), 15_000);
+    this.sampleFlush.unref();
     for (const spec of specs) {
       this.specs.set(spec.id, spec);
+      this.logs.track(spec.id);
       const start = this.startingPoint(spec, uncleanStop ? rows.get(spec.id) : undefined, vanishedIds.has(spec.id));
       this.initial.set(spec.id, start);
       if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: start.want });
@@ -254,10 +278,26 @@ export class Orchestrator extends EventEmitter {
   private applyViews(views: ServiceView[], removed: string[]): void {
     for (const v of views) {
       this.views.set(v.id, v);
-      if (this.specs.has(v.id)) this.saveStatus(v);
+      if (!this.specs.has(v.id)) continue;
+      this.saveStatus(v);
+      if (v.usage && this.sampledAt.get(v.id) !== v.usage.at) {
+        this.sampledAt.set(v.id, v.usage.at);
+        this.registry.samples.add(v.id, bootToWall(v.usage.at), v.usage.cpu, v.usage.rss);
+      }
     }
     for (const id of removed) this.views.delete(id);
     this.emit('views', views, removed);
+  }
+
+  /** Run a registry write that must not take the orchestrator down (a full disk, say). */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+      this.setCondition('registry', null);
+    } catch (err) {
+      this.log.logger.error({ err }, `could not ${what}`);
+      this.setCondition('registry', `registry write failed (${what}): ${(err as Error).message}`);
+    }
   }
 
   /** Persist what a restarted orchestrator needs to know about a service; only when it changed. */
@@ -342,6 +382,7 @@ export class Orchestrator extends EventEmitter {
     const want: Want = spec.auto_start || spec.external ? 'up' : 'down';
     this.registry.services.upsert({ id: spec.id, source: 'api', spec: JSON.stringify(input), want });
     this.specs.set(spec.id, spec);
+    this.logs.track(spec.id);
     this.initial.set(spec.id, { want });
     this.recordEvents([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
     try {
@@ -391,6 +432,7 @@ export class Orchestrator extends EventEmitter {
     this.views.delete(id);
     this.initial.delete(id);
     this.saved.delete(id);
+    this.logs.untrack(id);
     this.registry.services.delete(id);
     this.recordEvents([{ service: id, type: 'removed', at: bootNow(), data: {} }]);
   }
@@ -415,6 +457,7 @@ export class Orchestrator extends EventEmitter {
       if (!before) {
         const want: Want = spec.auto_start || spec.external ? 'up' : 'down';
         this.specs.set(spec.id, spec);
+        this.logs.track(spec.id);
         this.initial.set(spec.id, { want });
         this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
         this.views.set(spec.id, await this.call('add', [{ spec, want }]));
@@ -451,6 +494,11 @@ export class Orchestrator extends EventEmitter {
     }
     if (this.running) this.recordEvents([{ service: null, type: 'orchestrator_stopped', at: bootNow(), data: { reason, kept_services: !!opts.keepServices } }]);
     await this.host.stop();
+    this.logs.close();
+    this.ownLog?.stop();
+    this.retention.stop();
+    if (this.sampleFlush) clearInterval(this.sampleFlush);
+    this.guard('flush resource history', () => this.registry.samples.flush(Date.now(), true));
     await this.kernel.close();
     await this.pool.close().catch(() => undefined);
     if (!opts.keepServices && this.running) this.registry.setMeta('running', '0');
@@ -486,9 +534,13 @@ export class Orchestrator extends EventEmitter {
     return [...this.activeConditions.values()];
   }
 
+  /** Set (message) or clear (null) a degrading condition; each change is an event. */
   setCondition(key: string, message: string | null): void {
+    const before = this.activeConditions.get(key);
+    if ((before ?? null) === message) return;
     if (message === null) this.activeConditions.delete(key);
     else this.activeConditions.set(key, message);
+    this.recordEvents([{ service: null, type: message === null ? 'condition_cleared' : 'condition', at: bootNow(), data: { key, message: message ?? before } }]);
   }
 
   hostReady(): boolean {

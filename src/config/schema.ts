@@ -150,10 +150,15 @@ export function orchestratorConfigSchema(baseDir: string) {
       groups: v.optional(v.record(serviceId(), obj(supervisorEntries)), {}),
     }), {}),
     logs: v.optional(obj({
+      /** Rotate a service's stdout or stderr file once it reaches this size. */
       max_size: v.optional(size(), 10 * 1024 * 1024),
+      /** Gzipped archives kept per stream. */
       keep: v.optional(nonNegInt(), 5),
+      /** Disk a service's logs may use in all (live files and archives of both streams). */
+      max_total_size: v.optional(size(), 100 * 1024 * 1024),
     }), {}),
     history: v.optional(obj({
+      /** Events and resource samples older than this are pruned. */
       keep_days: v.optional(posSeconds('a positive number of days'), 7),
     }), {}),
   });

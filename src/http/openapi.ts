@@ -91,9 +91,25 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/services/{id}/restart': control('restart'),
       '/api/services/{id}/logs': {
         get: {
-          summary: 'Recent log lines (text/plain, or JSON lines with Accept: application/x-ndjson)', operationId: 'serviceLogs',
-          parameters: [idParam, { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } }, { name: 'stream', in: 'query', schema: { enum: ['stdout', 'stderr', 'both'], default: 'both' } }],
-          responses: { '200': { description: 'log lines', content: { 'text/plain': {}, 'application/x-ndjson': {} } }, ...withId },
+          summary: 'Log lines: the last N per stream (default), the lines written since a time (?since), or a search (?q text, ?regex), newest first, across rotated archives. ' +
+            'text/plain, or JSON lines {stream, line, at, offset} with Accept: application/x-ndjson. X-Log-Truncated / X-Log-Timed-Out say when a cap was hit.',
+          operationId: 'serviceLogs',
+          parameters: [
+            idParam,
+            { name: 'lines', in: 'query', schema: { type: 'integer', default: 100, maximum: 10000 } },
+            { name: 'stream', in: 'query', schema: { enum: ['stdout', 'stderr', 'both'], default: 'both' } },
+            { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'ISO 8601 time or epoch ms' },
+            { name: 'q', in: 'query', schema: { type: 'string' }, description: 'case-insensitive text to find' },
+            { name: 'regex', in: 'query', schema: { type: 'string' }, description: 'JavaScript regular expression to find' },
+          ],
+          responses: { '200': { description: 'log lines', content: { 'text/plain': {}, 'application/x-ndjson': {} } }, '503': error('Reading took too long'), ...withId },
+        },
+      },
+      '/api/services/{id}/metrics': {
+        get: {
+          summary: 'CPU and memory history in per-minute buckets (average and maximum)', operationId: 'serviceMetrics',
+          parameters: [idParam, { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: an hour ago' }],
+          responses: { '200': { description: '{service, bucket_seconds, points: [{at, cpu_percent, cpu_max, rss_bytes, rss_max, samples}]}' }, ...withId },
         },
       },
       '/api/services/{id}/events': {

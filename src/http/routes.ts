@@ -2,7 +2,8 @@
 import { ID_PATTERN } from '../config/schema.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import type { Orchestrator } from '../orchestrator.js';
-import { serviceLogPath, type Stream } from '../os/logs.js';
+import { queryLogs, type LogQuery } from '../logs/query.js';
+import type { Stream } from '../os/logs.js';
 import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -11,6 +12,7 @@ import type { Request, Result, Route } from './server.js';
 
 const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
+const MAX_METRIC_POINTS = 10_080; // a week of minutes
 const DETAIL_EVENTS = 10;
 
 export function apiRoutes(o: Orchestrator): Route[] {
@@ -96,20 +98,30 @@ export function apiRoutes(o: Orchestrator): Route[] {
       handler: async (req) => {
         const id = serviceId(req);
         if (!o.has(id)) throw notFound(`service "${id}"`);
-        const lines = intParam(req, 'lines', 100, 1, MAX_LOG_LINES);
-        const which = req.query.get('stream') ?? 'both';
-        if (!['stdout', 'stderr', 'both'].includes(which)) throw badRequest('stream must be stdout, stderr or both', 'stream');
-        const streams: Stream[] = which === 'both' ? ['stdout', 'stderr'] : [which as Stream];
-        const tails = await Promise.all(streams.map(async (stream) => ({
-          stream, ...(await o.pool.tail({ file: serviceLogPath(o.config.orchestrator.log_dir, id, stream), lines })),
-        })));
-        const asJson = /application\/(x-ndjson|json)/.test(req.headers.accept);
-        if (asJson) {
-          const body = tails.flatMap((t) => t.lines.map((line) => JSON.stringify({ stream: t.stream, line }))).join('\n');
-          return { status: 200, text: body ? `${body}\n` : '', contentType: 'application/x-ndjson; charset=utf-8' };
+        const q = logQuery(req);
+        const answer = await queryLogs(o.logs, o.pool, id, q);
+        const headers: Array<[string, string]> = [];
+        if (answer.truncated) headers.push(['x-log-truncated', 'true']);
+        if (answer.timedOut) headers.push(['x-log-timed-out', 'true']);
+        if (/application\/(x-ndjson|json)/.test(req.headers.accept)) {
+          const body = answer.lines.map((l) => JSON.stringify({ stream: l.stream, line: l.line, at: l.at === null ? null : new Date(l.at).toISOString(), offset: l.offset })).join('\n');
+          return { status: 200, text: body ? `${body}\n` : '', contentType: 'application/x-ndjson; charset=utf-8', headers };
         }
-        const text = tails.flatMap((t) => (streams.length > 1 ? t.lines.map((l) => `[${t.stream}] ${l}`) : t.lines)).join('\n');
-        return { status: 200, text: text ? `${text}\n` : '', contentType: 'text/plain; charset=utf-8' };
+        const text = answer.lines.map((l) => (q.streams.length > 1 ? `[${l.stream}] ${l.line}` : l.line)).join('\n');
+        return { status: 200, text: text ? `${text}\n` : '', contentType: 'text/plain; charset=utf-8', headers };
+      },
+    },
+    {
+      method: 'get', pattern: '/api/services/:id/metrics',
+      handler: (req) => {
+        const id = serviceId(req);
+        if (!o.has(id)) throw notFound(`service "${id}"`);
+        const since = timeParam(req, 'since', Date.now() - 3_600_000);
+        const points = o.registry.samples.since(id, since, MAX_METRIC_POINTS).map((b) => ({
+          at: new Date(b.bucket).toISOString(), cpu_percent: round1(b.cpu_avg), cpu_max: round1(b.cpu_max),
+          rss_bytes: Math.round(b.rss_avg), rss_max: b.rss_max, samples: b.n,
+        }));
+        return json(200, { service: id, bucket_seconds: 60, points });
       },
     },
     {
@@ -153,6 +165,43 @@ export function serviceId(req: Request): string {
   if (!ID_PATTERN.test(id)) throw new AppError('bad_request', `invalid service id "${id.slice(0, 80)}"`, 400, 'id');
   return id;
 }
+
+/** ?lines, ?stream, ?since (ISO time or epoch ms), ?q (text) or ?regex (pattern). */
+function logQuery(req: Request): LogQuery {
+  const lines = intParam(req, 'lines', 100, 1, MAX_LOG_LINES);
+  const which = req.query.get('stream') ?? 'both';
+  if (!['stdout', 'stderr', 'both'].includes(which)) throw badRequest('stream must be stdout, stderr or both', 'stream');
+  const streams: Stream[] = which === 'both' ? ['stdout', 'stderr'] : [which as Stream];
+  const q: LogQuery = { streams, lines };
+  if (req.query.get('since')) q.since = timeParam(req, 'since', 0);
+  const text = req.query.get('q');
+  const regex = req.query.get('regex');
+  if (text !== null && regex !== null) throw badRequest('give q (text) or regex, not both', 'regex');
+  if (text !== null) {
+    if (text === '') throw badRequest('q must not be empty', 'q');
+    q.text = text;
+  }
+  if (regex !== null) {
+    try {
+      new RegExp(regex);
+    } catch (e) {
+      throw badRequest(`regex is not a valid regular expression: ${(e as Error).message}`, 'regex');
+    }
+    q.regex = regex;
+  }
+  return q;
+}
+
+/** A time given as ISO 8601 or epoch milliseconds. */
+function timeParam(req: Request, name: string, def: number): number {
+  const raw = req.query.get(name);
+  if (raw === null || raw === '') return def;
+  const t = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(t)) throw badRequest(`${name} must be an ISO 8601 time (e.g. 2026-11-23T10:00:00Z) or epoch milliseconds`, name);
+  return t;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
 
 function intParam(req: Request, name: string, def: number, min: number, max: number): number {
   const raw = req.query.get(name);

@@ -189,7 +189,12 @@ export class HttpServer {
       const reply = new Reply(res);
       const path = req.getUrl();
       const method = req.getMethod();
-      if (method === 'options') return this.preflight(reply, readRequest(res, req, []));
+      const r = readRequest(res, req, []);
+      if (method === 'options') return this.preflight(reply, r);
+      // CORS headers on errors too, so a dashboard on another origin can read why.
+      if (r.headers.origin && originAllowed(r.headers.origin, r.headers.host, this.sec.config.api.cors_origins)) {
+        reply.extraHeaders.push(['access-control-allow-origin', r.headers.origin], ['vary', 'Origin']);
+      }
       const allow = this.patterns.filter((p) => p.regex.test(path)).map((p) => p.method.toUpperCase());
       if (allow.length) {
         return reply.error(new AppError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}`, 405), [['allow', [...new Set(allow)].join(', ')]]);

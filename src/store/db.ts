@@ -53,6 +53,8 @@ export function openRegistry(path: string): DB {
 
 function migrate(db: DB, path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
+  // A new registry gives freed pages back to the file system as history is pruned.
+  if (current === 0) db.pragma('auto_vacuum = INCREMENTAL');
   if (current > MIGRATIONS.length) {
     throw new RegistryError(`registry ${path} has schema version ${current}, newer than this orchestrator understands (${MIGRATIONS.length})`, 'newer');
   }

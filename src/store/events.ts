@@ -27,6 +27,7 @@ export class EventLog {
   private readonly sinceService;
   private readonly latestService;
   private readonly last;
+  private readonly prune;
 
   constructor(private readonly db: DB) {
     this.insert = db.prepare<[number, string | null, string, string], void>('INSERT INTO events (at, service, type, data) VALUES (?, ?, ?, ?)');
@@ -34,6 +35,7 @@ export class EventLog {
     this.sinceService = db.prepare<[string, number, number], Row>('SELECT * FROM events WHERE service = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.latestService = db.prepare<[string, number], Row>('SELECT * FROM events WHERE service = ? ORDER BY seq DESC LIMIT ?');
     this.last = db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM events');
+    this.prune = db.prepare<[number, number], void>('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE at < ? ORDER BY seq LIMIT ?)');
   }
 
   /** Append a batch in one transaction; returns the stored events with their sequence numbers. */
@@ -53,6 +55,11 @@ export class EventLog {
   /** The newest `limit` events of a service, newest first. */
   latest(service: string, limit: number): StoredEvent[] {
     return this.latestService.all(service, limit).map(toEvent);
+  }
+
+  /** Delete events older than `before` (wall ms), at most `batch`; returns how many went. */
+  pruneOlder(before: number, batch: number): number {
+    return (this.prune.run(before, batch) as unknown as { changes: number }).changes;
   }
 
   lastSeq(): number {

@@ -3,12 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { openRegistry, type DB } from './db.js';
 import { EventLog } from './events.js';
 import { RunLedger } from './runs.js';
+import { SampleHistory } from './samples.js';
 import { ServiceTable } from './services.js';
 
 export class Registry {
   readonly events: EventLog;
   readonly runs: RunLedger;
   readonly services: ServiceTable;
+  readonly samples: SampleHistory;
   private readonly getMeta;
   private readonly setMetaStmt;
 
@@ -16,6 +18,7 @@ export class Registry {
     this.events = new EventLog(db);
     this.runs = new RunLedger(db);
     this.services = new ServiceTable(db);
+    this.samples = new SampleHistory(db);
     this.getMeta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     this.setMetaStmt = db.prepare<[string, string], void>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   }
@@ -49,6 +52,18 @@ export class Registry {
       this.setMeta('epoch', String(next));
       return next;
     })();
+  }
+
+  /** Return pages freed by pruning to the file system (a bounded amount per call). */
+  reclaim(pages = 2000): void {
+    this.db.pragma(`incremental_vacuum(${pages})`);
+  }
+
+  /** Bytes the registry takes on disk (database and write-ahead log). */
+  sizeOnDisk(): number {
+    const page = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    return page * pages;
   }
 
   integrityCheck(): string {

@@ -47,4 +47,19 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE services ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE services ADD COLUMN last_exit TEXT;
   `,
+  // 3: resource history in per-minute buckets; events by time for retention
+  `
+  CREATE TABLE samples (
+    service TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    cpu_avg REAL NOT NULL,
+    cpu_max REAL NOT NULL,
+    rss_avg REAL NOT NULL,
+    rss_max INTEGER NOT NULL,
+    PRIMARY KEY (service, bucket)
+  ) WITHOUT ROWID;
+  CREATE INDEX samples_by_bucket ON samples (bucket);
+  CREATE INDEX events_by_time ON events (at);
+  `,
 ];

@@ -1,9 +1,10 @@
 /**
- * The piscina pool for CPU and bulk file work (log tail, search, compression). Stateless tasks
- * only: piscina may end its workers at any time. Every call has a timeout.
+ * The piscina pool for CPU and bulk file work (log reading and search, rotation with gzip).
+ * Stateless tasks only: piscina may end its workers at any time. Every call has a time limit;
+ * aborting a task ends its worker, so even a runaway regular expression cannot hang the pool.
  */
 import { Piscina } from 'piscina';
-import type { TailResult, TailTask } from './tasks/tail.js';
+import type { ReadLogResult, ReadLogTask, RotateResult, RotateTask } from './tasks/logs.js';
 import { workerUrl } from './paths.js';
 
 export class CpuPool {
@@ -12,14 +13,23 @@ export class CpuPool {
   constructor(opts: { maxThreads?: number } = {}) {
     this.pool = new Piscina({
       filename: workerUrl('cpu-tasks.worker').href,
-      minThreads: 0,
+      // One warm worker: the first log request after start should not wait for a thread to boot.
+      minThreads: 1,
       maxThreads: opts.maxThreads ?? 2,
       idleTimeout: 30_000,
     });
   }
 
-  tail(task: TailTask, timeoutMs = 5_000): Promise<TailResult> {
-    return this.pool.run(task, { name: 'tail', signal: AbortSignal.timeout(timeoutMs) });
+  readLog(task: ReadLogTask, timeoutMs = 10_000): Promise<ReadLogResult> {
+    return this.pool.run(task, { name: 'readLog', signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  rotateLog(task: RotateTask, timeoutMs = 120_000): Promise<RotateResult> {
+    return this.pool.run(task, { name: 'rotateLog', signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  gzipFile(path: string, timeoutMs = 120_000): Promise<{ path: string; bytes: number }> {
+    return this.pool.run({ path }, { name: 'gzipFile', signal: AbortSignal.timeout(timeoutMs) });
   }
 
   async close(): Promise<void> {

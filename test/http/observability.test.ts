@@ -28,7 +28,7 @@ t.test('GET /api/services/{id}/logs', async (t) => {
   t.equal(both.status, 200);
   t.match(both.headers['content-type'], /^text\/plain/);
   const lines = both.text.trimEnd().split('\n');
-  t.equal(lines.filter((l) => l.startsWith('[stdout] ')).length, 100, 'default: the last 100 lines of stdout');
+  t.equal(lines.filter((l) => l.startsWith('[stdout] ')).length, 100, 'default: the last 100 lines of stdout (per stream, merged in time order)');
   t.same(lines.filter((l) => l.startsWith('[stderr] ')), ['[stderr] err 0', '[stderr] err 1', '[stderr] err 2'], 'and of stderr, labelled');
   t.equal(lines.filter((l) => l.startsWith('[stdout] '))[98], '[stdout] out 19999');
 
@@ -47,8 +47,9 @@ t.test('GET /api/services/{id}/logs', async (t) => {
     const nd = await req(url, '/api/services/printer/logs?lines=2', { headers: { accept } });
     t.equal(nd.status, 200);
     t.match(nd.headers['content-type'], /^application\/x-ndjson/, `Accept: ${accept} → JSON lines`);
-    const records = nd.text.trimEnd().split('\n').map((l) => JSON.parse(l));
-    t.same(records, [
+    const records = nd.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { stream: string; line: string; at: string | null; offset: number });
+    t.ok(records.every((r) => typeof r.offset === 'number' && (r.at === null || !Number.isNaN(Date.parse(r.at)))), 'each line has its offset and the time it was written by');
+    t.same(records.map(({ stream, line }) => ({ stream, line })), [
       { stream: 'stdout', line: 'out 19999' }, { stream: 'stdout', line: 'printed' },
       { stream: 'stderr', line: 'err 1' }, { stream: 'stderr', line: 'err 2' },
     ]);
