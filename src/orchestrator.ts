@@ -93,7 +93,9 @@ export class Orchestrator extends EventEmitter {
       this.pool, logger.child({ component: 'logs' }),
       (service, stream, lines) => this.emit('lines', service, stream, lines),
       (key, message) => this.setCondition(key, message),
+      (service, stream, bytes) => this.recordEvents([{ service, type: 'logs_dropped', at: bootNow(), data: { stream, bytes, reason: 'more than logs.max_total_size written since the last rotation' } }]),
     );
+    log.onWriteProblem((message) => this.setCondition('own_log', message));
     this.retention = new Retention(this.registry, config.history.keep_days, logger.child({ component: 'retention' }));
     this.ownLog = log.file ? new OwnLogRotation(log.file, log, { maxSize: config.logs.max_size, keep: config.logs.keep }, this.pool) : null;
     this.host = new ActorHostSupervisor({

@@ -178,6 +178,8 @@ export interface RotateTask {
   state: StreamState;
   /** Bytes to move into the archive (a multiple of 4096, less than the data in the file). */
   length: number;
+  /** Remove them without archiving (a flood beyond the cap: they would be deleted at once anyway). */
+  discard?: boolean;
 }
 
 export interface RotateResult {
@@ -185,7 +187,8 @@ export interface RotateResult {
   method: 'collapse' | 'punch' | 'truncate';
   /** Bytes that left the live file (for truncate, possibly more than asked). */
   length: number;
-  archive: string;
+  /** The archive written (null when discarding). */
+  archive: string | null;
   compressedBytes: number;
 }
 
@@ -197,8 +200,8 @@ export function rotateLog(task: RotateTask): RotateResult {
   const file = livePath(task.dir, task.id, task.stream);
   const { base, dataStart } = task.state;
   const logicalStart = base + dataStart;
-  const writeArchive = (data: Buffer, end: number): { path: string; bytes: number } => {
-    const path = archivePath(task.dir, task.id, task.stream, logicalStart, end);
+  const writeArchive = (data: Buffer, start: number): { path: string; bytes: number } => {
+    const path = archivePath(task.dir, task.id, task.stream, start, start + data.length);
     const gz = gzipSync(data, { level: 6 });
     const fd = openSync(`${path}.part`, 'w');
     try {
@@ -217,26 +220,28 @@ export function rotateLog(task: RotateTask): RotateResult {
       return false;
     }
   };
-  const data = readSlice(file, dataStart, task.length);
-  const archive = writeArchive(data, logicalStart + data.length);
+  const data = task.discard ? Buffer.alloc(0) : readSlice(file, dataStart, task.length);
+  const length = task.discard ? task.length : data.length;
+  const archive = task.discard ? null : writeArchive(data, logicalStart);
   let method: RotateResult['method'];
-  if (dataStart === 0 && fallocate(['--collapse-range', '--offset', '0', '--length', String(data.length)])) {
+  if (dataStart === 0 && fallocate(['--collapse-range', '--offset', '0', '--length', String(length)])) {
     method = 'collapse';
-  } else if (fallocate(['--punch-hole', '--offset', String(dataStart), '--length', String(data.length)])) {
+  } else if (fallocate(['--punch-hole', '--offset', String(dataStart), '--length', String(length)])) {
     method = 'punch';
   } else {
     // No in-place removal on this filesystem: archive the rest too and empty the file. Bytes
     // written between the last read and the truncate are lost; the caller reports this.
-    unlinkSync(`${archive.path}.part`);
-    const all = Buffer.concat([data, readSlice(file, dataStart + data.length, Number.MAX_SAFE_INTEGER)]);
-    const whole = writeArchive(all, logicalStart + all.length);
+    if (archive) unlinkSync(`${archive.path}.part`);
+    const rest = readSlice(file, dataStart + length, Number.MAX_SAFE_INTEGER);
+    const all = task.discard ? rest : Buffer.concat([data, rest]);
+    const whole = writeArchive(all, task.discard ? logicalStart + length : logicalStart);
     const live = openSync(file, 'r+');
     try { ftruncateSync(live, 0); } finally { closeSync(live); }
     renameSync(`${whole.path}.part`, whole.path);
-    return { method: 'truncate', length: all.length, archive: whole.path, compressedBytes: whole.bytes };
+    return { method: 'truncate', length: length + rest.length, archive: whole.path, compressedBytes: whole.bytes };
   }
-  renameSync(`${archive.path}.part`, archive.path);
-  return { method, length: data.length, archive: archive.path, compressedBytes: archive.bytes };
+  if (archive) renameSync(`${archive.path}.part`, archive.path);
+  return { method, length, archive: archive?.path ?? null, compressedBytes: archive?.bytes ?? 0 };
 }
 
 function readSlice(path: string, from: number, length: number): Buffer {

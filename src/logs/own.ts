@@ -1,0 +1,62 @@
+/**
+ * Rotation of the orchestrator's own log. We are its writer, so this one is simple and lossless:
+ * flush, rename the file aside, reopen, then compress the old one in the pool and keep `keep`.
+ */
+import { renameSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { OrchestratorLog } from '../log.js';
+import type { CpuPool } from '../workers/cpu-pool.js';
+import { safeReaddir } from './layout.js';
+
+const CHECK_MS = 2000;
+
+export class OwnLogRotation {
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly log: OrchestratorLog,
+    private readonly limits: { maxSize: number; keep: number },
+    private readonly pool: CpuPool,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async check(): Promise<void> {
+    if (this.busy) return;
+    let size: number;
+    try { size = statSync(this.file).size; } catch { return; }
+    if (size < this.limits.maxSize) return;
+    this.busy = true;
+    try {
+      this.log.flush();
+      const aside = this.file.replace(/\.log$/, '') + `.${Date.now()}.log`;
+      renameSync(this.file, aside);
+      this.log.reopen();
+      await this.pool.gzipFile(aside);
+      this.prune();
+    } catch (err) {
+      this.log.logger.warn({ err }, 'could not rotate the orchestrator log');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private prune(): void {
+    const stem = basename(this.file).replace(/\.log$/, '');
+    const dir = dirname(this.file);
+    const old = safeReaddir(dir).filter((n) => n.startsWith(`${stem}.`) && /\.\d+\.log\.gz$/.test(n)).sort();
+    for (const name of old.slice(0, Math.max(0, old.length - this.limits.keep))) {
+      try { unlinkSync(join(dir, name)); } catch { /* gone */ }
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Reading a service's logs for the API: the last lines, the lines since a time, or a search, over
+ * one stream or both merged in time order. The reading itself happens in the pool.
+ */
+import { unavailable } from '../errors.js';
+import type { Stream } from '../os/logs.js';
+import type { CpuPool } from '../workers/cpu-pool.js';
+import type { LogLine, ReadLogTask } from '../workers/tasks/logs.js';
+import type { LogStore } from './store.js';
+
+export interface LogQuery {
+  streams: Stream[];
+  lines: number;
+  since?: number;
+  text?: string;
+  regex?: string;
+}
+
+export interface LogEntry extends LogLine {
+  stream: Stream;
+}
+
+export interface LogAnswer {
+  lines: LogEntry[];
+  truncated: boolean;
+  timedOut: boolean;
+}
+
+/** Search and since scans stop after this long, and say so. */
+export const SCAN_BUDGET_MS = 3000;
+/** On top of the scan budget: a worker starting up on a busy machine. */
+const READ_GRACE_MS = 7000;
+
+export async function queryLogs(store: LogStore, pool: CpuPool, service: string, q: LogQuery): Promise<LogAnswer> {
+  const mode: ReadLogTask['mode'] = q.text !== undefined || q.regex !== undefined ? 'search' : q.since !== undefined ? 'since' : 'tail';
+  const results = await Promise.all(q.streams.map(async (stream) => {
+    let r: Awaited<ReturnType<CpuPool['readLog']>>;
+    try {
+      r = await pool.readLog({
+        files: store.files(service, stream), mode, lines: q.lines, since: q.since, text: q.text, regex: q.regex, budgetMs: SCAN_BUDGET_MS,
+      }, SCAN_BUDGET_MS + READ_GRACE_MS);
+    } catch (err) {
+      // The pool ends a task that runs past its limit (a regex that never finishes, a swamped machine).
+      if ((err as Error).name === 'AbortError') throw unavailable(`reading the logs took longer than ${(SCAN_BUDGET_MS + READ_GRACE_MS) / 1000}s; try fewer lines or a narrower search`);
+      throw err;
+    }
+    return { ...r, lines: r.lines.map((l): LogEntry => ({ ...l, stream })) };
+  }));
+  const now = Date.now();
+  const time = (l: LogEntry) => l.at ?? now;
+  let lines = results.flatMap((r) => r.lines);
+  let truncated = results.some((r) => r.truncated);
+  if (results.length > 1) {
+    // Interleave by time of writing. Marks are about a second apart, so within one mark interval
+    // the order across streams is unknown: stdout first; within a stream, by offset.
+    const rank = (s: Stream) => (s === 'stdout' ? 0 : 1);
+    const byTime = (a: LogEntry, b: LogEntry) => time(a) - time(b) || rank(a.stream) - rank(b.stream) || a.offset - b.offset;
+    lines.sort(mode === 'search' ? (a, b) => byTime(b, a) : byTime);
+    // tail and since give up to `lines` per stream; a search gives the newest `lines` matches in all.
+    if (mode === 'search' && lines.length > q.lines) {
+      truncated = true;
+      lines = lines.slice(0, q.lines);
+    }
+  }
+  return { lines, truncated, timedOut: results.some((r) => r.timedOut) };
+}

@@ -1,0 +1,395 @@
+/**
+ * The main thread's view of every service log. It never sits in the data path (children write
+ * their own files) and never reads a big file: it stats the live files on a tick, and
+ *   - writes a time mark (wall ms, logical offset) at most once a second when a stream grew, so any
+ *     line can be placed in time within about a second (?since=);
+ *   - rotates a stream past logs.max_size in the piscina pool (lossless, in place), keeps
+ *     logs.keep archives per stream and logs.max_total bytes per service;
+ *   - follows streams someone watches (fs.watch) and hands their new lines to the feed;
+ *   - notices a full or unwritable disk, reports it, and carries on.
+ */
+import {
+  closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statfsSync, statSync, unlinkSync, watch, writeSync,
+  type FSWatcher,
+} from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import { serviceLogDir, type Stream } from '../os/logs.js';
+import type { CpuPool } from '../workers/cpu-pool.js';
+import {
+  encodeMark, listArchives, livePath, marksPath, readState, STREAMS, writeState,
+  type Archive, type StreamFiles, type StreamState,
+} from './layout.js';
+
+export interface LogLimits {
+  /** Rotate a live file once it holds this many bytes. */
+  maxSize: number;
+  /** Archives kept per stream. */
+  keep: number;
+  /** Bytes on disk per service, live files and archives of both streams together. */
+  maxTotal: number;
+}
+
+export type LinesHandler = (service: string, stream: Stream, lines: string[]) => void;
+export type ConditionHandler = (key: string, message: string | null) => void;
+
+const BLOCK = 4096;
+const TICK_MS = 250;
+/** A stream growing fast is checked this often, so it is rotated before it runs far past max_size. */
+const HOT_TICK_MS = 25;
+const MARK_EVERY_MS = 1000;
+/** Read at most this much per wake-up for a live follower; a faster writer has the excess skipped (and said so). */
+const MAX_FOLLOW_READ = 256 * 1024;
+const DISK_CHECK_MS = 10_000;
+/** While a disk condition stands, look again sooner so logging is reported back soon after space returns. */
+const DISK_RECHECK_MS = 1_000;
+const DISK_LOW_BYTES = 64 * 1024 * 1024;
+
+interface StreamTrack {
+  service: string;
+  stream: Stream;
+  file: string;
+  state: StreamState;
+  archives: Archive[];
+  /** Physical size seen at the last tick. */
+  size: number;
+  lastMarkAt: number;
+  markedOffset: number;
+  marksFd: number | null;
+  rotating: boolean;
+  /** Live followers: physical offset read so far and the unfinished last line. */
+  follow: { offset: number; partial: string; watcher: FSWatcher | null } | null;
+}
+
+export class LogStore {
+  private readonly dir: string;
+  private readonly streams = new Map<string, StreamTrack[]>();
+  private timer: NodeJS.Timeout | null = null;
+  private hotTimer: NodeJS.Timeout | null = null;
+  private readonly hot = new Set<StreamTrack>();
+  private lastDiskCheck = 0;
+  private lossyWarned = false;
+  private readonly conditions = new Set<string>();
+
+  constructor(
+    logDir: string,
+    private readonly limits: LogLimits,
+    private readonly pool: CpuPool,
+    private readonly log: Logger,
+    private readonly onLines: LinesHandler,
+    private readonly onCondition: ConditionHandler,
+    private readonly onDropped: (service: string, stream: Stream, bytes: number) => void = () => undefined,
+  ) {
+    this.dir = serviceLogDir(logDir);
+  }
+
+  start(): void {
+    try { mkdirSync(this.dir, { recursive: true }); } catch (err) { this.condition('log_dir', `cannot create ${this.dir}: ${(err as Error).message}`); }
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.hotTimer) clearInterval(this.hotTimer);
+    this.timer = null;
+    this.hotTimer = null;
+    this.hot.clear();
+    for (const id of [...this.streams.keys()]) this.untrack(id);
+  }
+
+  /** Start keeping a service's logs (idempotent). Recovers from a rotation a crash interrupted. */
+  track(service: string): void {
+    if (this.streams.has(service)) return;
+    this.streams.set(service, STREAMS.map((stream) => this.recover(service, stream)));
+  }
+
+  untrack(service: string): void {
+    for (const t of this.streams.get(service) ?? []) {
+      t.follow?.watcher?.close();
+      if (t.marksFd !== null) closeSync(t.marksFd);
+    }
+    this.streams.delete(service);
+  }
+
+  /** The files a reader needs for one stream (the pool reads them). */
+  files(service: string, stream: Stream): StreamFiles {
+    const t = this.streams.get(service)?.find((s) => s.stream === stream);
+    const state = t?.state ?? readState(this.dir, service, stream);
+    return {
+      current: livePath(this.dir, service, stream),
+      state: { ...state },
+      archives: (t?.archives ?? listArchives(this.dir, service, stream)).map((a) => ({ ...a })),
+      marks: marksPath(this.dir, service, stream),
+    };
+  }
+
+  /** Bytes on disk for a service (live data and archives), as the cap counts them. */
+  diskUse(service: string): number {
+    let total = 0;
+    for (const t of this.streams.get(service) ?? []) total += this.streamBytes(t);
+    return total;
+  }
+
+  /** Live lines of a service go to onLines from now on (until unfollow). */
+  follow(service: string): void {
+    this.track(service);
+    for (const t of this.streams.get(service) ?? []) {
+      if (t.follow) continue;
+      t.follow = { offset: sizeOf(t.file), partial: '', watcher: null };
+      this.watchLive(t);
+    }
+  }
+
+  unfollow(service: string): void {
+    for (const t of this.streams.get(service) ?? []) {
+      t.follow?.watcher?.close();
+      t.follow = null;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private recover(service: string, stream: Stream): StreamTrack {
+    const state = readState(this.dir, service, stream);
+    let archives = listArchives(this.dir, service, stream);
+    for (const part of archives.filter((a) => a.partial)) this.finishInterrupted(service, stream, state, part);
+    archives = listArchives(this.dir, service, stream).filter((a) => !a.partial);
+    const file = livePath(this.dir, service, stream);
+    const size = sizeOf(file);
+    return {
+      service, stream, file, state, archives, size,
+      lastMarkAt: 0, markedOffset: state.base + size, marksFd: null, rotating: false, follow: null,
+    };
+  }
+
+  /**
+   * A rotation was cut short by a crash: its archive (.part) is complete, but did its bytes leave
+   * the live file? If the live data still starts with them, no: drop the part. Otherwise yes:
+   * finish the bookkeeping (zeros where the data was mean a punched hole, else a collapse).
+   */
+  private finishInterrupted(service: string, stream: Stream, state: StreamState, part: Archive): void {
+    const final = part.path.replace(/\.part$/, '');
+    try {
+      const at = state.base + state.dataStart;
+      if (at >= part.end) { renameSync(part.path, final); return; }
+      const archived = gunzipSync(readFileSync(part.path));
+      const probe = Math.min(archived.length, BLOCK);
+      const live = readBytes(livePath(this.dir, service, stream), state.dataStart, probe);
+      if (live.equals(archived.subarray(0, probe))) { unlinkSync(part.path); return; }
+      const length = part.end - part.start;
+      if (live.every((b) => b === 0)) state.dataStart += length; else state.base += length;
+      writeState(this.dir, service, stream, state);
+      renameSync(part.path, final);
+      this.log.warn({ service, stream, archive: final }, 'finished a log rotation interrupted by a crash');
+    } catch (err) {
+      this.log.error({ err, service, stream, part: part.path }, 'cannot recover an interrupted log rotation');
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const tracks of this.streams.values()) for (const t of tracks) this.check(t, now);
+    if (now - this.lastDiskCheck >= (this.conditions.size ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.checkDisk(now);
+  }
+
+  /** Stat one live file: follow its new lines, mark its time, rotate it when full. */
+  private check(t: StreamTrack, now: number): void {
+    const size = sizeOf(t.file);
+    const grown = size - t.size;
+    if (grown !== 0) {
+      t.size = size;
+      if (t.follow) this.readFollowed(t);
+    }
+    const logical = t.state.base + size;
+    if (logical !== t.markedOffset && now - t.lastMarkAt >= MARK_EVERY_MS) this.mark(t, now, logical);
+    if (!t.rotating && size - t.state.dataStart >= this.limits.maxSize) this.rotate(t);
+    // Fast writers get the fast tick until they calm down.
+    if (grown > this.limits.maxSize / 16) this.heat(t);
+    else if (grown <= 0) this.hot.delete(t);
+  }
+
+  private heat(t: StreamTrack): void {
+    this.hot.add(t);
+    if (this.hotTimer) return;
+    this.hotTimer = setInterval(() => {
+      const now = Date.now();
+      for (const h of this.hot) this.check(h, now);
+      if (this.hot.size === 0 && this.hotTimer) { clearInterval(this.hotTimer); this.hotTimer = null; }
+    }, HOT_TICK_MS);
+    this.hotTimer.unref();
+  }
+
+  private mark(t: StreamTrack, at: number, logical: number): void {
+    try {
+      t.marksFd ??= openSync(marksPath(this.dir, t.service, t.stream), 'a');
+      writeSync(t.marksFd, encodeMark(at, logical));
+      t.lastMarkAt = at;
+      t.markedOffset = logical;
+    } catch (err) {
+      this.writeFailed(err, `time marks of ${t.service}`);
+    }
+  }
+
+  /**
+   * Move the head of a live file into an archive, one max_size chunk at a time (the next chunk
+   * follows at once while the file is still over). A writer so fast that its live data alone
+   * exceeds the service's cap loses its oldest bytes without archiving them — they would be
+   * deleted at once anyway — and that is recorded.
+   */
+  private rotate(t: StreamTrack): void {
+    const data = t.size - t.state.dataStart;
+    const flood = data > this.limits.maxTotal;
+    const length = flood
+      ? Math.floor((data - this.limits.maxSize) / BLOCK) * BLOCK
+      : Math.floor((Math.min(data - 1, this.limits.maxSize)) / BLOCK) * BLOCK;
+    if (length <= 0) return;
+    t.rotating = true;
+    this.mark(t, Date.now(), t.state.base + t.size);
+    if (flood) for (const a of [...t.archives]) this.dropArchive(t, a); // older than what is dropped now
+    this.pool.rotateLog({ dir: this.dir, id: t.service, stream: t.stream, state: { ...t.state }, length, discard: flood }).then((r) => {
+      if (r.method === 'collapse' || r.method === 'truncate') {
+        t.state.base += t.state.dataStart + r.length;
+        t.state.dataStart = 0;
+        if (t.follow) t.follow.offset = Math.max(0, t.follow.offset - r.length);
+      } else {
+        t.state.dataStart += r.length;
+      }
+      if (r.method === 'truncate' && !this.lossyWarned) {
+        this.lossyWarned = true;
+        this.log.warn({ dir: this.dir }, 'this filesystem cannot remove the head of a file in place; log rotation copies and truncates, which can drop the lines written in between');
+      }
+      writeState(this.dir, t.service, t.stream, t.state);
+      t.size = sizeOf(t.file);
+      t.archives = listArchives(this.dir, t.service, t.stream).filter((a) => !a.partial);
+      this.enforceCaps(t.service);
+      this.condition(`rotate:${t.service}`, null);
+      if (flood) this.onDropped(t.service, t.stream, r.length);
+      this.log.debug({ service: t.service, stream: t.stream, bytes: r.length, gz: r.compressedBytes, method: r.method, flood }, 'rotated log');
+    }, (err: unknown) => {
+      this.writeFailed(err, `rotation of ${t.service} ${t.stream}`, `rotate:${t.service}`);
+    }).finally(() => {
+      t.rotating = false;
+      if (this.timer) this.check(t, Date.now()); // more to do if the writer is still ahead
+    });
+  }
+
+  /** Oldest archives go first: beyond `keep` per stream, then while the service is over its cap. */
+  private enforceCaps(service: string): void {
+    const tracks = this.streams.get(service) ?? [];
+    for (const t of tracks) {
+      while (t.archives.length > this.limits.keep) this.dropArchive(t, t.archives[0]!);
+    }
+    let total = tracks.reduce((sum, t) => sum + this.streamBytes(t), 0);
+    while (total > this.limits.maxTotal) {
+      const oldest = tracks.flatMap((t) => t.archives.map((a) => ({ t, a, mtime: mtimeOf(a.path) }))).sort((x, y) => x.mtime - y.mtime)[0];
+      if (!oldest) break;
+      total -= sizeOf(oldest.a.path);
+      this.dropArchive(oldest.t, oldest.a);
+    }
+  }
+
+  private dropArchive(t: StreamTrack, a: Archive): void {
+    try { unlinkSync(a.path); } catch { /* already gone */ }
+    t.archives = t.archives.filter((x) => x !== a);
+  }
+
+  private streamBytes(t: StreamTrack): number {
+    return Math.max(0, sizeOf(t.file) - t.state.dataStart) + t.archives.reduce((sum, a) => sum + sizeOf(a.path), 0);
+  }
+
+  private watchLive(t: StreamTrack): void {
+    if (!t.follow || t.follow.watcher) return;
+    try {
+      t.follow.watcher = watch(t.file, { persistent: false }, () => this.readFollowed(t));
+      t.follow.watcher.on('error', () => { if (t.follow) { t.follow.watcher?.close(); t.follow.watcher = null; } });
+    } catch {
+      // Not created yet: the tick reads it once it exists, and watches it then.
+    }
+  }
+
+  private readFollowed(t: StreamTrack): void {
+    const f = t.follow;
+    if (!f) return;
+    if (!f.watcher) this.watchLive(t);
+    let fd: number;
+    try { fd = openSync(t.file, 'r'); } catch { return; }
+    try {
+      const size = fstatSync(fd).size;
+      if (size < f.offset) { f.offset = 0; f.partial = ''; } // replaced by hand
+      if (size === f.offset) return;
+      const lines: string[] = [];
+      let from = Math.max(f.offset, t.state.dataStart);
+      if (size - from > MAX_FOLLOW_READ) {
+        lines.push(`[orchestrator: ${size - from - MAX_FOLLOW_READ} bytes skipped in the live view; they are in the log file]`);
+        from = size - MAX_FOLLOW_READ;
+        f.partial = '';
+      }
+      const buf = Buffer.allocUnsafe(size - from);
+      const n = readSync(fd, buf, 0, buf.length, from);
+      f.offset = from + n;
+      const parts = (f.partial + buf.subarray(0, n).toString('utf8')).split('\n');
+      f.partial = parts.pop() ?? '';
+      lines.push(...parts);
+      if (lines.length) this.onLines(t.service, t.stream, lines);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private checkDisk(now: number): void {
+    this.lastDiskCheck = now;
+    try {
+      const s = statfsSync(this.dir);
+      const free = s.bavail * s.bsize;
+      this.condition('disk', free < DISK_LOW_BYTES ? `log disk nearly full: ${(free / 1024 / 1024).toFixed(1)} MB free in ${this.dir}` : null);
+      if (free >= DISK_LOW_BYTES) this.condition('log_write', null);
+    } catch (err) {
+      if (!existsSync(this.dir)) {
+        try { mkdirSync(this.dir, { recursive: true }); } catch { /* reported below */ }
+      }
+      this.condition('log_dir', `cannot check ${this.dir}: ${(err as Error).message}`);
+      return;
+    }
+    this.condition('log_dir', null);
+  }
+
+  private writeFailed(err: unknown, what: string, key = 'log_write'): void {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    const message = code === 'ENOSPC' ? `log disk full: ${what} could not be written` : `${what} failed: ${(err as Error)?.message ?? err}`;
+    this.log.warn({ err }, message);
+    this.condition(key, message);
+  }
+
+  private condition(key: string, message: string | null): void {
+    if (message === null) this.conditions.delete(key); else this.conditions.add(key);
+    this.onCondition(key, message);
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function mtimeOf(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function readBytes(path: string, from: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const n = readSync(fd, buf, 0, length, from);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
