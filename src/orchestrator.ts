@@ -85,6 +85,7 @@ export class Orchestrator extends EventEmitter {
       log: logger,
       baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
       onFact: (fact) => this.host.deliver(fact),
+      onLogProblem: (message) => this.setCondition('log_files', message),
     });
     this.pool = new CpuPool();
     this.logs = new LogStore(

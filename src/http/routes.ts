@@ -104,7 +104,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
         if (answer.truncated) headers.push(['x-log-truncated', 'true']);
         if (answer.timedOut) headers.push(['x-log-timed-out', 'true']);
         if (/application\/(x-ndjson|json)/.test(req.headers.accept)) {
-          const body = answer.lines.map((l) => JSON.stringify({ stream: l.stream, line: l.line, at: l.at === null ? null : new Date(l.at).toISOString(), offset: l.offset })).join('\n');
+          const body = answer.lines.map((l) => JSON.stringify({ stream: l.stream, line: l.line, at: new Date(l.at).toISOString(), offset: l.offset })).join('\n');
           return { status: 200, text: body ? `${body}\n` : '', contentType: 'application/x-ndjson; charset=utf-8', headers };
         }
         const text = answer.lines.map((l) => (q.streams.length > 1 ? `[${l.stream}] ${l.line}` : l.line)).join('\n');

@@ -16,8 +16,10 @@ export interface LogQuery {
   regex?: string;
 }
 
-export interface LogEntry extends LogLine {
+export interface LogEntry extends Omit<LogLine, 'at'> {
   stream: Stream;
+  /** Wall-clock ms by which the line had been written (within about a second). */
+  at: number;
 }
 
 export interface LogAnswer {
@@ -44,10 +46,11 @@ export async function queryLogs(store: LogStore, pool: CpuPool, service: string,
       if ((err as Error).name === 'AbortError') throw unavailable(`reading the logs took longer than ${(SCAN_BUDGET_MS + READ_GRACE_MS) / 1000}s; try fewer lines or a narrower search`);
       throw err;
     }
-    return { ...r, lines: r.lines.map((l): LogEntry => ({ ...l, stream })) };
+    // A line newer than the last time mark was written by now.
+    const now = Date.now();
+    return { ...r, lines: r.lines.map((l): LogEntry => ({ ...l, at: l.at ?? now, stream })) };
   }));
-  const now = Date.now();
-  const time = (l: LogEntry) => l.at ?? now;
+  const time = (l: LogEntry) => l.at;
   let lines = results.flatMap((r) => r.lines);
   let truncated = results.some((r) => r.truncated);
   if (results.length > 1) {

@@ -43,6 +43,7 @@ const MAX_FOLLOW_READ = 256 * 1024;
 const DISK_CHECK_MS = 10_000;
 /** While a disk condition stands, look again sooner so logging is reported back soon after space returns. */
 const DISK_RECHECK_MS = 1_000;
+/** Free space below this (or below 5 % of a small disk) is reported. */
 const DISK_LOW_BYTES = 64 * 1024 * 1024;
 
 interface StreamTrack {
@@ -342,8 +343,9 @@ export class LogStore {
     try {
       const s = statfsSync(this.dir);
       const free = s.bavail * s.bsize;
-      this.condition('disk', free < DISK_LOW_BYTES ? `log disk nearly full: ${(free / 1024 / 1024).toFixed(1)} MB free in ${this.dir}` : null);
-      if (free >= DISK_LOW_BYTES) this.condition('log_write', null);
+      const low = Math.min(DISK_LOW_BYTES, 0.05 * s.blocks * s.bsize);
+      this.condition('disk', free < low ? `log disk nearly full: ${(free / 1024 / 1024).toFixed(1)} MB free in ${this.dir}` : null);
+      if (free >= low) this.condition('log_write', null);
     } catch (err) {
       if (!existsSync(this.dir)) {
         try { mkdirSync(this.dir, { recursive: true }); } catch { /* reported below */ }

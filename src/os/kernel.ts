@@ -34,6 +34,8 @@ export interface KernelOptions {
   /** Environment every child starts from (already filtered); the spec's environment goes on top. */
   baseEnv: Record<string, string>;
   onFact(fact: Fact): void;
+  /** Log files could not be opened for a child (null: they could again). The child runs without them. */
+  onLogProblem?(message: string | null): void;
 }
 
 interface Proc {
@@ -147,12 +149,15 @@ export class Kernel {
       fail('no executable is registered for this service');
       return;
     }
-    let files: ReturnType<typeof openServiceLogs>;
+    // Supervision does not depend on logging: without its files, a child writes nowhere.
+    let files: { stdout: number | 'ignore'; stderr: number | 'ignore'; close(): void };
     try {
       files = openServiceLogs(this.opts.logDir, id);
+      this.opts.onLogProblem?.(null);
     } catch (err) {
-      fail(`cannot open log files: ${(err as Error).message}`);
-      return;
+      this.opts.log.warn({ err, service: id }, 'cannot open the service log files; starting it without them');
+      this.opts.onLogProblem?.(`cannot open log files for "${id}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; it runs without logs until its next start`);
+      files = { stdout: 'ignore', stderr: 'ignore', close: () => undefined };
     }
     let child: ChildProcess;
     try {
