@@ -309,11 +309,7 @@ export class ActorHost {
       this.outKernel = [];
       this.out.kernel(effects);
     }
-    if (this.outEvents.length) {
-      const events = this.outEvents;
-      this.outEvents = [];
-      this.out.events(events);
-    }
+    // Views before events: a client that reads a service after an event sees at least that state.
     if (this.dirty.size || this.removed.length) {
       const views: ServiceView[] = [];
       for (const id of this.dirty) {
@@ -326,6 +322,11 @@ export class ActorHost {
       this.dirty = new Set();
       this.removed = [];
       if (views.length || removed.length) this.out.views(views, removed);
+    }
+    if (this.outEvents.length) {
+      const events = this.outEvents;
+      this.outEvents = [];
+      this.out.events(events);
     }
     if (this.waiters.length) {
       const pending = this.waiters;

@@ -24,7 +24,8 @@ export async function listen(o: Orchestrator, log: Logger, opts: HttpOptions): P
   const server = new HttpServer(createSecurity(o.config), log.child({ component: 'http' }));
   const feed: Feed = new Feed(server.app, server.sec, o, log.child({ component: 'ws' }), {
     ...opts.feed,
-    onLogInterest: (service, interested) => (interested && o.has(service) ? o.logs.follow(service) : o.logs.unfollow(service)),
+    // A subscription may come before the service is registered: follow by id all the same.
+    onLogInterest: (service, interested) => (interested ? o.logs.follow(service) : o.logs.unfollow(service)),
   });
   for (const route of [...apiRoutes(o), ...staticRoutes(opts.publicDir)]) server.route(route);
   server.fallbacks();

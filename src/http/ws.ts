@@ -24,6 +24,8 @@ interface ClientData {
   ip: string;
   since: number | null;
   topics: string[];
+  /** Set while the replay and snapshot sent on connect drain: the limit is not applied yet. */
+  catchingUp?: boolean;
 }
 
 export interface FeedOptions {
@@ -102,7 +104,14 @@ export class Feed {
 
   private dropSlowClients(): void {
     for (const ws of this.clients) {
-      if (ws.getBufferedAmount() > this.opts.maxBufferedBytes) {
+      const data = ws.getUserData();
+      const buffered = ws.getBufferedAmount();
+      // What we sent at connect (a replay can be megabytes) is ours to wait for, up to uWS's hard limit.
+      if (data.catchingUp) {
+        if (buffered <= this.opts.maxBufferedBytes) data.catchingUp = false;
+        continue;
+      }
+      if (buffered > this.opts.maxBufferedBytes) {
         this.log.warn({ ip: ws.getUserData().ip, buffered: ws.getBufferedAmount() }, 'closing a /ws client that does not keep up');
         this.clients.delete(ws);
         ws.end(CLOSE_TOO_SLOW, 'too slow: send buffer over limit; reconnect with ?since=<last seq>');
@@ -159,6 +168,7 @@ export class Feed {
   private onOpen(ws: WebSocket<ClientData>): void {
     this.clients.add(ws);
     const data = ws.getUserData();
+    data.catchingUp = true;
     const lastSeq = this.o.registry.events.lastSeq();
     ws.cork(() => {
       ws.send(JSON.stringify({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
