@@ -1,10 +1,12 @@
 // Shared by the bench scenarios: run the built orchestrator (`node bin/orchestrator.js serve`) on
 // a temporary folder with N cheap services, wait until they run, and take everything down again.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'orchestrator.js');
@@ -37,28 +39,36 @@ export function fail(err) {
 }
 
 /**
- * Start `orchestrator serve` with `count` services (each `executable`, no health endpoint) and the
- * given api settings; resolves once every service runs.
+ * Start `orchestrator serve` on a temporary folder and wait until its services run.
+ *   services  id → spec (explicit services), or
+ *   count, executable, autoStart  that many generated services "svc-000", … (no health endpoint)
+ *   config    orchestrator.yaml sections merged over bench defaults (port 0, rate limit off,
+ *             supervision intensity unlimited)
+ *   waitFor   'running' (default for auto-started), 'stopped', 'healthy', or null (do not wait)
  */
-export async function startOrchestrator({ count, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn' }) {
+export async function startOrchestrator({
+  services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000,
+}) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
   atExit(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'services'));
-  for (let i = 0; i < count; i++) {
-    const id = `svc-${String(i).padStart(3, '0')}`;
-    writeFileSync(join(dir, 'services', `${id}.yaml`), `id: ${id}\nexecutable: ${executable}\nauto_start: ${autoStart}\nstop: { timeout_seconds: 2 }\n`);
-  }
-  writeFileSync(join(dir, 'orchestrator.yaml'), [
-    'orchestrator: { host: 127.0.0.1, port: 0, log_level: ' + logLevel + ' }',
-    'monitoring: { interval: 30, timeout: 5, sample_interval: 5 }',
-    `api: { rate_limit: ${api.rate_limit ?? 0}, api_key: ${api.api_key ? JSON.stringify(api.api_key) : 'null'}, cors_origins: [] }`,
-    'supervision: { intensity: 1000000, period_seconds: 1 }',
-    '',
-  ].join('\n'));
+  const specs = services ?? Object.fromEntries(Array.from({ length: count }, (_, i) => [
+    `svc-${String(i).padStart(3, '0')}`, { executable, auto_start: autoStart, stop: { timeout_seconds: 2 } },
+  ]));
+  for (const [id, spec] of Object.entries(specs)) writeFileSync(join(dir, 'services', `${id}.yaml`), stringify({ id, ...spec }));
+  const base = {
+    orchestrator: { host: '127.0.0.1', port: 0, log_level: logLevel },
+    monitoring: { interval: 30, timeout: 5, sample_interval: 5 },
+    api: { rate_limit: api.rate_limit ?? 0, api_key: api.api_key ?? null, cors_origins: [] },
+    supervision: { intensity: 1_000_000, period_seconds: 1 },
+  };
+  for (const [k, v] of Object.entries(config)) base[k] = { ...(base[k] ?? {}), ...v };
+  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(base));
   const env = { ...process.env };
   for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The flags the shipped entry points use (bin shebang, npm start, start-orchestrator.sh).
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => { out += c; });
   child.stderr.on('data', (c) => { out += c; });
@@ -67,7 +77,7 @@ export async function startOrchestrator({ count, executable = 'sleep 3600', auto
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
       await exited;
       clearTimeout(t);
     }
@@ -87,16 +97,52 @@ export async function startOrchestrator({ count, executable = 'sleep 3600', auto
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`orchestrator exited with ${code}:\n${out}`)); });
   });
   const headers = api.api_key ? { 'x-api-key': api.api_key } : {};
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const list = await (await fetch(`${url}/api/services`, { headers })).json();
-    pids = list.services.map((s) => s.pid).filter(Boolean);
-    const wanted = autoStart ? 'running' : 'stopped';
-    if (list.services.length === count && list.services.every((s) => s.state === wanted)) break;
-    if (Date.now() > deadline) throw new Error(`services did not reach ${wanted}`);
+  const list = async () => (await (await fetch(`${url}/api/services`, { headers })).json()).services;
+  const want = waitFor === undefined ? (Object.values(specs).every((s) => s.auto_start === false) ? 'stopped' : 'running') : waitFor;
+  const ids = Object.keys(specs);
+  const deadline = Date.now() + timeoutMs;
+  while (want) {
+    const l = await list();
+    pids = l.map((s) => s.pid).filter(Boolean);
+    const ok = (s) => (want === 'healthy' ? s.state === 'running' && (s.health === 'healthy' || !s.health_check.endpoint) : s.state === want);
+    if (l.length === ids.length && l.every(ok)) break;
+    if (Date.now() > deadline) throw new Error(`services did not reach ${want}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, dir, child, stop, headers, refreshPids: (list) => { pids = list; } };
+  return { url, dir, child, pid: child.pid, stop, headers, services: list, refreshPids: (p) => { pids = p; } };
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+const TICKS = 100;
+const PAGE = 4096;
+
+/** CPU seconds (user + system, all threads) and RSS bytes of a process, from /proc. */
+export function procUsage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rss: Number(f[21]) * PAGE };
+}
+
+/** Watch a process for `durationMs`: average CPU % of one core, average and highest RSS. */
+export async function watchProcess(pid, durationMs, everyMs = 1000) {
+  const first = procUsage(pid);
+  const t0 = performance.now();
+  const rss = [];
+  while (performance.now() - t0 < durationMs) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    rss.push(procUsage(pid).rss);
+  }
+  const last = procUsage(pid);
+  const seconds = (performance.now() - t0) / 1000;
+  return { cpuPercent: ((last.cpuSeconds - first.cpuSeconds) / seconds) * 100, rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length, rssMax: Math.max(...rss) };
 }
 
 /** Where the figures were taken. */

@@ -57,6 +57,7 @@ export class ActorHost {
   private readonly ready = new Set<string>();
   private readonly crashes = new Map<string, number[]>();
   private readonly lastViews = new Map<string, ServiceView>();
+  private readonly lastViewAt = new Map<string, number>();
   private outKernel: KernelEffect[] = [];
   private outEvents: ServiceEvent[] = [];
   private dirty = new Set<string>();
@@ -316,7 +317,13 @@ export class ActorHost {
         const cell = this.services.get(id);
         if (!cell) continue;
         const v = view(cell.data);
-        if (!sameView(this.lastViews.get(id), v)) { views.push(v); this.lastViews.set(id, v); }
+        const change = viewChange(this.lastViews.get(id), v);
+        const now = this.env.clock.now();
+        if (change === 'significant' || (change === 'routine' && now - (this.lastViewAt.get(id) ?? 0) >= ROUTINE_VIEW_MS)) {
+          views.push(v);
+          this.lastViews.set(id, v);
+          this.lastViewAt.set(id, now);
+        }
       }
       const removed = this.removed;
       this.dirty = new Set();
@@ -338,10 +345,19 @@ export class ActorHost {
   }
 }
 
-function sameView(a: ServiceView | undefined, b: ServiceView): boolean {
-  if (!a) return false;
-  for (const key of Object.keys(b) as (keyof ServiceView)[]) if (a[key] !== b[key]) return false;
-  return true;
+/** Fields that change with every probe or sample; alone they are published at most every ROUTINE_VIEW_MS. */
+const ROUTINE_FIELDS = new Set<keyof ServiceView>(['probe', 'usage']);
+const ROUTINE_VIEW_MS = 5000;
+
+function viewChange(a: ServiceView | undefined, b: ServiceView): 'none' | 'routine' | 'significant' {
+  if (!a) return 'significant';
+  let change: 'none' | 'routine' = 'none';
+  for (const key of Object.keys(b) as (keyof ServiceView)[]) {
+    if (a[key] === b[key]) continue;
+    if (!ROUTINE_FIELDS.has(key)) return 'significant';
+    change = 'routine';
+  }
+  return change;
 }
 
 /** Topological order over depends_on (dependencies first), ties broken by id; unknown ids are ignored. */

@@ -70,3 +70,14 @@ export const LIMIT_BREACH_SAMPLES = 3;
 
 /** After SIGKILL, re-send it this often while the group is not yet empty. */
 export const KILL_RETRY_MS = 1000;
+
+/**
+ * Interval probes start on 10 ms slots: a fleet's probes then leave (and their results return) in
+ * batches, one thread message per slot instead of one per probe. Moves a probe by at most 5 ms.
+ */
+export const PROBE_SLOT_MS = 10;
+
+/** Delay to the slot nearest `now + delayMs` (never in the past), so the interval holds on average. */
+export function onSlot(now: number, delayMs: number, slotMs = PROBE_SLOT_MS): number {
+  return Math.max(0, Math.round((now + delayMs) / slotMs) * slotMs - now);
+}

@@ -17,7 +17,7 @@ import {
   type ServiceMsg, type ServiceState, type Step, type TimerName, type Usage, type Want,
 } from './protocol.js';
 import {
-  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, nextFastProbeDelay, shouldRestart, startupGraceMs,
+  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, nextFastProbeDelay, onSlot, shouldRestart, startupGraceMs,
 } from './policy.js';
 
 export interface ServiceSettings {
@@ -398,7 +398,7 @@ function onProbe(d: ServiceData, msg: Extract<ServiceMsg, { type: 'probed' }>, f
     p.fastDelay = nextFastProbeDelay(p.fastDelay, intervalMs);
     delay = p.fastDelay;
   } else {
-    delay = Math.max(0, p.sentAt + intervalMs - ctx.now);
+    delay = onSlot(ctx.now, Math.max(0, p.sentAt + intervalMs - ctx.now));
   }
   arm(d, fx, 'probe', delay);
 }

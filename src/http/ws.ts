@@ -89,17 +89,22 @@ export class Feed {
 
   private flushViews(): void {
     this.flushTimer = null;
+    // Nobody listening to the fleet: only per-service subscribers (if any) need presenting.
+    const fleet = this.app.numSubscribers('services') > 0;
+    if (!fleet && this.clients.size === 0) { this.pendingViews.clear(); return; }
     const updated: unknown[] = [];
     const removed: string[] = [];
     for (const [id, v] of this.pendingViews) {
       if (v === null) { removed.push(id); continue; }
       if (!this.o.has(id)) continue;
+      const single = this.app.numSubscribers(`service/${id}`) > 0;
+      if (!fleet && !single) continue;
       const presented = presentService({ spec: this.o.get(id).spec, view: v });
-      updated.push(presented);
-      if (this.app.numSubscribers(`service/${id}`) > 0) this.app.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
+      if (fleet) updated.push(presented);
+      if (single) this.app.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
     }
     this.pendingViews.clear();
-    if (updated.length || removed.length) this.app.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
+    if (fleet && (updated.length || removed.length)) this.app.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
   }
 
   private dropSlowClients(): void {

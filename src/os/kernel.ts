@@ -265,10 +265,8 @@ export class Kernel {
   }
 
   private probe(e: Extract<KernelEffect, { type: 'probe' }>): void {
-    this.prober.probe(e.url, e.timeoutMs).then((outcome) => {
+    this.prober.probe(e.url, e.timeoutMs, (outcome) => {
       this.opts.onFact({ id: e.id, msg: { type: 'probed', runId: e.runId, gen: e.gen, ...outcome } });
-    }, (err: unknown) => {
-      this.opts.onFact({ id: e.id, msg: { type: 'probed', runId: e.runId, gen: e.gen, ok: false, latencyMs: 0, error: String(err) } });
     });
   }
 

@@ -22,13 +22,17 @@ export async function sampleTrees(requests: SampleRequest[]): Promise<SampleResu
   const table = procTable();
   const trees = requests.map((r) => treeMembers(r.pgid, table));
   const allPids = [...new Set(trees.flat())];
+  // One pidusage call for all (it reads /proc/uptime once per call); a pid gone meanwhile is left out.
   const stats = new Map<number, { cpu: number; memory: number }>();
-  await Promise.all(allPids.map(async (pid) => {
+  if (allPids.length) {
     try {
-      const s = await pidusage(pid);
-      stats.set(pid, { cpu: s.cpu, memory: s.memory });
-    } catch { /* exited between the scan and the read */ }
-  }));
+      const all = await pidusage(allPids) as Record<string, { cpu: number; memory: number } | undefined>;
+      for (const pid of allPids) {
+        const s = all[pid];
+        if (s) stats.set(pid, { cpu: s.cpu, memory: s.memory });
+      }
+    } catch { /* the only pid asked for is gone */ }
+  }
   return requests.map((r, i) => {
     let cpu = 0;
     let rss = 0;

@@ -14,7 +14,7 @@ export class CpuPool {
     this.pool = new Piscina({
       filename: workerUrl('cpu-tasks.worker').href,
       // One warm worker: the first log request after start should not wait for a thread to boot.
-      minThreads: 1,
+      minThreads: 0,
       maxThreads: opts.maxThreads ?? 2,
       idleTimeout: 30_000,
     });

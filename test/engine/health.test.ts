@@ -14,8 +14,8 @@ t.test('fast probing: a fresh service is seen healthy right after it answers, no
     },
   });
   const v = await h.waitView('slowboot', (v) => v.health === 'healthy', 'healthy', 15_000);
+  const healthy = await h.waitFor(() => h.events('slowboot', 'health').find((e) => e.data.to === 'healthy'), 'the health event');
   const running = h.events('slowboot', 'state').find((e) => e.data.to === 'running')!;
-  const healthy = h.events('slowboot', 'health').find((e) => e.data.to === 'healthy')!;
   const tookMs = healthy.at - running.at;
   t.ok(tookMs < 10_000, `healthy ${tookMs} ms after start, far less than the 30 s interval`);
   t.ok(tookMs >= 600, 'and not before the service could answer');
