@@ -57,8 +57,6 @@ export class Orchestrator extends EventEmitter {
   private readonly ownLog: OwnLogRotation | null;
   private readonly retention: Retention;
   private sampleFlush: NodeJS.Timeout | null = null;
-  /** Time of the last resource sample folded into history, per service. */
-  private readonly sampledAt = new Map<string, number>();
   readonly startedAt = Date.now();
   readonly startedBoot = bootNow();
   /** Problems found in configuration at the last load or reload. */
@@ -84,7 +82,11 @@ export class Orchestrator extends EventEmitter {
       registryId: this.registry.identity(),
       log: logger,
       baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
-      onFact: (fact) => this.host.deliver(fact),
+      onFact: (fact) => {
+        // Resource history is kept here, from every sample, not from the (throttled) views.
+        if (fact.msg.type === 'sampled') this.registry.samples.add(fact.id, Date.now(), fact.msg.cpu, fact.msg.rss);
+        this.host.deliver(fact);
+      },
       onLogProblem: (message) => this.setCondition('log_files', message),
     });
     this.pool = new CpuPool();
@@ -283,10 +285,6 @@ export class Orchestrator extends EventEmitter {
       this.views.set(v.id, v);
       if (!this.specs.has(v.id)) continue;
       this.saveStatus(v);
-      if (v.usage && this.sampledAt.get(v.id) !== v.usage.at) {
-        this.sampledAt.set(v.id, v.usage.at);
-        this.registry.samples.add(v.id, bootToWall(v.usage.at), v.usage.cpu, v.usage.rss);
-      }
     }
     for (const id of removed) this.views.delete(id);
     this.emit('views', views, removed);

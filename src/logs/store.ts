@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
+import { basename } from 'node:path';
 import { serviceLogDir, type Stream } from '../os/logs.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
 import {
@@ -34,10 +35,12 @@ export type LinesHandler = (service: string, stream: Stream, lines: string[]) =>
 export type ConditionHandler = (key: string, message: string | null) => void;
 
 const BLOCK = 4096;
-/** Every live file is looked at this often (a stat each); fast writers more often (HOT_TICK_MS). */
+/** Timer for time marks still owed and the disk check. */
 const TICK_MS = 1000;
-/** A stream growing fast is checked this often, so it is rotated before it runs far past max_size. */
-const HOT_TICK_MS = 25;
+/** A written file is looked at this soon after the file-system notification (several writes, one look). */
+const CHANGE_DELAY_MS = 20;
+/** Every live file is also looked at this often, in case a notification was missed. */
+const FULL_SCAN_MS = 10_000;
 const MARK_EVERY_MS = 1000;
 /** Read at most this much per wake-up for a live follower; a faster writer has the excess skipped (and said so). */
 const MAX_FOLLOW_READ = 256 * 1024;
@@ -67,8 +70,14 @@ export class LogStore {
   private readonly dir: string;
   private readonly streams = new Map<string, StreamTrack[]>();
   private timer: NodeJS.Timeout | null = null;
-  private hotTimer: NodeJS.Timeout | null = null;
-  private readonly hot = new Set<StreamTrack>();
+  private dirWatcher: FSWatcher | null = null;
+  private readonly byFile = new Map<string, StreamTrack>();
+  /** Streams written since they were last looked at. */
+  private readonly changed = new Set<StreamTrack>();
+  private changeTimer: NodeJS.Timeout | null = null;
+  /** Streams that grew within the last second and still owe a time mark. */
+  private readonly owed = new Set<StreamTrack>();
+  private lastFullScan = 0;
   private lastDiskCheck = 0;
   private lossyWarned = false;
   private readonly conditions = new Set<string>();
@@ -87,29 +96,40 @@ export class LogStore {
 
   start(): void {
     try { mkdirSync(this.dir, { recursive: true }); } catch (err) { this.condition('log_dir', `cannot create ${this.dir}: ${(err as Error).message}`); }
+    this.watchDir();
+    // Services log most right after they start: have a worker ready (it leaves after 30 s idle).
+    this.pool.warm();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.hotTimer) clearInterval(this.hotTimer);
+    if (this.changeTimer) clearTimeout(this.changeTimer);
+    this.dirWatcher?.close();
+    this.dirWatcher = null;
     this.timer = null;
-    this.hotTimer = null;
-    this.hot.clear();
+    this.changeTimer = null;
+    this.changed.clear();
+    this.owed.clear();
     for (const id of [...this.streams.keys()]) this.untrack(id);
   }
 
   /** Start keeping a service's logs (idempotent). Recovers from a rotation a crash interrupted. */
   track(service: string): void {
     if (this.streams.has(service)) return;
-    this.streams.set(service, STREAMS.map((stream) => this.recover(service, stream)));
+    const tracks = STREAMS.map((stream) => this.recover(service, stream));
+    this.streams.set(service, tracks);
+    for (const t of tracks) this.byFile.set(basename(t.file), t);
   }
 
   untrack(service: string): void {
     for (const t of this.streams.get(service) ?? []) {
       t.follow?.watcher?.close();
       if (t.marksFd !== null) closeSync(t.marksFd);
+      this.byFile.delete(basename(t.file));
+      this.changed.delete(t);
+      this.owed.delete(t);
     }
     this.streams.delete(service);
   }
@@ -189,37 +209,58 @@ export class LogStore {
     }
   }
 
+  /**
+   * One inotify watch on the folder tells which live files were written (the kernel folds repeated
+   * notifications, so a fast writer costs a handful per look); only those are looked at.
+   */
+  private watchDir(): void {
+    try {
+      this.dirWatcher = watch(this.dir, { persistent: false }, (_event, name) => {
+        const t = name ? this.byFile.get(String(name)) : undefined;
+        if (!t) return;
+        this.changed.add(t);
+        this.changeTimer ??= setTimeout(() => {
+          this.changeTimer = null;
+          const now = Date.now();
+          for (const c of this.changed) this.check(c, now);
+          this.changed.clear();
+        }, CHANGE_DELAY_MS);
+      });
+      this.dirWatcher.on('error', () => { this.dirWatcher?.close(); this.dirWatcher = null; });
+    } catch (err) {
+      this.log.warn({ err, dir: this.dir }, 'cannot watch the log folder; falling back to looking every second');
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
-    for (const tracks of this.streams.values()) for (const t of tracks) this.check(t, now);
+    const full = !this.dirWatcher || now - this.lastFullScan >= FULL_SCAN_MS;
+    if (full) {
+      this.lastFullScan = now;
+      if (!this.dirWatcher) this.watchDir();
+      for (const tracks of this.streams.values()) for (const t of tracks) this.check(t, now);
+    } else {
+      for (const t of this.owed) this.check(t, now);
+    }
     if (now - this.lastDiskCheck >= (this.conditions.size ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.checkDisk(now);
   }
 
   /** Stat one live file: follow its new lines, mark its time, rotate it when full. */
   private check(t: StreamTrack, now: number): void {
     const size = sizeOf(t.file);
-    const grown = size - t.size;
-    if (grown !== 0) {
+    if (size !== t.size) {
+      // Services are logging: have a pool worker ready, so a rotation never waits for one to start.
+      if (size > t.size) this.pool.warm();
       t.size = size;
       if (t.follow) this.readFollowed(t);
     }
     const logical = t.state.base + size;
-    if (logical !== t.markedOffset && now - t.lastMarkAt >= MARK_EVERY_MS) this.mark(t, now, logical);
+    if (logical !== t.markedOffset) {
+      if (now - t.lastMarkAt >= MARK_EVERY_MS) { this.mark(t, now, logical); this.owed.delete(t); } else this.owed.add(t);
+    } else {
+      this.owed.delete(t);
+    }
     if (!t.rotating && size - t.state.dataStart >= this.limits.maxSize) this.rotate(t);
-    // Fast writers get the fast tick until they calm down.
-    if (grown > this.limits.maxSize / 16) this.heat(t);
-    else if (grown <= 0) this.hot.delete(t);
-  }
-
-  private heat(t: StreamTrack): void {
-    this.hot.add(t);
-    if (this.hotTimer) return;
-    this.hotTimer = setInterval(() => {
-      const now = Date.now();
-      for (const h of this.hot) this.check(h, now);
-      if (this.hot.size === 0 && this.hotTimer) { clearInterval(this.hotTimer); this.hotTimer = null; }
-    }, HOT_TICK_MS);
-    this.hotTimer.unref();
   }
 
   private mark(t: StreamTrack, at: number, logical: number): void {

@@ -32,6 +32,15 @@ export class CpuPool {
     return this.pool.run({ path }, { name: 'gzipFile', signal: AbortSignal.timeout(timeoutMs) });
   }
 
+  /**
+   * Have a worker ready before it is needed: the pool keeps none standing (memory), and starting
+   * one takes long enough for a fast writer to run far past max_size in the meantime.
+   */
+  warm(): void {
+    if (this.pool.threads.length > 0) return;
+    this.pool.run(null, { name: 'noop' }).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     await this.pool.destroy();
   }

@@ -14,6 +14,7 @@ t.test('depends_on: a dependent starts only after its dependency is healthy, and
     },
   });
   await h.waitView('web', (v) => v.state === 'running', 'web running');
+  await h.waitFor(() => h.events('web', 'state').some((e) => e.data.to === 'running'), 'the event of web running');
   const ev = h.events();
   const seq = (service: string, pred: (d: Record<string, unknown>) => boolean, type = 'state') =>
     ev.find((e) => e.service === service && e.type === type && pred(e.data))!.seq;

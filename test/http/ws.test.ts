@@ -138,7 +138,7 @@ t.test('a resume too far behind, or ahead of the registry, is told to start over
   t.equal((await pruned.next(() => true)).type, 'snapshot');
 });
 
-t.test('health results and resource samples reach clients as batched service updates', async (t) => {
+t.test('health results and resource samples reach clients as throttled, batched service updates', async (t) => {
   const port = await freePort();
   const h = await harness(t, {
     http: true,
@@ -146,27 +146,22 @@ t.test('health results and resource samples reach clients as batched service upd
     services: { web: { id: 'web', executable: node('healthy.mjs'), health_endpoint: `http://127.0.0.1:${port}/health`, environment: { PORT: port } } },
   });
   await h.waitView('web', (v) => v.health === 'healthy' && !!v.usage, 'web healthy and sampled');
-  let viewBatches = 0;
-  const count = () => { viewBatches++; };
-  h.o.on('views', count);
-  t.teardown(() => { h.o.off('views', count); });
   const c = await WsClient.open(h.url);
   t.teardown(() => c.close());
   await c.next((m) => m.type === 'snapshot');
   const from = c.messages.length;
-  const views0 = viewBatches;
   const updates = () => c.messages.slice(from).filter((m) => m.type === 'services' && m.services.some((s: any) => s.id === 'web'));
-  await c.until(() => updates().length >= 8, '8 updates of web');
+  await c.until(() => updates().length >= 2, '2 updates of web', 20_000);
   const u = updates();
   const last = u[u.length - 1]!.services.find((s: any) => s.id === 'web');
   t.type(last.usage.cpu_percent, 'number', 'resource sample in the update');
   t.ok(last.usage.rss_bytes > 0);
   t.equal(last.health_check.last.ok, true, 'last health result in the update');
   t.type(last.health_check.last.latency_ms, 'number');
-  const times = c.times.slice(from).filter((_, i) => c.messages[from + i]!.type === 'services');
-  const span = times[times.length - 1]! - times[0]!;
-  t.ok(span / (times.length - 1) >= 70, `updates are batched, ~100 ms apart (${Math.round(span / (times.length - 1))} ms on average)`);
-  t.ok(viewBatches - views0 > u.length, `fewer messages (${u.length}) than view changes (${viewBatches - views0})`);
+  // Probes and samples run every 50 ms; a service whose state does not change is re-sent every 5 s.
+  const times = c.times.slice(from).filter((_, i) => { const m = c.messages[from + i]!; return m.type === 'services' && m.services.some((s: any) => s.id === 'web'); });
+  const gap = times[1]! - times[0]!;
+  t.ok(gap >= 4000, `routine updates are throttled (${Math.round(gap)} ms apart, probes every 50 ms)`);
 });
 
 t.test('subscribe and unsubscribe topics', async (t) => {

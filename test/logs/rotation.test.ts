@@ -26,6 +26,17 @@ function diskUse(dir: string, id: string): number {
   return total;
 }
 
+/** The writer said "done" and no rotation is under way: archives and live file line up. */
+function finished(dir: string, id: string): RegExpExecArray | undefined {
+  const live = livePath(dir, id, 'stdout');
+  if (!existsSync(live)) return undefined;
+  const m = /done (\d+)\n/.exec(readFileSync(live, 'utf8').slice(-64));
+  const st = readState(dir, id, 'stdout');
+  const arch = listArchives(dir, id, 'stdout');
+  const settled = !arch.some((a) => a.partial) && (arch.length === 0 || arch[arch.length - 1]!.end === st.base + st.dataStart);
+  return m && settled && statSync(live).size - st.dataStart < MAX_SIZE ? m : undefined;
+}
+
 t.test('50 MB of logs in a few seconds: bounded disk, no line lost, searchable archives', async (t) => {
   const h = await harness(t, {
     http: true,
@@ -39,11 +50,7 @@ t.test('50 MB of logs in a few seconds: bounded disk, no line lost, searchable a
   const started = performance.now();
   const live = livePath(dir, 'chatty', 'stdout');
   // Done when the child said so and the last rotation settled.
-  const doneLine = await h.waitFor(() => {
-    if (!existsSync(live)) return undefined;
-    const m = /done (\d+)\n/.exec(readFileSync(live, 'utf8').slice(-64));
-    return m && statSync(live).size - readState(dir, 'chatty', 'stdout').dataStart < MAX_SIZE ? m : undefined;
-  }, 'the writer to finish', 60_000);
+  const doneLine = await h.waitFor(() => finished(dir, 'chatty'), 'the writer to finish', 60_000);
   clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
   const lines = Number(doneLine[1]);
@@ -102,11 +109,7 @@ t.test('every line survives every rotation boundary when all archives are kept (
   });
   const dir = join(h.dir, 'logs', 'services');
   const live = livePath(dir, 'chatty', 'stdout');
-  const lines = Number((await h.waitFor(() => {
-    if (!existsSync(live)) return undefined;
-    const m = /done (\d+)\n/.exec(readFileSync(live, 'utf8').slice(-64));
-    return m && statSync(live).size - readState(dir, 'chatty', 'stdout').dataStart < MAX_SIZE ? m : undefined;
-  }, 'the writer to finish and the rotations to settle', 60_000))[1]);
+  const lines = Number((await h.waitFor(() => finished(dir, 'chatty'), 'the writer to finish and the rotations to settle', 60_000))[1]);
   const state = readState(dir, 'chatty', 'stdout');
   const archives = listArchives(dir, 'chatty', 'stdout');
   t.ok(archives.length >= 15, `${archives.length} rotations`);
@@ -134,6 +137,6 @@ t.test('more live log than the whole cap (written while nobody rotated): the old
   t.equal(dropped.data.stream, 'stdout');
   t.ok(Number(dropped.data.bytes) >= 8 * MB, `${dropped.data.bytes} bytes dropped`);
   await h.waitFor(() => diskUse(logsDir, 'flood') <= 4 * MB, 'within the cap');
-  const tail = await h.o.pool.readLog({ files: h.o.logs.files('flood', 'stdout'), mode: 'tail', lines: 1 });
-  t.match(tail.lines[0]!.line, /^line 00099999 /, 'the newest lines are kept');
+  const tail = await h.o.pool.readLog({ files: h.o.logs.files('flood', 'stdout'), mode: 'tail', lines: 3 });
+  t.ok(tail.lines.some((l) => /^line 00099999 /.test(l.line)), 'the newest lines are kept');
 });

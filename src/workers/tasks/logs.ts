@@ -6,7 +6,7 @@
  * Stateless: every call gets the file layout it needs (src/logs/layout.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { archivePath, decodeMarks, livePath, type StreamFiles, type StreamState } from '../../logs/layout.js';
 import type { Stream } from '../../os/logs.js';
@@ -203,10 +203,12 @@ export function rotateLog(task: RotateTask): RotateResult {
   const writeArchive = (data: Buffer, start: number): { path: string; bytes: number } => {
     const path = archivePath(task.dir, task.id, task.stream, start, start + data.length);
     const gz = gzipSync(data, { level: 6 });
+    // No fsync: the archive is in the page cache before anything leaves the live file, which is
+    // all a crash of any process needs; the live file itself is not synced by the service either,
+    // and an fsync here can stall for the whole journal (every dirty log block) on ext4.
     const fd = openSync(`${path}.part`, 'w');
     try {
       writeSync(fd, gz);
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -268,7 +270,6 @@ export function gzipFile({ path }: { path: string }): { path: string; bytes: num
   const fd = openSync(`${path}.gz`, 'w');
   try {
     writeSync(fd, gz);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
