@@ -1,62 +1,84 @@
-// kill -9 of a supervised service → the orchestrator reports its new pid (backoff 0), over N kills,
-// beside a bare child_process.spawn of the same command in the same run.
-//   node bench/crash-restart.mjs [kills=100]
+// kill -9 of a supervised service (backoff 0): how long until the orchestrator reports its new pid,
+// and until it is healthy again — beside, in the same run, a bare child_process.spawn of the same
+// command and the service's own boot time (bare spawn until /health answers).
+//   node bench/crash-restart.mjs [kills=200]
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { WebSocket } from 'undici';
-import { startOrchestrator } from './lib/orchestrator.mjs';
-import { summarize, table } from './lib/stats.mjs';
+import { fail, finish, freePort, machine, printTable, ROOT, startOrchestrator } from './lib/orchestrator.mjs';
+import { summarize } from './lib/stats.mjs';
 
-const KILLS = Number(process.argv[2] ?? 100);
-const COMMAND = ['sleep', '3600'];
+const KILLS = Number(process.argv[2] ?? 200);
+const SERVICE = join(ROOT, 'bench', 'lib', 'tiny-service.mjs');
 
-async function bareSpawn(n) {
-  const times = [];
+async function bare(n, port) {
+  const spawnMs = [];
+  const bootMs = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const child = spawn(COMMAND[0], COMMAND.slice(1), { detached: true, stdio: 'ignore' });
+    const child = spawn(process.execPath, [SERVICE], { detached: true, stdio: 'ignore', env: { ...process.env, PORT: String(port) } });
     await new Promise((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
-    times.push(performance.now() - t0);
+    spawnMs.push(performance.now() - t0);
+    for (;;) {
+      try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    bootMs.push(performance.now() - t0);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
   }
-  return times;
+  return { spawnMs, bootMs };
 }
 
-async function crashRestart(n) {
+async function supervised(n, port) {
   const o = await startOrchestrator({
-    services: { victim: { executable: COMMAND.join(' '), restart_policy: { backoff_seconds: 0, max_retries: 1_000_000 } } },
+    services: { victim: { executable: `${process.execPath} ${SERVICE}`, environment: { PORT: port }, health_endpoint: `http://127.0.0.1:${port}/health`, health: { interval_seconds: 30 }, restart_policy: { backoff_seconds: 0, max_retries: 1_000_000 } } },
+    waitFor: 'healthy',
   });
-  try {
-    const ws = new WebSocket(`${o.url.replace('http', 'ws')}/ws`);
-    let waiting = null;
-    ws.addEventListener('message', (m) => {
-      const msg = JSON.parse(m.data);
-      if (msg.type === 'event' && msg.event.type === 'state' && msg.event.data.to === 'running' && waiting && msg.event.data.pid !== waiting.oldPid) {
-        const w = waiting;
-        waiting = null;
-        w.resolve(msg.event.data.pid);
-      }
-    });
-    await new Promise((r) => ws.addEventListener('open', r));
-    let pid = (await (await fetch(`${o.url}/api/services/victim`)).json()).pid;
-    const times = [];
-    for (let i = 0; i < n; i++) {
-      const next = new Promise((resolve) => { waiting = { oldPid: pid, resolve }; });
-      const t0 = performance.now();
-      process.kill(pid, 'SIGKILL');
-      pid = await next;
-      times.push(performance.now() - t0);
+  const ws = new WebSocket(`${o.url.replace('http', 'ws')}/ws?topics=service/victim`);
+  let waiting = null;
+  ws.addEventListener('message', (m) => {
+    const msg = JSON.parse(m.data);
+    const events = msg.type === 'event' ? [msg.event] : msg.type === 'events' ? msg.events : [];
+    for (const e of events) {
+      if (!waiting) return;
+      if (e.type === 'state' && e.data.to === 'running' && e.data.pid !== waiting.oldPid && waiting.pidAt === null) waiting.pidAt = performance.now();
+      if (e.type === 'health' && e.data.to === 'healthy' && waiting.pidAt !== null) { const w = waiting; waiting = null; w.resolve(performance.now()); }
     }
-    ws.close();
-    return times;
-  } finally {
-    await o.stop();
+  });
+  await new Promise((r) => ws.addEventListener('open', r));
+  let pid = (await (await fetch(`${o.url}/api/services/victim`)).json()).pid;
+  const pidMs = [];
+  const healthyMs = [];
+  for (let i = 0; i < n; i++) {
+    const w = { oldPid: pid, pidAt: null, resolve: null };
+    const healthy = new Promise((resolve) => { w.resolve = resolve; });
+    waiting = w;
+    const t0 = performance.now();
+    process.kill(pid, 'SIGKILL');
+    const t1 = await healthy;
+    pidMs.push(w.pidAt - t0);
+    healthyMs.push(t1 - t0);
+    pid = (await (await fetch(`${o.url}/api/services/victim`)).json()).pid;
   }
+  ws.close();
+  await o.stop();
+  return { pidMs, healthyMs };
 }
 
-const bare = summarize(await bareSpawn(KILLS));
-const crash = summarize(await crashRestart(KILLS));
-process.stdout.write(`${table(`crash → new pid (${KILLS} kills, backoff 0, ms)`, ['', 'n', 'p50', 'p95', 'p99', 'max'], [
-  ['bare child_process.spawn', bare.n, bare.p50, bare.p95, bare.p99, bare.max],
-  ['kill -9 → new pid on /ws', crash.n, crash.p50, crash.p95, crash.p99, crash.max],
-])}\n`);
+try {
+  const port = await freePort();
+  const b = await bare(KILLS, port);
+  const s = await supervised(KILLS, port);
+  const row = (name, values) => { const x = summarize(values); return { '': name, n: x.n, 'p50 ms': x.p50.toFixed(1), 'p95 ms': x.p95.toFixed(1), 'p99 ms': x.p99.toFixed(1), 'max ms': x.max.toFixed(1) }; };
+  process.stdout.write(`\n### Crash → new pid, crash → healthy (kill -9, backoff 0, ${KILLS} kills) — ${machine()}\n\n`);
+  printTable(['', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], [
+    row('bare child_process.spawn (to the spawn event)', b.spawnMs),
+    row('kill -9 → new pid reported (/ws)', s.pidMs),
+    row('service boot: bare spawn → /health answers', b.bootMs),
+    row('kill -9 → healthy again (/ws)', s.healthyMs),
+  ]);
+  await finish(0);
+} catch (err) {
+  await fail(err);
+}

@@ -4,7 +4,12 @@
 // creation (its `at` stamp) to its receipt at the clients.
 //
 //   npm run build && node bench/ws-fanout.mjs
-//   BENCH_CLIENTS=500 BENCH_DURATION=10 BENCH_RATE=200 BENCH_SERVICES=40
+//   BENCH_CLIENTS=1000 BENCH_DURATION=10 BENCH_RATES=1000,5000 BENCH_SOURCE=actor
+//   BENCH_SOURCE=rest BENCH_CLIENTS=500 BENCH_RATE=200 BENCH_SERVICES=40   (events from REST commands)
+//
+// BENCH_SOURCE=actor (the default): the orchestrator runs with ORCHESTRATOR_BENCH=1 and its actor
+// host emits events at a steady rate, stamped with their creation time in the worker; they take
+// the path every event takes (registry, then the feed). Latency = receipt − creation.
 //
 // Latency is taken on `updated` events (PATCH of an API-registered service): those are stamped on
 // the orchestrator's main thread, whose clock this process shares to the millisecond. State events
@@ -20,9 +25,11 @@ import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { atExit, fail, finish, machine, printTable, startOrchestrator } from './lib/orchestrator.mjs';
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
+const SOURCE = process.env.BENCH_SOURCE ?? 'actor';
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (SOURCE === 'actor' ? 1000 : 500));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
+const RATES = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 40);
 const PATCHABLE = 20;
 
@@ -86,18 +93,31 @@ class Client {
   }
 
   onText(payload) {
-    // Only events matter here; service updates and the snapshot are skipped without parsing.
-    if (payload[9] !== 0x65 || !payload.subarray(0, 16).toString().startsWith('{"type":"event"')) {
-      if (this.expect === null && payload.subarray(0, 16).toString().startsWith('{"type":"hello"')) this.expect = JSON.parse(payload.toString()).seq + 1;
+    // The clients must keep up with up to millions of events a second on a shared machine, so an
+    // event frame is not parsed: each seq (and, for one event in SAMPLE, its creation time) is read
+    // straight from the bytes. A frame carries one event or a batch ({"type":"events"}).
+    const head = payload.subarray(0, 16);
+    if (!head.equals(EVENTS_PREFIX) && !payload.subarray(0, 15).equals(EVENT_PREFIX)) {
+      if (this.expect === null && head.toString().startsWith('{"type":"hello"')) this.expect = JSON.parse(payload.toString()).seq + 1;
       return;
     }
     const received = nowMs();
-    const { event } = JSON.parse(payload.toString());
-    if (event.seq !== this.expect) this.gaps++;
-    this.expect = event.seq + 1;
-    this.lastSeq = event.seq;
-    this.events++;
-    if (event.type === 'updated') this.sink.push(received - Date.parse(event.at));
+    let pos = 0;
+    for (;;) {
+      const at = payload.indexOf(SEQ_KEY, pos);
+      if (at < 0) break;
+      const seq = numberAt(payload, at + SEQ_KEY.length);
+      pos = at + SEQ_KEY.length;
+      if (seq !== this.expect) this.gaps++;
+      this.expect = seq + 1;
+      this.lastSeq = seq;
+      this.events++;
+      if (seq % SAMPLE !== 0) continue;
+      const next = payload.indexOf(SEQ_KEY, pos);
+      const one = payload.subarray(at, next < 0 ? payload.length : next);
+      if (one.indexOf(BENCH_TYPE) >= 0) this.sink.push(received - numberAt(one, one.indexOf(T_KEY) + T_KEY.length));
+      else if (one.indexOf(UPDATED_TYPE) >= 0) this.sink.push(received - Date.parse(/"at":"([^"]+)"/.exec(one.toString())[1]));
+    }
   }
 
   pong(payload) {
@@ -107,6 +127,29 @@ class Client {
   }
 
   destroy() { this.socket?.destroy(); }
+}
+
+const EVENT_PREFIX = Buffer.from('{"type":"event"');
+const EVENTS_PREFIX = Buffer.from('{"type":"events"');
+const SEQ_KEY = Buffer.from('"seq":');
+const T_KEY = Buffer.from('"t":');
+const BENCH_TYPE = Buffer.from('"type":"bench"');
+const UPDATED_TYPE = Buffer.from('"type":"updated"');
+/** Latency is sampled on one event in SAMPLE (every client sees the same ones). */
+const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 10);
+
+/** The JSON number starting at byte i, read from the bytes. */
+function numberAt(buf, i) {
+  let n = 0;
+  let frac = 0;
+  let scale = 1;
+  for (; i < buf.length; i++) {
+    const c = buf[i];
+    if (c === 0x2e) { frac = 1; continue; }
+    if (c < 0x30 || c > 0x39) break;
+    if (frac) { scale /= 10; n += (c - 0x30) * scale; } else n = n * 10 + (c - 0x30);
+  }
+  return n;
 }
 
 function percentile(sorted, p) {
@@ -123,7 +166,7 @@ function cpuSeconds(pid) {
 
 async function main() {
   process.stderr.write(`starting the orchestrator with ${SERVICES} services…\n`);
-  const orch = await startOrchestrator({ count: SERVICES, api: { rate_limit: 0 } });
+  const orch = await startOrchestrator({ count: SERVICES, api: { rate_limit: 0 }, env: SOURCE === 'actor' ? { ORCHESTRATOR_BENCH: '1' } : {} });
   const port = Number(new URL(orch.url).port);
   const pool = new Pool(orch.url, { connections: 32 });
   atExit(() => pool.close());
@@ -177,6 +220,19 @@ async function main() {
       'CPU orch/clients': `${Math.round(((cpuSeconds(orch.child.pid) - cpuO) / elapsed) * 100)}%/${Math.round(((cpuBench.user + cpuBench.system) / 1e6 / elapsed) * 100)}%`,
     });
   };
+
+  if (SOURCE === 'actor') {
+    for (const rate of RATES) {
+      process.stderr.write(`actor events: ${rate}/s for ${DURATION} s…\n`);
+      await phase(`${rate} ev/s from the actor host`, async (end) => {
+        await call('POST', '/api/_bench/events', { rate, seconds: DURATION });
+        while (nowMs() < end) await new Promise((r) => setTimeout(r, 50));
+      });
+    }
+    process.stdout.write(`\nWebSocket fan-out — ${machine()}; ${CLIENTS} clients, ${DURATION} s per phase; latency = receipt − creation in the actor host\n\n`);
+    printTable(['phase', 'events/s created', 'events/s per client', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'gaps/closed', 'CPU orch/clients'], rows);
+    return;
+  }
 
   process.stderr.write(`paced: ${RATE} PATCH/s for ${DURATION} s…\n`);
   await phase(`paced ${RATE} ev/s`, async (end) => {

@@ -47,7 +47,7 @@ export function fail(err) {
  *   waitFor   'running' (default for auto-started), 'stopped', 'healthy', or null (do not wait)
  */
 export async function startOrchestrator({
-  services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000,
+  services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000, env: extraEnv = {},
 }) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
@@ -65,7 +65,7 @@ export async function startOrchestrator({
   };
   for (const [k, v] of Object.entries(config)) base[k] = { ...(base[k] ?? {}), ...v };
   writeFileSync(join(dir, 'orchestrator.yaml'), stringify(base));
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
   // The flags the shipped entry points use (bin shebang, npm start, start-orchestrator.sh).
   const child = spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -90,6 +90,13 @@ export class Feed {
         this.startPings();
       } else if (msg.type === 'event') {
         this.lastSeq = Math.max(this.lastSeq ?? 0, msg.event.seq);
+      } else if (msg.type === 'events') {
+        // Several events in one frame: apply them one by one, in order.
+        for (const event of msg.events) {
+          this.lastSeq = Math.max(this.lastSeq ?? 0, event.seq);
+          this.store.apply({ type: 'event', event }, arrived);
+        }
+        return;
       } else if (msg.type === 'snapshot' || msg.type === 'reset') {
         if (typeof msg.seq === 'number') this.lastSeq = msg.seq;
       }

@@ -37,6 +37,7 @@ export interface Problem {
 export type FeedMessage =
   | { type: 'hello'; seq: number; version: string; server_time: string }
   | { type: 'event'; event: FeedEvent }
+  | { type: 'events'; events: FeedEvent[] }
   | { type: 'snapshot'; seq: number; services: Service[] }
   | { type: 'services'; services: Service[]; removed: string[] }
   | { type: 'log'; service: string; stream: LogStream; lines: string[] }

@@ -156,6 +156,15 @@ export function apiRoutes(o: Orchestrator): Route[] {
       handler: () => ({ status: 200, text: renderMetrics(o), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
     },
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
+    // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.
+    ...(process.env.ORCHESTRATOR_BENCH === '1' ? [{
+      method: 'post' as const, pattern: '/api/_bench/events',
+      handler: (req: Request) => {
+        const body = (req.body ?? {}) as { rate?: number; seconds?: number };
+        o.host.benchEvents(Number(body.rate ?? 1000), Number(body.seconds ?? 10));
+        return json(202, { started: true });
+      },
+    }] : []),
   ];
 }
 

@@ -5,6 +5,7 @@
  *   logs/<id>       live log lines of one service
  * On connect a client gets a hello, then (with ?since=SEQ) every event it missed from the registry,
  * then a snapshot, then live messages — all in one synchronous step, so nothing falls in between.
+ * Events travel as {"type":"event","event":…} or, several at once, {"type":"events","events":[…]}.
  * A client whose send buffer passes a limit is closed with code 1013 and a reason; nobody waits
  * for a slow client.
  */
@@ -45,6 +46,7 @@ const TOPIC = /^(services|service\/[^/]+|logs\/[^/]+)$/;
 export class Feed {
   private readonly clients = new Set<WebSocket<ClientData>>();
   private readonly pendingViews = new Map<string, ServiceView | null>();
+  private pendingEvents: StoredEvent[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly checkTimer: NodeJS.Timeout;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
@@ -60,11 +62,30 @@ export class Feed {
     return this.clients.size;
   }
 
-  /** A registry event: straight out, numbered. */
+  /**
+   * A registry event, numbered. Events recorded in the same turn of the event loop leave together,
+   * as one frame ({"type":"events","events":[…]}; a lone one as {"type":"event","event":…}): at
+   * thousands of events a second, frames — not bytes — are what clients and sockets pay for.
+   */
   publishEvent(e: StoredEvent): void {
-    const msg = JSON.stringify({ type: 'event', event: presentEvent(e) });
-    this.app.publish('services', msg);
-    if (e.service) this.app.publish(`service/${e.service}`, msg);
+    this.pendingEvents.push(e);
+    if (this.pendingEvents.length === 1) setImmediate(() => this.flushEvents());
+  }
+
+  private flushEvents(): void {
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    const frame = (list: StoredEvent[]) => JSON.stringify(list.length === 1
+      ? { type: 'event', event: presentEvent(list[0]!) }
+      : { type: 'events', events: list.map(presentEvent) });
+    if (this.app.numSubscribers('services') > 0) this.app.publish('services', frame(events));
+    const byService = new Map<string, StoredEvent[]>();
+    for (const e of events) {
+      if (!e.service || this.app.numSubscribers(`service/${e.service}`) === 0) continue;
+      const list = byService.get(e.service);
+      if (list) list.push(e); else byService.set(e.service, [e]);
+    }
+    for (const [service, list] of byService) this.app.publish(`service/${service}`, frame(list));
   }
 
   /** Fresh views: batched, one message per window for all of them. */
@@ -171,6 +192,9 @@ export class Feed {
   }
 
   private onOpen(ws: WebSocket<ClientData>): void {
+    // Events still waiting for their frame go to the clients already here: the replay below reads
+    // the registry up to now, so the newcomer must not get them twice.
+    if (this.pendingEvents.length) this.flushEvents();
     this.clients.add(ws);
     const data = ws.getUserData();
     data.catchingUp = true;
@@ -199,7 +223,8 @@ export class Feed {
     while (cursor < lastSeq) {
       const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
       if (batch.length === 0) break;
-      for (const e of batch) if (wantsEvent(data.topics, e)) ws.send(JSON.stringify({ type: 'event', event: presentEvent(e) }));
+      const wanted = batch.filter((e) => wantsEvent(data.topics, e));
+      for (let i = 0; i < wanted.length; i += 100) ws.send(JSON.stringify({ type: 'events', events: wanted.slice(i, i + 100).map(presentEvent) }));
       cursor = batch[batch.length - 1]!.seq;
     }
   }

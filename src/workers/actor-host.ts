@@ -114,6 +114,11 @@ export class ActorHostSupervisor {
     }
   }
 
+  /** Load generation for the bench (see wire.ts). */
+  benchEvents(rate: number, seconds: number): void {
+    this.post({ type: 'bench_events', rate, seconds });
+  }
+
   /** Fault injection: make the worker throw (tests and the chaos suite). */
   crash(message = 'injected crash'): void {
     this.post({ type: 'crash', message });

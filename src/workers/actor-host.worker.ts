@@ -33,8 +33,29 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'crash':
       throw new Error(msg.message);
+    case 'bench_events':
+      benchEvents(msg.rate, msg.seconds);
+      break;
   }
 });
+
+/**
+ * Synthetic events from the actor side, through the same path as real ones (to the registry, then
+ * the feed), stamped with their creation time: the bench measures fan-out from here to clients.
+ */
+function benchEvents(rate: number, seconds: number): void {
+  const TICK = 5;
+  const start = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const elapsed = performance.now() - start;
+    const due = Math.min(Math.floor((elapsed / 1000) * rate), Math.floor(rate * seconds));
+    const batch = [];
+    for (; sent < due; sent++) batch.push({ service: null, type: 'bench', at: systemClock.now(), data: { n: sent, t: performance.timeOrigin + performance.now() } });
+    if (batch.length) post({ type: 'events', events: batch });
+    if (elapsed >= seconds * 1000) clearInterval(timer);
+  }, TICK);
+}
 
 const api: HostApi = {
   command: (id, command, reason) => host.command(id, command, reason),

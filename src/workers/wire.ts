@@ -21,7 +21,9 @@ export interface HostInit {
 export type ToWorker =
   | { type: 'facts'; facts: Fact[] }
   /** Fault injection (tests, chaos): make the worker throw from its message handler. */
-  | { type: 'crash'; message: string };
+  | { type: 'crash'; message: string }
+  /** Load generation (bench, only with ORCHESTRATOR_BENCH=1): emit `rate` events a second for `seconds`. */
+  | { type: 'bench_events'; rate: number; seconds: number };
 
 /** worker → main */
 export type FromWorker =

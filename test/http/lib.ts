@@ -96,14 +96,20 @@ export class WsClient {
   readonly messages: Msg[] = [];
   /** performance.now() at receipt of each message. */
   readonly times: number[] = [];
+  /** WebSocket frames received (a batch of events is one). */
+  frames = 0;
   closed: { code: number; reason: string } | null = null;
   private waiters: Array<() => void> = [];
   private cursor = 0;
 
   private constructor(readonly ws: WebSocket) {
     ws.addEventListener('message', (ev) => {
-      this.messages.push(JSON.parse(String(ev.data)) as Msg);
-      this.times.push(performance.now());
+      const msg = JSON.parse(String(ev.data)) as Msg;
+      const at = performance.now();
+      // Several events can share a frame; tests look at them one by one.
+      const list = msg.type === 'events' ? (msg.events as unknown[]).map((event) => ({ type: 'event', event }) as Msg) : [msg];
+      for (const m of list) { this.messages.push(m); this.times.push(at); }
+      this.frames++;
       this.wake();
     });
     ws.addEventListener('close', (ev) => {

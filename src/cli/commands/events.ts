@@ -51,11 +51,12 @@ const events: Command = {
       note: ctx.note,
       onMessage: (msg: FeedMessage) => {
         if (msg.type === 'reset') { ctx.note(`feed: ${String(msg.reason)}`); last = Number(msg.seq); return; }
-        if (msg.type !== 'event') return;
-        const e = msg.event as EventJson;
-        if (e.seq <= last) return;
-        last = e.seq;
-        ctx.out(eventLine(ctx, e));
+        const list = msg.type === 'event' ? [msg.event as EventJson] : msg.type === 'events' ? (msg.events as EventJson[]) : [];
+        for (const e of list) {
+          if (e.seq <= last) continue;
+          last = e.seq;
+          ctx.out(eventLine(ctx, e));
+        }
       },
     });
   },
