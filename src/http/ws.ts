@@ -5,7 +5,7 @@
  *   logs/<id>       live log lines of one service
  * On connect a client gets a hello, then (with ?since=SEQ) every event it missed from the registry,
  * then a snapshot, then live messages — all in one synchronous step, so nothing falls in between.
- * Events travel as {"type":"event","event":…} or, several at once, {"type":"events","events":[…]}.
+ * Events travel as {"type":"event","event":…} or, several at once, {"type":"events","from","to","events":[…]}.
  * A client whose send buffer passes a limit is closed with code 1013 and a reason; nobody waits
  * for a slow client.
  */
@@ -41,12 +41,16 @@ export interface FeedOptions {
 }
 
 export const CLOSE_TOO_SLOW = 1013;
+/** Minimum spacing of event frames under load (a lone event is never held back). */
+const EVENT_FRAME_MS = 10;
 const TOPIC = /^(services|service\/[^/]+|logs\/[^/]+)$/;
 
 export class Feed {
   private readonly clients = new Set<WebSocket<ClientData>>();
   private readonly pendingViews = new Map<string, ServiceView | null>();
   private pendingEvents: StoredEvent[] = [];
+  private eventFlush: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private lastEventFlush = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly checkTimer: NodeJS.Timeout;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
@@ -69,15 +73,21 @@ export class Feed {
    */
   publishEvent(e: StoredEvent): void {
     this.pendingEvents.push(e);
-    if (this.pendingEvents.length === 1) setImmediate(() => this.flushEvents());
+    if (this.eventFlush) return;
+    // At most one frame per EVENT_FRAME_MS: a quiet feed sends at once, a busy one in batches (each
+    // frame is a send on every client's socket, and those sends are the cost of fan-out).
+    const wait = this.lastEventFlush + EVENT_FRAME_MS - performance.now();
+    this.eventFlush = wait > 0 ? setTimeout(() => this.flushEvents(), wait) : setImmediate(() => this.flushEvents());
   }
 
   private flushEvents(): void {
+    if (this.eventFlush) { clearTimeout(this.eventFlush as NodeJS.Timeout); clearImmediate(this.eventFlush as NodeJS.Immediate); }
+    this.eventFlush = null;
+    this.lastEventFlush = performance.now();
     const events = this.pendingEvents;
     this.pendingEvents = [];
-    const frame = (list: StoredEvent[]) => JSON.stringify(list.length === 1
-      ? { type: 'event', event: presentEvent(list[0]!) }
-      : { type: 'events', events: list.map(presentEvent) });
+    if (events.length === 0) return;
+    const frame = (list: StoredEvent[]) => (list.length === 1 ? JSON.stringify({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list));
     if (this.app.numSubscribers('services') > 0) this.app.publish('services', frame(events));
     const byService = new Map<string, StoredEvent[]>();
     for (const e of events) {
@@ -102,6 +112,7 @@ export class Feed {
   close(): void {
     clearInterval(this.checkTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.eventFlush) { clearTimeout(this.eventFlush as NodeJS.Timeout); clearImmediate(this.eventFlush as NodeJS.Immediate); }
     for (const ws of this.clients) {
       try { ws.end(1001, 'orchestrator shutting down'); } catch { /* already closed */ }
     }
@@ -224,7 +235,7 @@ export class Feed {
       const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
       if (batch.length === 0) break;
       const wanted = batch.filter((e) => wantsEvent(data.topics, e));
-      for (let i = 0; i < wanted.length; i += 100) ws.send(JSON.stringify({ type: 'events', events: wanted.slice(i, i + 100).map(presentEvent) }));
+      for (let i = 0; i < wanted.length; i += 100) ws.send(eventsFrame(wanted.slice(i, i + 100)));
       cursor = batch[batch.length - 1]!.seq;
     }
   }
@@ -276,6 +287,14 @@ export class Feed {
       }
     }
   }
+}
+
+/**
+ * Several events in one frame. `from` and `to` (first and last seq) come first, so a client can
+ * check for gaps without reading the events; for one topic's subset they need not be contiguous.
+ */
+function eventsFrame(list: StoredEvent[]): string {
+  return JSON.stringify({ type: 'events', from: list[0]!.seq, to: list[list.length - 1]!.seq, events: list.map(presentEvent) });
 }
 
 function validTopic(t: string): boolean {
