@@ -481,6 +481,11 @@ function groupGone(d: ServiceData, fx: ServiceEffect[], ctx: LogicContext, reaso
       }
       d.restarts++;
       const delay = backoffDelayMs(d.spec.restart_policy, d.attempts, ctx.random);
+      if (delay === 0) {
+        // backoff_seconds 0: straight back to starting, without a timer in between.
+        startNow(d, fx, `${reason}; restart ${d.attempts}/${max} at once`);
+        return;
+      }
       d.nextStartAt = ctx.now + delay;
       setState(d, 'backoff', `${reason}; restart ${d.attempts}/${max} in ${(delay / 1000).toFixed(delay < 10_000 ? 2 : 0)}s`);
       arm(d, fx, 'backoff', delay);

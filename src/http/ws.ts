@@ -43,6 +43,8 @@ export interface FeedOptions {
 export const CLOSE_TOO_SLOW = 1013;
 /** Minimum spacing of event frames under load (a lone event is never held back). */
 const EVENT_FRAME_MS = 10;
+/** A frame of this many events or more means the feed is busy. */
+const BUSY_FRAME = 8;
 const TOPIC = /^(services|service\/[^/]+|logs\/[^/]+)$/;
 
 export class Feed {
@@ -51,6 +53,7 @@ export class Feed {
   private pendingEvents: StoredEvent[] = [];
   private eventFlush: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private lastEventFlush = 0;
+  private lastFrameSize = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly checkTimer: NodeJS.Timeout;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
@@ -74,9 +77,10 @@ export class Feed {
   publishEvent(e: StoredEvent): void {
     this.pendingEvents.push(e);
     if (this.eventFlush) return;
-    // At most one frame per EVENT_FRAME_MS: a quiet feed sends at once, a busy one in batches (each
-    // frame is a send on every client's socket, and those sends are the cost of fan-out).
-    const wait = this.lastEventFlush + EVENT_FRAME_MS - performance.now();
+    // A busy feed (the last frame carried several events) sends at most one frame per
+    // EVENT_FRAME_MS: each frame is a send on every client's socket, and those sends are the cost
+    // of fan-out. A quiet feed sends at once.
+    const wait = this.lastFrameSize >= BUSY_FRAME ? this.lastEventFlush + EVENT_FRAME_MS - performance.now() : 0;
     this.eventFlush = wait > 0 ? setTimeout(() => this.flushEvents(), wait) : setImmediate(() => this.flushEvents());
   }
 
@@ -86,6 +90,7 @@ export class Feed {
     this.lastEventFlush = performance.now();
     const events = this.pendingEvents;
     this.pendingEvents = [];
+    this.lastFrameSize = events.length;
     if (events.length === 0) return;
     const frame = (list: StoredEvent[]) => (list.length === 1 ? JSON.stringify({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list));
     if (this.app.numSubscribers('services') > 0) this.app.publish('services', frame(events));

@@ -26,8 +26,10 @@ t.test('backoff 0: immediate restart', async (t) => {
   const h = await harness(t, { services: { z: { id: 'z', executable: node('crashy.mjs'), environment: { DELAY_MS: 50 }, restart_policy: { max_retries: 2, backoff_seconds: 0 } } } });
   await h.waitView('z', (v) => v.state === 'failed');
   await h.waitFor(() => h.events('z', 'state').some((e) => e.data.to === 'failed'), 'the failed event');
-  const reasons = h.events('z', 'state').filter((e) => e.data.to === 'backoff').map((e) => String(e.data.reason));
-  t.ok(reasons.every((r) => /in 0\.00s/.test(r)), reasons.join(' | '));
+  const restarts = h.events('z', 'state').filter((e) => e.data.from === 'running' && e.data.to === 'starting').map((e) => String(e.data.reason));
+  t.equal(restarts.length, 2, 'two restarts (max_retries 2)');
+  t.ok(restarts.every((r) => /restart \d\/2 at once/.test(r)), restarts.join(' | '));
+  t.equal(h.events('z', 'state').filter((e) => e.data.to === 'backoff').length, 0, 'no backoff state in between');
 });
 
 t.test('transient: a clean exit is final, a crash is restarted; temporary: never restarted', async (t) => {
