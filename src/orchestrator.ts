@@ -35,6 +35,13 @@ export interface ServiceEntry {
 
 export type Command = 'start' | 'stop' | 'restart';
 
+export interface FleetSummary {
+  total: number;
+  by_state: Record<string, number>;
+  healthy: number;
+  unhealthy: number;
+}
+
 export interface ShutdownOptions {
   /** Leave services running for the next orchestrator to adopt (upgrades). */
   keepServices?: boolean;
@@ -69,6 +76,7 @@ export class Orchestrator extends EventEmitter {
   private readonly saved = new Map<string, string>();
   private closing: Promise<void> | null = null;
   private readonly activeConditions = new Map<string, string>();
+  private summaryCache: FleetSummary | null = null;
   private running = false;
 
   private constructor(readonly config: OrchestratorConfig, readonly log: OrchestratorLog) {
@@ -280,13 +288,24 @@ export class Orchestrator extends EventEmitter {
     for (const e of stored) this.emit('event', e);
   }
 
+  /** Every change of the latest views goes through here (the /health summary follows them). */
+  private setView(id: string, view: ServiceView): void {
+    this.views.set(id, view);
+    this.summaryCache = null;
+  }
+
+  private dropView(id: string): void {
+    this.views.delete(id);
+    this.summaryCache = null;
+  }
+
   private applyViews(views: ServiceView[], removed: string[]): void {
     for (const v of views) {
-      this.views.set(v.id, v);
+      this.setView(v.id, v);
       if (!this.specs.has(v.id)) continue;
       this.saveStatus(v);
     }
-    for (const id of removed) this.views.delete(id);
+    for (const id of removed) this.dropView(id);
     this.emit('views', views, removed);
   }
 
@@ -318,6 +337,27 @@ export class Orchestrator extends EventEmitter {
 
   // --------------------------------------------------------------------------- queries
 
+  /**
+   * Counts by state and health, for GET /health: kept until a view changes, so a health check
+   * costs the same for one service or a thousand.
+   */
+  summary(): FleetSummary {
+    if (!this.summaryCache) {
+      const byState: Record<string, number> = {};
+      let healthy = 0;
+      let unhealthy = 0;
+      let total = 0;
+      for (const { view } of this.list()) {
+        total++;
+        byState[view.state] = (byState[view.state] ?? 0) + 1;
+        if (view.health === 'healthy') healthy++;
+        else if (view.health === 'unhealthy') unhealthy++;
+      }
+      this.summaryCache = { total, by_state: byState, healthy, unhealthy };
+    }
+    return this.summaryCache;
+  }
+
   list(): ServiceEntry[] {
     const out: ServiceEntry[] = [];
     for (const spec of this.specs.values()) {
@@ -345,7 +385,7 @@ export class Orchestrator extends EventEmitter {
     if (!spec) throw notFound(`service "${id}"`);
     if (spec.external) this.checkExternalCommand(spec, command);
     const view = await this.call('command', [id, command, reason]);
-    this.views.set(id, view);
+    this.setView(id, view);
     return { spec, view };
   }
 
@@ -388,7 +428,7 @@ export class Orchestrator extends EventEmitter {
     this.recordEvents([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
     try {
       const view = await this.call('add', [{ spec, want }]);
-      this.views.set(spec.id, view);
+      this.setView(spec.id, view);
       return { spec, view, created: true };
     } catch (e) {
       this.specs.delete(spec.id);
@@ -416,7 +456,7 @@ export class Orchestrator extends EventEmitter {
     this.specs.set(id, parsed.spec);
     this.recordEvents([{ service: id, type: 'updated', at: bootNow(), data: { restart } }]);
     const view = await this.call('update', [parsed.spec, restart]);
-    this.views.set(id, view);
+    this.setView(id, view);
     return { spec: parsed.spec, view, restarted: restart && view.state !== 'stopped' };
   }
 
@@ -430,7 +470,7 @@ export class Orchestrator extends EventEmitter {
     if (dependents.length) throw conflict(`service "${id}" is required by ${dependents.join(', ')}`);
     await this.call('remove', [id], this.stopBudgetMs([spec]));
     this.specs.delete(id);
-    this.views.delete(id);
+    this.dropView(id);
     this.initial.delete(id);
     this.saved.delete(id);
     this.logs.untrack(id);
@@ -461,13 +501,13 @@ export class Orchestrator extends EventEmitter {
         this.logs.track(spec.id);
         this.initial.set(spec.id, { want });
         this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want });
-        this.views.set(spec.id, await this.call('add', [{ spec, want }]));
+        this.setView(spec.id, await this.call('add', [{ spec, want }]));
         result.added.push(spec.id);
       } else if (before.source === 'file' && JSON.stringify(before) !== JSON.stringify(spec)) {
         const restart = needsRestart(before, spec);
         this.specs.set(spec.id, spec);
         this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: this.views.get(spec.id)?.want ?? 'up' });
-        this.views.set(spec.id, await this.call('update', [spec, restart]));
+        this.setView(spec.id, await this.call('update', [spec, restart]));
         result.changed.push(spec.id);
         if (restart) result.restarted.push(spec.id);
       }

@@ -31,9 +31,6 @@ export function apiRoutes(o: Orchestrator): Route[] {
     {
       method: 'get', pattern: '/health', public: true, unlimited: true,
       handler: () => {
-        const services = o.list();
-        const byState: Record<string, number> = {};
-        for (const { view } of services) byState[view.state] = (byState[view.state] ?? 0) + 1;
         const problems = [...o.problems.map((p) => `${p.file ? `${p.file}: ` : ''}${p.field ? `${p.field}: ` : ''}${p.message}`), ...o.conditions()];
         const hostUp = o.hostReady();
         return json(hostUp ? 200 : 503, {
@@ -42,12 +39,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
           pid: process.pid,
           started_at: new Date(o.startedAt).toISOString(),
           uptime_seconds: Math.round(o.uptimeSeconds() * 10) / 10,
-          services: {
-            total: services.length,
-            by_state: byState,
-            healthy: services.filter(({ view }) => view.health === 'healthy').length,
-            unhealthy: services.filter(({ view }) => view.health === 'unhealthy').length,
-          },
+          services: o.summary(),
           problems,
           timestamp: new Date().toISOString(),
         });
