@@ -68,7 +68,9 @@ export async function startOrchestrator({
   const env = { ...process.env, ...extraEnv };
   for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
   // The flags the shipped entry points use (bin shebang, npm start, start-orchestrator.sh).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS adds flags for a look inside, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...nodeArgs, BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => { out += c; });
   child.stderr.on('data', (c) => { out += c; });

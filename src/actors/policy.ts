@@ -42,12 +42,13 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: (
 
 /**
  * Fast probing right after start: begin at this delay, grow by FAST_PROBE_GROWTH, never past
- * FAST_PROBE_MAX_MS — so a fresh service is seen healthy at most ~100 ms after it answers, while a
- * slow-booting one costs about ten refused connections a second.
+ * FAST_PROBE_MAX_MS — so a fresh service is seen healthy at most 50 ms after it answers (25 ms on
+ * average; a restart is back in service that much sooner), while a slow-booting one costs about
+ * twenty refused loopback connections a second.
  */
 export const FAST_PROBE_FIRST_MS = 20;
-export const FAST_PROBE_GROWTH = 1.5;
-export const FAST_PROBE_MAX_MS = 100;
+export const FAST_PROBE_GROWTH = 1.25;
+export const FAST_PROBE_MAX_MS = 50;
 
 /**
  * Start-up grace: failed probes before the first success do not count until the service had

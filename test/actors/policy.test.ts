@@ -38,12 +38,12 @@ t.test('restart types (OTP)', async (t) => {
   t.equal(isAbnormal(null, 'SIGTERM'), true, 'a signal is abnormal');
 });
 
-t.test('fast probe delays grow and are capped by the interval and 100 ms', async (t) => {
+t.test('fast probe delays grow and are capped by the interval and 50 ms', async (t) => {
   const seq: number[] = [];
   let d = 0;
   for (let i = 0; i < 7; i++) { d = nextFastProbeDelay(d, 30_000); seq.push(d); }
-  t.same(seq, [20, 30, 45, 68, 100, 100, 100]);
-  t.equal(nextFastProbeDelay(45, 50), 50, 'never above the interval');
+  t.same(seq, [20, 25, 31, 39, 49, 50, 50]);
+  t.equal(nextFastProbeDelay(39, 40), 40, 'never above the interval');
 });
 
 t.test('start-up grace: what interval probing would give, at least 2 s', async (t) => {
