@@ -2,20 +2,10 @@
 // cheap processes (`sleep`) whose health endpoints the fleet simulator answers at once, so the
 // figure is the orchestrator's: spawning, fast probing and bookkeeping for the whole fleet.
 //   node bench/cold-start.mjs [services=200]
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { atExit, fail, finish, freePort, machine, printTable, ROOT, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
+import { fail, finish, machine, printTable, startFleetSimulator, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
 
 const N = Number(process.argv[2] ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-
-async function simulator() {
-  const port = await freePort();
-  const sim = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'fleet-sim.mjs'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  atExit(() => sim.kill('SIGTERM'));
-  await new Promise((resolve) => sim.stdout.once('data', resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 async function once(sim) {
   const services = {};
@@ -43,7 +33,7 @@ async function once(sim) {
 }
 
 try {
-  const sim = await simulator();
+  const sim = await startFleetSimulator();
   const rows = [];
   for (let r = 1; r <= RUNS; r++) {
     const x = await once(sim);

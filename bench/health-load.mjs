@@ -4,23 +4,13 @@
 // it (p50/p99), and the mean gap between two probes of a service and the late ones (a gap over
 // 1.5 s) as the simulator saw them.
 //   node bench/health-load.mjs [sizes=100,500,1000]     BENCH_WINDOW=60 (seconds)
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { atExit, fail, finish, freePort, machine, printTable, ROOT, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
+import { fail, finish, machine, printTable, startFleetSimulator, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SIZES = (process.argv[2] ?? '100,500,1000').split(',').map(Number);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 60);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const ORIGINS = process.env.BENCH_ORIGINS ?? 'one';
-
-async function startSimulator() {
-  const port = await freePort();
-  const sim = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'fleet-sim.mjs'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  atExit(() => sim.kill('SIGTERM'));
-  await new Promise((resolve) => sim.stdout.once('data', resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 async function run(n, sim) {
   const services = {};
@@ -62,7 +52,7 @@ async function run(n, sim) {
 }
 
 try {
-  const sim = await startSimulator();
+  const sim = await startFleetSimulator();
   const rows = [];
   for (const n of SIZES) rows.push(await run(n, sim));
   process.stdout.write(`\n### Health-check load (${WINDOW} s window, 1 s interval, ${ORIGINS === 'many' ? 'one origin per service' : 'one simulator origin'}) — ${machine()}\n\n`);

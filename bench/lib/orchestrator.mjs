@@ -123,6 +123,15 @@ export function freePort() {
   });
 }
 
+/** Start the fleet simulator (bench/lib/fleet-sim.mjs: answers /health/<id> for any id); its base URL. */
+export async function startFleetSimulator() {
+  const port = await freePort();
+  const sim = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'fleet-sim.mjs'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  atExit(() => sim.kill('SIGTERM'));
+  await new Promise((resolve) => sim.stdout.once('data', resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
 const TICKS = 100;
 const PAGE = 4096;
 
