@@ -81,23 +81,39 @@ export function groupMembers(pgid: number, table?: ProcStat[]): number[] {
   return (table ?? procTable()).filter((s) => s.pgid === pgid && isLive(s)).map((s) => s.pid);
 }
 
-/** The whole tree of a group: its live members plus live descendants of the leader that left the group. */
-export function treeMembers(pgid: number, table: ProcStat[]): number[] {
-  const members = new Set(table.filter((s) => s.pgid === pgid && isLive(s)).map((s) => s.pid));
-  const children = new Map<number, number[]>();
-  for (const s of table) {
-    if (!isLive(s)) continue;
-    const list = children.get(s.ppid);
-    if (list) list.push(s.pid); else children.set(s.ppid, [s.pid]);
-  }
-  const stack = [...members];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    for (const child of children.get(pid) ?? []) {
-      if (!members.has(child)) { members.add(child); stack.push(child); }
+/**
+ * The process table indexed once for many lookups: a sampling round asks for the tree of every
+ * service, so the index is built once per table, not once per service.
+ */
+export class ProcTree {
+  private readonly byGroup = new Map<number, number[]>();
+  private readonly children = new Map<number, number[]>();
+
+  constructor(table: ProcStat[]) {
+    for (const s of table) {
+      if (!isLive(s)) continue;
+      push(this.byGroup, s.pgid, s.pid);
+      push(this.children, s.ppid, s.pid);
     }
   }
-  return [...members];
+
+  /** The whole tree of a group: its live members plus live descendants of the leader that left the group. */
+  members(pgid: number): number[] {
+    const members = new Set(this.byGroup.get(pgid));
+    const stack = [...members];
+    while (stack.length) {
+      const pid = stack.pop()!;
+      for (const child of this.children.get(pid) ?? []) {
+        if (!members.has(child)) { members.add(child); stack.push(child); }
+      }
+    }
+    return [...members];
+  }
+}
+
+function push(map: Map<number, number[]>, key: number, value: number): void {
+  const list = map.get(key);
+  if (list) list.push(value); else map.set(key, [value]);
 }
 
 let cachedBootId: string | undefined;

@@ -4,7 +4,7 @@
  * Requests that arrive together (actors sample on a shared grid) share one scan.
  */
 import pidusage from 'pidusage';
-import { procTable, treeMembers } from './proc.js';
+import { ProcTree, procTable } from './proc.js';
 
 export interface SampleRequest {
   id: string;
@@ -19,8 +19,8 @@ export interface SampleResult extends SampleRequest {
 }
 
 export async function sampleTrees(requests: SampleRequest[]): Promise<SampleResult[]> {
-  const table = procTable();
-  const trees = requests.map((r) => treeMembers(r.pgid, table));
+  const tree = new ProcTree(procTable());
+  const trees = requests.map((r) => tree.members(r.pgid));
   const allPids = [...new Set(trees.flat())];
   // One pidusage call for all (it reads /proc/uptime once per call); a pid gone meanwhile is left out.
   const stats = new Map<number, { cpu: number; memory: number }>();
