@@ -1,8 +1,11 @@
 /**
  * Rotation of the orchestrator's own log. We are its writer, so this one is simple and lossless:
- * flush, rename the file aside, reopen, then compress the old one in the pool and keep `keep`.
+ * flush, give the file a second name aside, put a fresh empty file in its place (an atomic rename:
+ * the path never goes missing for a reader such as `tail -F` or status.sh), reopen, then compress
+ * the old one in the pool and keep `keep`. Lines written before the reopen lands go to the old
+ * file, which is archived whole.
  */
-import { renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { OrchestratorLog } from '../log.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
@@ -40,7 +43,7 @@ export class OwnLogRotation {
     try {
       this.log.flush();
       const aside = this.file.replace(/\.log$/, '') + `.${Date.now()}.log`;
-      renameSync(this.file, aside);
+      replaceWithEmpty(this.file, aside);
       this.log.reopen();
       await this.pool.gzipFile(aside);
       this.prune();
@@ -59,4 +62,17 @@ export class OwnLogRotation {
       try { unlinkSync(join(dir, name)); } catch { /* gone */ }
     }
   }
+}
+
+/** `file` gets the name `aside` as well, then an empty file takes over the name `file`. */
+function replaceWithEmpty(file: string, aside: string): void {
+  try {
+    linkSync(file, aside);
+  } catch {
+    renameSync(file, aside); // no hard links here: a short moment without the file
+    return;
+  }
+  const fresh = `${file}.new`;
+  closeSync(openSync(fresh, 'w'));
+  renameSync(fresh, file);
 }
