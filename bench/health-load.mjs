@@ -33,9 +33,10 @@ async function run(n, sim) {
     }
   })();
   const usage = await watchProcess(o.pid, WINDOW * 1000);
+  // Probes counted over the window only: the latency sampler may still sleep for up to 5 s.
+  const stats = await (await fetch(`${sim}/stats?interval=1000`)).json();
   sampling = false;
   await sampler;
-  const stats = await (await fetch(`${sim}/stats?interval=1000`)).json();
   await o.stop();
   const lat = summarize(latencies);
   return {
