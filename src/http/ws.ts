@@ -92,15 +92,16 @@ export class Feed {
     this.pendingEvents = [];
     this.lastFrameSize = events.length;
     if (events.length === 0) return;
-    const frame = (list: StoredEvent[]) => (list.length === 1 ? JSON.stringify({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list));
-    if (this.app.numSubscribers('services') > 0) this.app.publish('services', frame(events));
+    let whole: string | null = null;
+    if (this.app.numSubscribers('services') > 0) this.app.publish('services', whole = eventFrame(events));
     const byService = new Map<string, StoredEvent[]>();
     for (const e of events) {
       if (!e.service || this.app.numSubscribers(`service/${e.service}`) === 0) continue;
       const list = byService.get(e.service);
       if (list) list.push(e); else byService.set(e.service, [e]);
     }
-    for (const [service, list] of byService) this.app.publish(`service/${service}`, frame(list));
+    // One service's events only (a restart, say): its topic gets the very frame the fleet got.
+    for (const [service, list] of byService) this.app.publish(`service/${service}`, list.length === events.length && whole ? whole : eventFrame(list));
   }
 
   /** Fresh views: batched, one message per window for all of them. */
@@ -292,6 +293,11 @@ export class Feed {
       }
     }
   }
+}
+
+/** The frame for events recorded together: a lone one as {"type":"event"}, several as eventsFrame. */
+function eventFrame(list: StoredEvent[]): string {
+  return list.length === 1 ? JSON.stringify({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list);
 }
 
 /**

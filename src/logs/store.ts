@@ -13,8 +13,8 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import type { Logger } from 'pino';
 import { basename } from 'node:path';
+import type { Logger } from 'pino';
 import { serviceLogDir, type Stream } from '../os/logs.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
 import {

@@ -13,7 +13,7 @@ export class CpuPool {
   constructor(opts: { maxThreads?: number } = {}) {
     this.pool = new Piscina({
       filename: workerUrl('cpu-tasks.worker').href,
-      // One warm worker: the first log request after start should not wait for a thread to boot.
+      // No thread standing by (each costs memory); warm() starts one ahead of work that needs it.
       minThreads: 0,
       maxThreads: opts.maxThreads ?? 2,
       idleTimeout: 30_000,
