@@ -386,6 +386,8 @@ export class Orchestrator extends EventEmitter {
     if (spec.external) this.checkExternalCommand(spec, command);
     const view = await this.call('command', [id, command, reason]);
     this.setView(id, view);
+    // Durable before the answer: an accepted start or stop survives a kill -9 right after the 202.
+    this.saveStatus(view);
     return { spec, view };
   }
 

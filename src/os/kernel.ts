@@ -17,7 +17,7 @@ import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
-import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
+import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs, type ProcStat } from './proc.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
 export interface Fact {
@@ -94,10 +94,12 @@ export class Kernel {
     const adopted: RunInfo[] = [];
     const vanished: RunRow[] = [];
     const boot = bootId();
-    for (const found of this.opts.ledger.openRuns()) {
+    const open = this.opts.ledger.openRuns();
+    // Spawns the previous orchestrator never saw complete (pid 0): their processes are found by run mark.
+    const marked = open.some((r) => r.pid === 0) ? markedLeaders() : new Map<string, ProcStat>();
+    for (const found of open) {
       if (this.procs.has(found.service)) continue;
-      // A spawn the previous orchestrator never saw complete: look for the process by its run id.
-      const row = found.pid === 0 ? findPendingRun(found, this.opts.registryId) : found;
+      const row = found.pid === 0 ? withPendingProcess(found, marked.get(runMark(this.opts.registryId, found.service, found.run_id))) : found;
       if (row.pid <= 0) {
         // It never started (killed between recording and spawning): nothing to adopt or to report.
         this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'never started');
@@ -115,11 +117,10 @@ export class Kernel {
         runId: `${epoch}.adopted.${row.id}`, pid: row.pid, pgid: row.pgid,
         startedAt: ticksToMs(row.proc_start), adopted: true,
       };
-      this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'handed over to a new orchestrator');
-      this.opts.ledger.started({
+      this.opts.ledger.handOver(row.run_id, {
         service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
         boot_id: boot, started_at: row.started_at,
-      });
+      }, Date.now());
       const proc: Proc = { id: row.service, run, startTicks: row.proc_start, child: null, leaderExited: !leaderAlive, watching: false };
       this.procs.set(row.service, proc);
       if (!leaderAlive) this.watchGroup(proc);
@@ -171,7 +172,7 @@ export class Kernel {
       const [command, ...args] = splitCommandLine(executable);
       child = spawn(command!, args, {
         cwd: spec.working_dir,
-        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id, [RUN_ID_ENV]: runMark(this.opts.registryId, runId) },
+        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id, [RUN_ID_ENV]: runMark(this.opts.registryId, id, runId) },
         stdio: ['ignore', files.stdout, files.stderr],
         detached: true,
       });
@@ -214,19 +215,31 @@ export class Kernel {
     const proc = this.procs.get(id);
     if (!proc || proc.run.runId !== runId || proc.leaderExited) return;
     proc.leaderExited = true;
-    this.endRun(id, runId, code, signal, signal ? `killed by ${signal}` : `exited with code ${code}`);
+    const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
     const groupEmpty = groupMembers(proc.run.pgid).length === 0;
     this.opts.log.info({ service: id, childPid: proc.run.pid, code, signal, groupEmpty }, 'exited');
-    if (groupEmpty) this.procs.delete(id);
-    else this.watchGroup(proc);
+    if (groupEmpty) {
+      this.endRun(id, runId, code, signal, reason);
+      this.procs.delete(id);
+    } else {
+      // The run stays open in the ledger while its group lives: a kill -9 of the orchestrator now
+      // must leave the next one knowing there is a group to clear.
+      this.record(id, () => this.opts.ledger.leaderExited(id, runId, code, signal, reason), 'the leader\'s exit');
+      this.watchGroup(proc);
+    }
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
   }
 
   private endRun(id: string, runId: string, code: number | null, signal: string | null, reason: string): void {
+    this.record(id, () => this.opts.ledger.ended(id, runId, Date.now(), code, signal, reason), 'the exit');
+  }
+
+  /** A ledger write that must not stop supervision if the registry refuses it. */
+  private record(id: string, write: () => void, what: string): void {
     try {
-      this.opts.ledger.ended(id, runId, Date.now(), code, signal, reason);
+      write();
     } catch (err) {
-      this.opts.log.error({ err, service: id }, 'could not record the exit in the ledger');
+      this.opts.log.error({ err, service: id }, `could not record ${what} in the ledger`);
     }
   }
 
@@ -239,8 +252,8 @@ export class Kernel {
       if (this.closed || this.procs.get(proc.id) !== proc) return;
       if (groupMembers(proc.run.pgid).length === 0) {
         this.procs.delete(proc.id);
-        // Closes the row of an adopted group whose leader died while we were down (no-op otherwise).
-        this.endRun(proc.id, proc.run.runId, null, null, 'process group ended');
+        // The run ends with its group (the leader's exit status, if known, stays on the row).
+        this.endRun(proc.id, proc.run.runId, null, null, 'process group ended after the leader');
         this.opts.onFact({ id: proc.id, msg: { type: 'group_empty', runId: proc.run.runId } });
         return;
       }
@@ -326,25 +339,39 @@ function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
 }
 
 /**
- * The environment variable every service process carries: registry identity and run id, unique
- * across orchestrators on one machine (see RunLedger.pending).
+ * The environment variable every service process carries: registry identity, service and run id.
+ * Run ids count per service ("<epoch>.<n>"), so two services share them: the mark needs all three
+ * to be unique across services and orchestrators on one machine (see RunLedger.pending).
  */
 export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
-const runMark = (registryId: string, runId: string) => `${registryId}/${runId}`;
+const runMark = (registryId: string, service: string, runId: string) => `${registryId}/${service}/${runId}`;
 
-function findPendingRun(row: RunRow, registryId: string): RunRow {
-  const needle = `\0${RUN_ID_ENV}=${runMark(registryId, row.run_id)}\0`;
+/** Every live process-group leader on the machine that carries a run mark, by mark (one scan for all pending runs). */
+function markedLeaders(): Map<string, ProcStat> {
+  const out = new Map<string, ProcStat>();
+  const prefix = `${RUN_ID_ENV}=`;
   for (const p of procTable()) {
-    if (p.state === 'Z' || p.pid !== p.pgid) continue; // service leaders lead their own group
+    if (p.state === 'Z' || p.state === 'X' || p.pid !== p.pgid) continue; // service leaders lead their own group
     let environ: string;
     try {
-      environ = `\0${readFileSync(`/proc/${p.pid}/environ`, 'latin1')}`;
+      environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1');
     } catch {
       continue;
     }
-    if (environ.includes(needle)) return { ...row, pid: p.pid, pgid: p.pgid, proc_start: p.startTicks };
+    for (const entry of environ.split('\0')) {
+      if (!entry.startsWith(prefix)) continue;
+      // A process the service started and that left its group carries the mark too: the run's own
+      // process is the oldest.
+      const mark = entry.slice(prefix.length);
+      const seen = out.get(mark);
+      if (!seen || p.startTicks < seen.startTicks) out.set(mark, p);
+    }
   }
-  return row;
+  return out;
+}
+
+function withPendingProcess(row: RunRow, p: ProcStat | undefined): RunRow {
+  return p ? { ...row, pid: p.pid, pgid: p.pgid, proc_start: p.startTicks } : row;
 }
 
 function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {

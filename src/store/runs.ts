@@ -26,11 +26,12 @@ export class RunLedger {
   private readonly insert;
   private readonly identify;
   private readonly end;
+  private readonly leaderEnd;
   private readonly open;
   private readonly recent;
   private readonly count;
 
-  constructor(db: DB) {
+  constructor(private readonly db: DB) {
     this.insert = db.prepare<NewRun, void>(
       'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at)',
     );
@@ -38,15 +39,14 @@ export class RunLedger {
       'UPDATE runs SET pid = ?, pgid = ?, proc_start = ?, started_at = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
     );
     this.end = db.prepare<[number, number | null, string | null, string, string, string], void>(
-      'UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
+      'UPDATE runs SET ended_at = ?, exit_code = COALESCE(?, exit_code), signal = COALESCE(?, signal), reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
+    );
+    this.leaderEnd = db.prepare<[number | null, string | null, string, string, string], void>(
+      'UPDATE runs SET exit_code = ?, signal = ?, reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
     );
     this.open = db.prepare<[], RunRow>('SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id');
     this.recent = db.prepare<[string, number], RunRow>('SELECT * FROM runs WHERE service = ? ORDER BY id DESC LIMIT ?');
     this.count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM runs WHERE service = ?');
-  }
-
-  started(run: NewRun): void {
-    this.insert.run(run);
   }
 
   /**
@@ -62,8 +62,28 @@ export class RunLedger {
     this.identify.run(pid, pgid, procStart, at, service, runId);
   }
 
+  /** The run is over: its process group is empty (an exit status already recorded is kept when none is given). */
   ended(service: string, runId: string, at: number, code: number | null, signal: string | null, reason: string): void {
     this.end.run(at, code, signal, reason, service, runId);
+  }
+
+  /**
+   * The leader exited but its group still has live processes: the exit is recorded and the run
+   * stays open until the group is empty, so a new orchestrator still knows there is a group to clear.
+   */
+  leaderExited(service: string, runId: string, code: number | null, signal: string | null, reason: string): void {
+    this.leaderEnd.run(code, signal, reason, service, runId);
+  }
+
+  /**
+   * A new orchestrator takes over a live run: the old row ends and the new one opens in one
+   * transaction, so a kill -9 in between cannot leave the process out of the ledger.
+   */
+  handOver(oldRunId: string, run: NewRun, at: number): void {
+    this.db.transaction(() => {
+      this.end.run(at, null, null, 'handed over to a new orchestrator', run.service, oldRunId);
+      this.insert.run(run);
+    })();
   }
 
   /** Runs never seen to end: candidates for re-adoption. */

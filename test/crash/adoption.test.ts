@@ -27,13 +27,14 @@ t.test('kill -9 of the orchestrator leaves services running; the next start adop
   }, { monitoring: { sample_interval: 0.3 } });
   let s = current = await serve(dir, port);
   await s.waitFor((l) => l.length === 3 && l.every((x) => x.state === 'running') && byId(l).web.health === 'healthy', 'all up');
+  const before = byId(await s.services());
+  // Accepted means durable: kill -9 right after the 202, and the stop still holds.
   t.equal(await s.put('parked', 'stop'), 202);
-  const before = byId(await s.waitFor((l) => byId(l).parked.state === 'stopped', 'parked stopped'));
   await killHard(s);
   t.ok(alive(before.web.pid) && alive(before.worker.pid), 'services outlive a kill -9 of the orchestrator');
 
   s = current = await serve(dir, port);
-  const after = byId(await s.waitFor((l) => byId(l).web.health === 'healthy' && byId(l).worker.usage !== null, 'adopted, health-checked and sampled'));
+  const after = byId(await s.waitFor((l) => byId(l).web.health === 'healthy' && byId(l).worker.usage !== null && byId(l).parked.state === 'stopped', 'adopted, health-checked and sampled'));
   for (const id of ['web', 'worker']) {
     t.equal(after[id].pid, before[id].pid, `${id}: same pid`);
     t.equal(after[id].adopted, true, `${id}: marked adopted`);
@@ -41,7 +42,7 @@ t.test('kill -9 of the orchestrator leaves services running; the next start adop
     t.ok(drift < 100, `${id}: uptime continues (same start time, ${drift} ms apart: /proc has 10 ms ticks)`);
     t.equal(after[id].state, 'running');
   }
-  t.equal(after.parked.state, 'stopped', 'a service stopped by hand stays stopped after a crash');
+  t.equal(after.parked.want, 'down', 'a service stopped by hand (202, then kill -9 at once) stays stopped after a crash');
 
   // An adopted service is not our child, yet its death is noticed and it is restarted.
   process.kill(after.worker.pid, 'SIGKILL');
@@ -85,6 +86,30 @@ t.test('services that died while the orchestrator was down: restarted per policy
   t.same(ev.events.filter((e) => e.type === 'gone_while_down').map((e) => e.service).sort(), ['perm', 'temp'], 'the gap is an event');
 });
 
+t.test('killed while clearing the group of an exited leader: the run stays open and the next start clears it', async (t) => {
+  // The leader exits at once; its grandchildren ignore SIGTERM and the stop timeout is long, so the
+  // group outlives the leader for a while — the orchestrator is killed inside that window.
+  const { dir, port } = await servedFolder({
+    forky: { id: 'forky', executable: node('forks.mjs'), environment: { CHILDREN: 2, EXIT_AFTER_FORK: 1, IGNORE_TERM: 1 }, stop: { timeout_seconds: 5 }, restart_policy: { max_retries: 0 } },
+  });
+  let s = current = await serve(dir, port);
+  await s.waitFor((l) => l[0]!.state === 'exited', 'the leader exited, its group being cleared');
+  await killHard(s);
+  const r = Registry.open(join(dir, 'data', 'registry.db'));
+  const open = r.runs.openRuns();
+  r.close();
+  const leader = open[0]?.pid ?? -1;
+  const grandkids = procTable().filter((p) => p.pgid === leader && p.state !== 'Z').map((p) => p.pid);
+  t.equal(grandkids.length, 2, 'two grandchildren left in the group');
+  t.same(open.map((row) => [row.service, row.exit_code, row.reason]), [['forky', 0, 'exited with code 0']],
+    'the run is still open in the ledger, with the leader\'s exit recorded');
+
+  s = current = await serve(dir, port);
+  // max_retries 0: once the group is cleared, the crash-looping service is not started again.
+  await s.waitFor((l) => l[0]!.state !== 'exited' && l[0]!.state !== 'stopping', 'the old group cleared');
+  t.same(grandkids.filter(alive), [], 'the grandchildren were stopped by the next orchestrator');
+});
+
 t.test('a reused pid is never taken for ours', async (t) => {
   const { dir, port } = await servedFolder({ s: { id: 's', executable: node('sleeper.mjs') } });
   let s = current = await serve(dir, port);
@@ -105,18 +130,23 @@ t.test('a reused pid is never taken for ours', async (t) => {
   t.ok(alive(stranger.pid!), 'and the stranger was not killed');
 });
 
-t.test('killed between recording a spawn and learning its pid: the process is found by its run id', async (t) => {
-  const { dir, port } = await servedFolder({ s: { id: 's', executable: node('sleeper.mjs') } });
+t.test('killed between recording a spawn and learning its pid: each process is found by its own run mark', async (t) => {
+  // Run ids count per service, so both first runs are "<epoch>.1": the mark must tell them apart.
+  const { dir, port } = await servedFolder({ a: { id: 'a', executable: node('sleeper.mjs') }, b: { id: 'b', executable: node('sleeper.mjs') } });
   let s = current = await serve(dir, port);
-  const before = byId(await s.waitFor((l) => l[0]!.state === 'running', 'up')).s;
+  const before = byId(await s.waitFor((l) => l.every((x) => x.state === 'running'), 'both up'));
   await killHard(s);
   const r = Registry.open(join(dir, 'data', 'registry.db'));
+  const runIds = r.runs.openRuns().map((row) => row.run_id);
+  t.equal(new Set(runIds).size, 1, `both services' open runs share one run id (${runIds.join(', ')})`);
   r.db.prepare('UPDATE runs SET pid = 0, pgid = 0, proc_start = 0 WHERE ended_at IS NULL').run();
   r.close();
   s = current = await serve(dir, port);
-  const after = byId(await s.waitFor((l) => l[0]!.state === 'running', 'running')).s;
-  t.equal(after.pid, before.pid, 'adopted, not started a second time');
-  t.equal(after.adopted, true);
+  const after = byId(await s.waitFor((l) => l.every((x) => x.state === 'running'), 'both running'));
+  for (const id of ['a', 'b']) {
+    t.equal(after[id].pid, before[id].pid, `${id}: its own process adopted, not started a second time`);
+    t.equal(after[id].adopted, true, `${id}: adopted`);
+  }
 });
 
 t.test('serve --keep-services leaves services running on SIGTERM; the next start adopts them', async (t) => {

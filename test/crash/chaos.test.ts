@@ -105,7 +105,15 @@ t.test(`chaos: ${ROUNDS} rounds of kill -9 (seed ${SEED})`, async (t) => {
     if (['web', 'stubborn', 'flap'].includes(x.id)) return x.state === 'running';
     return x.state === 'failed';
   };
-  const final = await s.waitFor((l) => l.every(expectState) && l.filter((x) => x.id === 'web')[0]!.health === 'healthy', 'the fleet to settle', 60_000);
+  let seen: ApiService[] = [];
+  const final = await s.waitFor((l) => {
+    seen = l;
+    return l.every(expectState) && l.filter((x) => x.id === 'web')[0]!.health === 'healthy';
+  }, 'the fleet to settle', 60_000).catch((e: Error) => {
+    // Say which services did not get where they should, for the replay.
+    const off = seen.filter((x) => !expectState(x) || (x.id === 'web' && x.health !== 'healthy'));
+    throw new Error(`${e.message}; not settled: ${off.map((x) => `${x.id} ${x.state}/${x.health} (${x.reason})`).join('; ')}`);
+  });
   const byId = Object.fromEntries(final.map((x) => [x.id, x])) as Record<string, ApiService>;
   t.equal(byId.forky!.state, 'failed', 'forks grandchildren and exits → failed after its retries');
   t.equal(byId.leaky!.last_exit?.reason, 'memory_limit', 'leaks past its limit → restarted for memory, then failed');

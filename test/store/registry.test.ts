@@ -41,6 +41,22 @@ t.test('WAL mode, versioned migrations, events with increasing seq', async (t) =
   again.close();
 });
 
+t.test('pid ledger: pending, identified, handed over in one step, ended', async (t) => {
+  const r = Registry.open(join(tmp(), 'r.db'));
+  r.runs.pending('a', '1.1', 'boot', 10);
+  t.same(r.runs.openRuns().map((x) => [x.run_id, x.pid]), [['1.1', 0]], 'a pending run is open with pid 0');
+  r.runs.identified('a', '1.1', 4242, 4242, 777, 11);
+  r.runs.handOver('1.1', { service: 'a', run_id: '2.adopted.1', pid: 4242, pgid: 4242, proc_start: 777, boot_id: 'boot', started_at: 11 }, 20);
+  t.same(r.runs.openRuns().map((x) => [x.run_id, x.pid]), [['2.adopted.1', 4242]], 'exactly one open row after a hand-over');
+  t.equal(r.runs.history('a', 5).find((x) => x.run_id === '1.1')?.reason, 'handed over to a new orchestrator');
+  // A failing insert rolls the end back: the process is never left without an open row.
+  t.throws(() => r.runs.handOver('2.adopted.1', { service: 'a', run_id: '3.adopted.2', pid: 4242, pgid: 4242, proc_start: 777, boot_id: null as unknown as string, started_at: 11 }, 30));
+  t.same(r.runs.openRuns().map((x) => x.run_id), ['2.adopted.1'], 'still open after the failed hand-over');
+  r.runs.ended('a', '2.adopted.1', 40, 0, null, 'exited with code 0');
+  t.same(r.runs.openRuns(), [], 'nothing open once it ended');
+  r.close();
+});
+
 t.test('a second orchestrator on the same registry is refused: locked', async (t) => {
   const path = join(tmp(), 'r.db');
   const first = Registry.open(path);
