@@ -17,7 +17,7 @@ import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
-import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs, type ProcStat } from './proc.js';
+import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
 export interface Fact {
@@ -96,13 +96,14 @@ export class Kernel {
     const boot = bootId();
     const open = this.opts.ledger.openRuns();
     // Spawns the previous orchestrator never saw complete (pid 0): their processes are found by run mark.
-    const marked = open.some((r) => r.pid === 0) ? markedLeaders() : new Map<string, ProcStat>();
+    const marked = open.some((r) => r.pid === 0) ? markedRuns() : new Map<string, MarkedRun>();
     for (const found of open) {
       if (this.procs.has(found.service)) continue;
       const row = found.pid === 0 ? withPendingProcess(found, marked.get(runMark(this.opts.registryId, found.service, found.run_id))) : found;
       if (row.pid <= 0) {
-        // It never started (killed between recording and spawning): nothing to adopt or to report.
-        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'never started');
+        // No process carries its mark: it never started (killed between recording and spawning),
+        // or it ended, group and all, before anyone learnt its pid. Nothing to adopt or to clear.
+        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'no process found for it');
         continue;
       }
       const sameBoot = row.boot_id === boot;
@@ -346,31 +347,44 @@ function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
 export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
 const runMark = (registryId: string, service: string, runId: string) => `${registryId}/${service}/${runId}`;
 
-/** Every live process-group leader on the machine that carries a run mark, by mark (one scan for all pending runs). */
-function markedLeaders(): Map<string, ProcStat> {
-  const out = new Map<string, ProcStat>();
-  const prefix = `${RUN_ID_ENV}=`;
+/** Where a run's processes are: its leader, or (leader gone) the group it left, as adoption wants it. */
+interface MarkedRun {
+  pid: number;
+  pgid: number;
+  startTicks: number;
+}
+
+/**
+ * The processes of every run on the machine, by run mark (one scan for all pending runs): the
+ * run's own leader if it lives (the oldest, should a process it started have left the group with
+ * the mark), else — the leader exited and left children behind — its group, led by the dead
+ * leader's pid and dated by its oldest member, so adoption clears it.
+ */
+function markedRuns(): Map<string, MarkedRun> {
+  const leaders = new Map<string, MarkedRun>();
+  const orphans = new Map<string, MarkedRun>();
+  const prefix = `\0${RUN_ID_ENV}=`;
   for (const p of procTable()) {
-    if (p.state === 'Z' || p.state === 'X' || p.pid !== p.pgid) continue; // service leaders lead their own group
+    if (p.state === 'Z' || p.state === 'X') continue;
     let environ: string;
     try {
-      environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1');
+      environ = `\0${readFileSync(`/proc/${p.pid}/environ`, 'latin1')}`;
     } catch {
       continue;
     }
-    for (const entry of environ.split('\0')) {
-      if (!entry.startsWith(prefix)) continue;
-      // A process the service started and that left its group carries the mark too: the run's own
-      // process is the oldest.
-      const mark = entry.slice(prefix.length);
-      const seen = out.get(mark);
-      if (!seen || p.startTicks < seen.startTicks) out.set(mark, p);
-    }
+    const at = environ.indexOf(prefix);
+    if (at < 0) continue;
+    const end = environ.indexOf('\0', at + prefix.length);
+    const mark = environ.slice(at + prefix.length, end < 0 ? undefined : end);
+    const into = p.pid === p.pgid ? leaders : orphans;
+    const seen = into.get(mark);
+    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pid: p.pgid, pgid: p.pgid, startTicks: p.startTicks });
   }
-  return out;
+  for (const [mark, group] of orphans) if (!leaders.has(mark)) leaders.set(mark, group);
+  return leaders;
 }
 
-function withPendingProcess(row: RunRow, p: ProcStat | undefined): RunRow {
+function withPendingProcess(row: RunRow, p: MarkedRun | undefined): RunRow {
   return p ? { ...row, pid: p.pid, pgid: p.pgid, proc_start: p.startTicks } : row;
 }
 

@@ -86,7 +86,7 @@ t.test('services that died while the orchestrator was down: restarted per policy
   t.same(ev.events.filter((e) => e.type === 'gone_while_down').map((e) => e.service).sort(), ['perm', 'temp'], 'the gap is an event');
 });
 
-t.test('killed while clearing the group of an exited leader: the run stays open and the next start clears it', async (t) => {
+t.test('killed while clearing the group of an exited leader: the run stays open and the next start finds and clears it', async (t) => {
   // The leader exits at once; its grandchildren ignore SIGTERM and the stop timeout is long, so the
   // group outlives the leader for a while — the orchestrator is killed inside that window.
   const { dir, port } = await servedFolder({
@@ -97,9 +97,13 @@ t.test('killed while clearing the group of an exited leader: the run stays open 
   await killHard(s);
   const r = Registry.open(join(dir, 'data', 'registry.db'));
   const open = r.runs.openRuns();
+  // Harder still: as if it had been killed before it even learnt the leader's pid. The next one
+  // must find the leaderless group by the run mark its members carry.
+  r.db.prepare('UPDATE runs SET pid = 0, pgid = 0, proc_start = 0 WHERE ended_at IS NULL').run();
   r.close();
   const leader = open[0]?.pid ?? -1;
   const grandkids = procTable().filter((p) => p.pgid === leader && p.state !== 'Z').map((p) => p.pid);
+  t.teardown(() => { for (const pid of grandkids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ } } });
   t.equal(grandkids.length, 2, 'two grandchildren left in the group');
   t.same(open.map((row) => [row.service, row.exit_code, row.reason]), [['forky', 0, 'exited with code 0']],
     'the run is still open in the ledger, with the leader\'s exit recorded');
