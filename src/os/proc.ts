@@ -97,6 +97,11 @@ export class ProcTree {
     }
   }
 
+  /** Did the scan see a live member of this group? */
+  knows(pgid: number): boolean {
+    return this.byGroup.has(pgid);
+  }
+
   /** The whole tree of a group: its live members plus live descendants of the leader that left the group. */
   members(pgid: number): number[] {
     const members = new Set(this.byGroup.get(pgid));

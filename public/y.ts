@@ -1,2 +1,0 @@
-import { parse } from 'yaml';
-console.error(parse('a: 1'));
