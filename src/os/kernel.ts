@@ -17,7 +17,7 @@ import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
-import { bootId, groupMembers, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
+import { bootId, groupMembers, isLive, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
 export interface Fact {
@@ -317,7 +317,7 @@ export class Kernel {
         if (!gone && this.adoptedTick % ADOPTED_STAT_EVERY === 0) {
           const stat = readStat(proc.run.pid);
           if (!stat || stat.startTicks !== proc.startTicks) gone = true;
-          else if (stat.state === 'Z' || stat.state === 'X') { gone = true; exit = decodeWaitStatus(stat.exitCode); }
+          else if (!isLive(stat)) { gone = true; exit = decodeWaitStatus(stat.exitCode); }
         }
         if (gone) this.leaderExited(proc.id, proc.run.runId, exit.code, exit.signal);
       }
@@ -334,9 +334,9 @@ export class Kernel {
  */
 function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
   const table = procTable();
-  const holder = table.find((p) => p.pid === pgid && p.state !== 'Z' && p.state !== 'X');
+  const holder = table.find((p) => p.pid === pgid && isLive(p));
   if (holder && holder.startTicks !== leaderStartTicks) return false;
-  return table.some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X' && p.startTicks >= leaderStartTicks);
+  return table.some((p) => p.pgid === pgid && isLive(p) && p.startTicks >= leaderStartTicks);
 }
 
 /**
@@ -347,9 +347,8 @@ function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
 export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
 const runMark = (registryId: string, service: string, runId: string) => `${registryId}/${service}/${runId}`;
 
-/** Where a run's processes are: its leader, or (leader gone) the group it left, as adoption wants it. */
+/** A run's process group (its leader's pid), dated by its leader or, leader gone, its oldest member. */
 interface MarkedRun {
-  pid: number;
   pgid: number;
   startTicks: number;
 }
@@ -365,7 +364,7 @@ function markedRuns(): Map<string, MarkedRun> {
   const orphans = new Map<string, MarkedRun>();
   const prefix = `\0${RUN_ID_ENV}=`;
   for (const p of procTable()) {
-    if (p.state === 'Z' || p.state === 'X') continue;
+    if (!isLive(p)) continue;
     let environ: string;
     try {
       environ = `\0${readFileSync(`/proc/${p.pid}/environ`, 'latin1')}`;
@@ -378,14 +377,14 @@ function markedRuns(): Map<string, MarkedRun> {
     const mark = environ.slice(at + prefix.length, end < 0 ? undefined : end);
     const into = p.pid === p.pgid ? leaders : orphans;
     const seen = into.get(mark);
-    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pid: p.pgid, pgid: p.pgid, startTicks: p.startTicks });
+    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pgid: p.pgid, startTicks: p.startTicks });
   }
   for (const [mark, group] of orphans) if (!leaders.has(mark)) leaders.set(mark, group);
   return leaders;
 }
 
 function withPendingProcess(row: RunRow, p: MarkedRun | undefined): RunRow {
-  return p ? { ...row, pid: p.pid, pgid: p.pgid, proc_start: p.startTicks } : row;
+  return p ? { ...row, pid: p.pgid, pgid: p.pgid, proc_start: p.startTicks } : row; // a service leads its own group
 }
 
 function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {

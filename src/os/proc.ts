@@ -65,7 +65,8 @@ export function procTable(): ProcStat[] {
   return out;
 }
 
-const isLive = (s: ProcStat) => s.state !== 'Z' && s.state !== 'X';
+/** Neither a zombie nor dead: a process that still runs (or sleeps). */
+export const isLive = (s: ProcStat) => s.state !== 'Z' && s.state !== 'X';
 
 /**
  * Live (non-zombie) members of a process group. Zombies are excluded: where PID 1 does not reap
