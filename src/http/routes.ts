@@ -1,4 +1,5 @@
 /** The REST API: the seed's endpoints plus history, reload, metrics and the OpenAPI document. */
+import { formatProblem } from '../config/load.js';
 import { ID_PATTERN } from '../config/schema.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import type { Orchestrator } from '../orchestrator.js';
@@ -31,7 +32,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
     {
       method: 'get', pattern: '/health', public: true, unlimited: true,
       handler: () => {
-        const problems = [...o.problems.map((p) => `${p.file ? `${p.file}: ` : ''}${p.field ? `${p.field}: ` : ''}${p.message}`), ...o.conditions()];
+        const problems = [...o.problems.map(formatProblem), ...o.conditions()];
         const hostUp = o.hostReady();
         return json(hostUp ? 200 : 503, {
           status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok',
@@ -140,7 +141,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
       method: 'post', pattern: '/api/reload',
       handler: async () => {
         const r = await o.reload();
-        return json(200, { ...r, problems: r.problems.map((p) => ({ file: p.file, line: p.line, field: p.field, message: p.message })) });
+        return json(200, { ...r, problems: r.problems.map((p) => ({ file: p.file, line: p.line, col: p.col, field: p.field, message: p.message })) });
       },
     },
     {

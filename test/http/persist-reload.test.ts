@@ -111,11 +111,12 @@ t.test('POST /api/reload applies only the differences', async (t) => {
   const p = bad.json.problems[0];
   t.match(p.file, /keep\.yaml$/);
   t.equal(p.line, 4);
+  t.equal(p.col, 3, 'and column');
   t.equal(p.field, 'restart_policy.max_retries');
   t.match(p.message, /expected a non-negative integer, got "three"/);
   t.same(bad.json.removed, [], 'a service whose file is broken is not removed');
   t.equal(h.view('keep').pid, pids.keep, 'and keeps running');
   const health = await req(url, '/health');
   t.equal(health.json.status, 'degraded', '/health reports the problem');
-  t.match(health.json.problems.join('\n'), /keep\.yaml.*restart_policy\.max_retries/);
+  t.match(health.json.problems.join('\n'), /keep\.yaml:4:3 restart_policy\.max_retries/, 'with file:line:column, as everywhere else');
 });

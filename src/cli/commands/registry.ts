@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { formatProblem, type Problem } from '../../config/load.js';
 import { positionals, UsageError } from '../args.js';
 import { CliError, EXIT } from '../client.js';
 import { type Command, withCommon } from '../context.js';
@@ -80,7 +81,7 @@ const remove: Command = {
 
 interface ReloadResult {
   added: string[]; removed: string[]; changed: string[]; restarted: string[];
-  problems: Array<{ file?: string; line?: number; field?: string; message: string }>;
+  problems: Problem[];
 }
 
 const reload: Command = {
@@ -95,7 +96,7 @@ const reload: Command = {
     const list = (ids: string[]) => (ids.length ? ids.join(', ') : ctx.style.paint('dim', 'none'));
     ctx.out(`added: ${list(r.added)}\nremoved: ${list(r.removed)}\nchanged: ${list(r.changed)}\nrestarted: ${list(r.restarted)}\n`);
     for (const p of r.problems) {
-      ctx.out(`${ctx.style.paint('red', 'problem:')} ${p.file ? `${p.file}${p.line ? `:${p.line}` : ''} ` : ''}${p.field ? `${p.field}: ` : ''}${p.message}\n`);
+      ctx.out(`${ctx.style.paint('red', 'problem:')} ${formatProblem(p)}\n`);
     }
     return r.problems.length ? EXIT.refused : EXIT.ok;
   },
