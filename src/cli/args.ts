@@ -35,6 +35,24 @@ export const COMMON_FLAGS: FlagSpecs = {
   help: { aliases: ['-h'] },
 };
 
+/**
+ * `orchestrator --url U list` as well as `orchestrator list --url U`: options of `specs` given
+ * before the command word are moved after it (with their values), where every command reads them.
+ */
+export function commandFirst(argv: string[], specs: FlagSpecs): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const key = arg.startsWith('--') && arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    const spec = Object.entries(specs).find(([name, s]) => key === `--${name}` || s.aliases?.includes(key))?.[1];
+    if (!spec) break;
+    leading.push(arg);
+    if (spec.value && key === arg && i + 1 < argv.length) leading.push(argv[++i]!);
+  }
+  return i === 0 ? argv : [...argv.slice(i, i + 1), ...leading, ...argv.slice(i + 1)];
+}
+
 export function parseArgs(argv: string[], specs: FlagSpecs): Parsed {
   const byName = new Map<string, [string, FlagSpec]>();
   for (const [name, spec] of Object.entries(specs)) {

@@ -1,7 +1,7 @@
 /** Entry point of the `orchestrator` command: `serve` runs the orchestrator, every other verb talks to one. */
 import { serve } from '../main.js';
 import { version } from '../version.js';
-import { bool, parseArgs, UsageError } from './args.js';
+import { bool, COMMON_FLAGS, commandFirst, parseArgs, UsageError } from './args.js';
 import { CliError, EXIT } from './client.js';
 import { dashboardCommands } from './commands/dashboard.js';
 import { eventCommands } from './commands/events.js';
@@ -45,7 +45,7 @@ async function runServe(rest: string[]): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number | undefined> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = commandFirst(argv, COMMON_FLAGS);
   switch (name) {
     case 'serve':
       await runServe(rest);

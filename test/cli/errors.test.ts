@@ -32,6 +32,9 @@ t.test('errors: one line and a distinct exit code', async (t) => {
   t.equal(notToOthers.code, 4, 'but never sent to an address given by --url');
   const health = await cli(t, ['health', ...u]);
   t.equal(health.code, 0, 'health needs no key');
+  const leading = await cli(t, ['--api-key=k', '--url', h.url, 'list', '--json']);
+  t.equal(leading.code, 0, 'options may come before the command, as in `orchestrator --url U list`');
+  t.equal(JSON.parse(leading.stdout).services[0].id, 'sleepy');
 
   const k = ['--api-key', 'k', ...u];
   for (const args of [['show', 'nope'], ['start', 'nope'], ['stop', 'nope'], ['restart', 'nope'], ['logs', 'nope'], ['logs', 'nope', '-f'], ['remove', 'nope']]) {
