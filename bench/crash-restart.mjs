@@ -1,6 +1,7 @@
 // kill -9 of a supervised service (backoff 0): how long until the orchestrator reports its new pid,
 // and until it is healthy again — beside, in the same run, a bare child_process.spawn of the same
-// command and the service's own boot time (bare spawn until /health answers).
+// command, a bare restart loop (the floor any supervisor has: the kernel's exit notice plus a
+// spawn) and the service's own boot time (bare spawn until /health answers).
 //   node bench/crash-restart.mjs [kills=200]
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,23 +12,32 @@ import { summarize } from './lib/stats.mjs';
 const KILLS = Number(process.argv[2] ?? 200);
 const SERVICE = join(ROOT, 'bench', 'lib', 'tiny-service.mjs');
 
+// The floor, measured in the same run: a minimal supervisor in a few lines. Each child is spawned
+// (spawnMs: to its spawn event), waited for until /health answers (bootMs), then killed; the next
+// child is spawned as soon as the exit event comes (restartMs: kill -9 → exit → new spawn event).
 async function bare(n, port) {
   const spawnMs = [];
   const bootMs = [];
+  const restartMs = [];
+  let killedAt = null;
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const child = spawn(process.execPath, [SERVICE], { detached: true, stdio: 'ignore', env: { ...process.env, PORT: String(port) } });
     await new Promise((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
-    spawnMs.push(performance.now() - t0);
+    const t1 = performance.now();
+    spawnMs.push(t1 - t0);
+    if (killedAt !== null) restartMs.push(t1 - killedAt);
     for (;;) {
       try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break; } catch { /* not yet */ }
       await new Promise((r) => setTimeout(r, 1));
     }
     bootMs.push(performance.now() - t0);
+    const exited = new Promise((r) => child.once('exit', r));
+    killedAt = performance.now();
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
   }
-  return { spawnMs, bootMs };
+  return { spawnMs, bootMs, restartMs };
 }
 
 async function supervised(n, port) {
@@ -74,6 +84,7 @@ try {
   process.stdout.write(`\n### Crash → new pid, crash → healthy (kill -9, backoff 0, ${KILLS} kills) — ${machine()}\n\n`);
   printTable(['', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], [
     row('bare child_process.spawn (to the spawn event)', b.spawnMs),
+    row('bare restart: kill -9 → exit event → spawn event', b.restartMs),
     row('kill -9 → new pid reported (/ws)', s.pidMs),
     row('service boot: bare spawn → /health answers', b.bootMs),
     row('kill -9 → healthy again (/ws)', s.healthyMs),

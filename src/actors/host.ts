@@ -302,13 +302,24 @@ export class ActorHost {
     this.env.defer(() => this.flush());
   }
 
+  /** Send what is queued now instead of at the end of the turn (after a batch of facts). */
+  flushNow(): void {
+    if (this.flushQueued) this.flush();
+  }
+
   private flush(): void {
+    if (!this.flushQueued) return; // flushed early by flushNow
     this.flushQueued = false;
     this.advanceShutdown();
+    // Spawns and signals leave first, probes and samples last: the main thread handles messages
+    // in order, and a restart should neither wait for nor delay the event that reports it.
+    let routine: KernelEffect[] = [];
     if (this.outKernel.length) {
       const effects = this.outKernel;
       this.outKernel = [];
-      this.out.kernel(effects);
+      const urgent = effects.filter(isUrgent);
+      routine = urgent.length === 0 ? effects : urgent.length === effects.length ? [] : effects.filter((e) => !isUrgent(e));
+      if (urgent.length) this.out.kernel(urgent);
     }
     // Views before events: a client that reads a service after an event sees at least that state.
     if (this.dirty.size || this.removed.length) {
@@ -335,6 +346,7 @@ export class ActorHost {
       this.outEvents = [];
       this.out.events(events);
     }
+    if (routine.length) this.out.kernel(routine);
     if (this.waiters.length) {
       const pending = this.waiters;
       this.waiters = [];
@@ -343,6 +355,10 @@ export class ActorHost {
       }
     }
   }
+}
+
+function isUrgent(e: KernelEffect): boolean {
+  return e.type === 'spawn' || e.type === 'signal';
 }
 
 /** Fields that change with every probe or sample; alone they are published at most every ROUTINE_VIEW_MS. */

@@ -198,13 +198,15 @@ export class Kernel {
       const startTicks = stat?.startTicks ?? 0;
       const run: RunInfo = { runId, pid, pgid: pid, startedAt: stat ? ticksToMs(startTicks) : bootNow() };
       this.procs.set(id, { id, run, startTicks, child, leaderExited: false, watching: false });
-      try {
-        this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now());
-      } catch (err) {
-        log.error({ err }, 'could not record the run in the ledger');
-      }
-      log.info({ childPid: pid, runId }, 'spawned');
       this.opts.onFact({ id, msg: { type: 'spawned', run } });
+      afterFact(() => {
+        try {
+          this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now());
+        } catch (err) {
+          log.error({ err }, 'could not record the run in the ledger');
+        }
+        log.info({ childPid: pid, runId }, 'spawned');
+      });
     });
     child.once('exit', (code, signal) => {
       if (!spawned) return;
@@ -218,17 +220,19 @@ export class Kernel {
     proc.leaderExited = true;
     const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
     const groupEmpty = groupMembers(proc.run.pgid).length === 0;
-    this.opts.log.info({ service: id, childPid: proc.run.pid, code, signal, groupEmpty }, 'exited');
-    if (groupEmpty) {
-      this.endRun(id, runId, code, signal, reason);
-      this.procs.delete(id);
-    } else {
-      // The run stays open in the ledger while its group lives: a kill -9 of the orchestrator now
-      // must leave the next one knowing there is a group to clear.
-      this.record(id, () => this.opts.ledger.leaderExited(id, runId, code, signal, reason), 'the leader\'s exit');
-      this.watchGroup(proc);
-    }
+    if (groupEmpty) this.procs.delete(id);
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
+    afterFact(() => {
+      this.opts.log.info({ service: id, childPid: proc.run.pid, code, signal, groupEmpty }, 'exited');
+      if (groupEmpty) {
+        this.endRun(id, runId, code, signal, reason);
+      } else {
+        // The run stays open in the ledger while its group lives: a kill -9 of the orchestrator
+        // now must leave the next one knowing there is a group to clear.
+        this.record(id, () => this.opts.ledger.leaderExited(id, runId, code, signal, reason), 'the leader\'s exit');
+        this.watchGroup(proc);
+      }
+    });
   }
 
   private endRun(id: string, runId: string, code: number | null, signal: string | null, reason: string): void {
@@ -351,6 +355,16 @@ const runMark = (registryId: string, service: string, runId: string) => `${regis
 interface MarkedRun {
   pgid: number;
   startTicks: number;
+}
+
+/**
+ * Bookkeeping of a lifecycle fact (its ledger write and log line) that may follow the fact itself:
+ * facts leave for the actors in a microtask queued when they are delivered, so a microtask queued
+ * after delivering runs right after the fact has left — and still before this thread handles
+ * anything else (such as the spawn that answers an exit).
+ */
+function afterFact(fn: () => void): void {
+  queueMicrotask(fn);
 }
 
 /**

@@ -99,16 +99,17 @@ export class ActorHostSupervisor {
   }
 
   /**
-   * Queue a kernel fact for the worker. Lifecycle facts (spawned, exited) leave on the next turn of
-   * the event loop; routine ones (probe results, samples) wait up to ROUTINE_BATCH_MS to share a
-   * message with others. Order is kept: a flush always sends the whole queue.
+   * Queue a kernel fact for the worker. Lifecycle facts (spawned, exited) leave as soon as the
+   * current callback is done (a microtask: the spawns of one batch of effects still share one
+   * message); routine ones (probe results, samples) wait up to ROUTINE_BATCH_MS to share a message
+   * with others. Order is kept: a flush always sends the whole queue.
    */
   deliver(fact: Fact): void {
     this.facts.push(fact);
     const routine = fact.msg.type === 'probed' || fact.msg.type === 'sampled';
     if (!routine && !this.flushSoon) {
       this.flushSoon = true;
-      setImmediate(() => this.flushFacts());
+      queueMicrotask(() => this.flushFacts());
     } else if (routine && !this.flushSoon && !this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flushFacts(), ROUTINE_BATCH_MS);
     }

@@ -30,6 +30,7 @@ port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'facts':
       for (const f of msg.facts) host.deliver(f.id, f.msg);
+      host.flushNow(); // a restart's spawn leaves now, not after the next turn of the loop
       break;
     case 'crash':
       throw new Error(msg.message);
