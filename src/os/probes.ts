@@ -83,7 +83,8 @@ class ProbeHandler implements Dispatcher.DispatchHandler {
     const latencyMs = this.latency();
     const status = this.status;
     if (status < 200 || status >= 300) return this.finish({ ok: false, latencyMs, status, error: `HTTP ${status}` });
-    const declared = this.json ? declaredStatus(Buffer.concat(this.chunks).toString('utf8')) : undefined;
+    const body = !this.json ? '' : this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    const declared = declaredStatus(body);
     if (declared !== undefined && !HEALTHY_WORDS.has(declared.toLowerCase())) {
       return this.finish({ ok: false, latencyMs, status, error: `reported status "${declared}"` });
     }
