@@ -200,11 +200,7 @@ export class Kernel {
       this.procs.set(id, { id, run, startTicks, child, leaderExited: false, watching: false });
       this.opts.onFact({ id, msg: { type: 'spawned', run } });
       afterFact(() => {
-        try {
-          this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now());
-        } catch (err) {
-          log.error({ err }, 'could not record the run in the ledger');
-        }
+        this.record(id, () => this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now()), 'the run');
         log.info({ childPid: pid, runId }, 'spawned');
       });
     });

@@ -83,8 +83,8 @@ class ProbeHandler implements Dispatcher.DispatchHandler {
     const latencyMs = this.latency();
     const status = this.status;
     if (status < 200 || status >= 300) return this.finish({ ok: false, latencyMs, status, error: `HTTP ${status}` });
-    const body = !this.json ? '' : this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
-    const declared = declaredStatus(body);
+    // One chunk (the usual small body) is read as is, without a copy through Buffer.concat.
+    const declared = this.json ? declaredStatus((this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8')) : undefined;
     if (declared !== undefined && !HEALTHY_WORDS.has(declared.toLowerCase())) {
       return this.finish({ ok: false, latencyMs, status, error: `reported status "${declared}"` });
     }
