@@ -3,7 +3,8 @@ import type { Problem } from './config/load.js';
 
 export type ErrorCode =
   | 'not_found' | 'conflict' | 'validation' | 'bad_request' | 'unavailable' | 'unauthorized'
-  | 'forbidden' | 'rate_limited' | 'too_large' | 'unsupported_media_type' | 'method_not_allowed' | 'internal';
+  | 'forbidden' | 'rate_limited' | 'too_large' | 'uri_too_long' | 'headers_too_large' | 'unsupported_media_type'
+  | 'method_not_allowed' | 'internal';
 
 export class AppError extends Error {
   constructor(

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import * as v from 'valibot';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import {
-  orchestratorConfigSchema, serviceSchema,
+  HTTP_ENGINES, orchestratorConfigSchema, serviceSchema,
   type OrchestratorConfig, type ServiceDefaults, type ServiceSource, type ServiceSpec,
 } from './schema.js';
 
@@ -118,12 +118,18 @@ const ENV_OVERRIDES: Array<[string, (raw: Record<string, any>, value: string) =>
     return undefined;
   }],
   ['ORCHESTRATOR_HOST', (raw, value) => { (raw.orchestrator ??= {}).host = value; return undefined; }],
+  ['ORCHESTRATOR_HTTP_ENGINE', (raw, value) => {
+    if (!(HTTP_ENGINES as readonly string[]).includes(value)) return `expected one of ${HTTP_ENGINES.join(', ')}, got "${value}"`;
+    (raw.orchestrator ??= {}).http_engine = value;
+    return undefined;
+  }],
   ['ORCHESTRATOR_API_KEY', (raw, value) => { (raw.api ??= {}).api_key = value === '' ? null : value; return undefined; }],
 ];
 
 /**
  * Load config/orchestrator.yaml (or defaults when file is undefined). Relative paths resolve
- * against the file's folder; ORCHESTRATOR_PORT / ORCHESTRATOR_HOST / ORCHESTRATOR_API_KEY override.
+ * against the file's folder; ORCHESTRATOR_PORT / ORCHESTRATOR_HOST / ORCHESTRATOR_HTTP_ENGINE /
+ * ORCHESTRATOR_API_KEY override.
  */
 export function loadOrchestratorConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): OrchestratorConfig {
   let raw: Record<string, any> = {};

@@ -97,6 +97,8 @@ const logLevel = () => v.pipe(
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+export const HTTP_ENGINES = ['auto', 'uws', 'node'] as const;
+
 const strategy = () => v.picklist(STRATEGIES, expected(`one of ${STRATEGIES.join(', ')}`));
 
 const supervisorEntries = {
@@ -121,6 +123,8 @@ export function orchestratorConfigSchema(baseDir: string) {
       services_dir: path('./services'),
       /** Extra Host header values accepted besides the bind address and localhost (DNS-rebinding guard). */
       allowed_hosts: v.optional(v.array(nonEmpty('a host name')), []),
+      /** auto: native uWebSockets.js when a binary for this Node and libc loads, else Node's http + ws. */
+      http_engine: v.optional(v.picklist(HTTP_ENGINES, expected(`one of ${HTTP_ENGINES.join(', ')}`)), 'auto'),
     }), {}),
     monitoring: v.optional(obj({
       interval: v.optional(posSeconds('a positive health check interval in seconds'), 30),

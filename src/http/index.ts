@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Orchestrator } from '../orchestrator.js';
 import type { Stream } from '../os/logs.js';
+import { createEngine, type EngineName } from './engine/index.js';
 import { apiRoutes } from './routes.js';
 import { createSecurity, HttpServer } from './server.js';
 import { staticRoutes } from './static.js';
@@ -9,6 +10,8 @@ import { Feed, type FeedOptions } from './ws.js';
 
 export interface HttpHandle {
   port: number;
+  /** Which engine serves: native uWebSockets.js or Node's http + ws. */
+  engine: EngineName;
   server: HttpServer;
   feed: Feed;
   close(): void;
@@ -21,23 +24,35 @@ export interface HttpOptions {
 
 /** Bind first (so a busy port fails before any service starts), then attach the orchestrator. */
 export async function listen(o: Orchestrator, log: Logger, opts: HttpOptions): Promise<HttpHandle> {
-  const server = new HttpServer(createSecurity(o.config), log.child({ component: 'http' }));
-  const feed: Feed = new Feed(server.app, server.sec, o, log.child({ component: 'ws' }), {
+  const httpLog = log.child({ component: 'http' });
+  const { engine, reason } = createEngine(o.config.orchestrator.http_engine);
+  httpLog.info({ engine: engine.name, reason }, `HTTP engine: ${engine.name}`);
+  const server = new HttpServer(engine, createSecurity(o.config), httpLog);
+  const feed: Feed = new Feed(engine, server.sec, o, log.child({ component: 'ws' }), {
     ...opts.feed,
     // A subscription may come before the service is registered: follow by id all the same.
     onLogInterest: (service, interested) => (interested ? o.logs.follow(service) : o.logs.unfollow(service)),
   });
-  for (const route of [...apiRoutes(o), ...staticRoutes(opts.publicDir)]) server.route(route);
-  server.fallbacks();
+  for (const route of [...apiRoutes(o, engine.name), ...staticRoutes(opts.publicDir)]) server.route(route);
   const onEvent = feed.publishEvent.bind(feed);
   const onViews = feed.publishViews.bind(feed);
   const onLines = (service: string, stream: Stream, lines: string[]) => feed.publishLog(service, stream, lines);
   o.on('event', onEvent);
   o.on('views', onViews);
   o.on('lines', onLines);
-  const port = await server.listen(o.config.orchestrator.host, o.config.orchestrator.port);
+  let port: number;
+  try {
+    port = await server.listen(o.config.orchestrator.host, o.config.orchestrator.port);
+  } catch (e) {
+    o.off('event', onEvent);
+    o.off('views', onViews);
+    o.off('lines', onLines);
+    feed.close();
+    server.close();
+    throw e;
+  }
   return {
-    port, server, feed,
+    port, engine: engine.name, server, feed,
     close: () => {
       o.off('event', onEvent);
       o.off('views', onViews);

@@ -1,15 +1,16 @@
 /**
- * Writing uWS responses safely: every write is corked, nothing touches a response after it was
+ * Writing responses safely over either engine: one write per response, nothing after it was
  * aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
  */
-import type { HttpResponse } from 'uWebSockets.js';
 import { AppError } from '../errors.js';
+import type { RawResponse } from './engine/types.js';
 
 export const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 202: '202 Accepted', 204: '204 No Content', 304: '304 Not Modified',
   400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
   405: '405 Method Not Allowed', 406: '406 Not Acceptable', 409: '409 Conflict', 413: '413 Payload Too Large',
-  415: '415 Unsupported Media Type', 421: '421 Misdirected Request', 429: '429 Too Many Requests',
+  414: '414 URI Too Long', 415: '415 Unsupported Media Type', 421: '421 Misdirected Request', 429: '429 Too Many Requests',
+  431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
@@ -20,7 +21,7 @@ export class Reply {
   /** Headers every response to this request carries (CORS). */
   readonly extraHeaders: Array<[string, string]> = [];
 
-  constructor(readonly res: HttpResponse, readonly head = false) {
+  constructor(readonly res: RawResponse, readonly head = false) {
     res.onAborted(() => { this.aborted = true; });
   }
 
@@ -31,16 +32,12 @@ export class Reply {
   send(status: number, body: string | Buffer | Uint8Array, contentType: string, headers: Array<[string, string]> = []): void {
     if (!this.open) return;
     this.done = true;
-    this.res.cork(() => {
-      this.res.writeStatus(STATUS_TEXT[status] ?? String(status));
-      if (status !== 204 && status !== 304) this.res.writeHeader('content-type', contentType);
-      this.res.writeHeader('x-content-type-options', 'nosniff');
-      for (const [k, v] of this.extraHeaders) this.res.writeHeader(k, v);
-      for (const [k, v] of headers) this.res.writeHeader(k, v);
-      if (status === 204 || status === 304) this.res.endWithoutBody();
-      else if (this.head) this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-      else this.res.end(body);
-    });
+    const noBody = status === 204 || status === 304;
+    const all: Array<[string, string]> = noBody ? [] : [['content-type', contentType]];
+    all.push(['x-content-type-options', 'nosniff'], ...this.extraHeaders, ...headers);
+    if (noBody) this.res.respond(status, all, null);
+    else if (this.head) this.res.respond(status, all, null, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    else this.res.respond(status, all, body);
   }
 
   json(status: number, value: unknown, headers: Array<[string, string]> = []): void {

@@ -9,6 +9,7 @@ import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { presentEvent, presentService, presentSpec } from './present.js';
+import type { EngineName } from './engine/types.js';
 import type { Request, Result, Route } from './server.js';
 
 const MAX_LOG_LINES = 10_000;
@@ -16,7 +17,7 @@ const MAX_EVENTS = 1_000;
 const MAX_METRIC_POINTS = 10_080; // a week of minutes
 const DETAIL_EVENTS = 10;
 
-export function apiRoutes(o: Orchestrator): Route[] {
+export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
   startLoopMonitor();
   const json = (status: number, body: unknown): Result => ({ status, json: body });
   const detail = (id: string) => {
@@ -38,6 +39,7 @@ export function apiRoutes(o: Orchestrator): Route[] {
           status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok',
           version: version(),
           pid: process.pid,
+          engine,
           started_at: new Date(o.startedAt).toISOString(),
           uptime_seconds: Math.round(o.uptimeSeconds() * 10) / 10,
           services: o.summary(),

@@ -1,20 +1,20 @@
 /**
- * One uWebSockets.js app on orchestrator.host:port serving /api/*, /health, /metrics, /ws and the
- * dashboard. Every request runs the same pipeline: read what uWS gives synchronously, Host check,
- * CORS, API key, rate limit, Origin and media type for mutations, a size-limited body, then the
- * route handler; its result or error is written corked, and never after an abort.
+ * One HTTP server on orchestrator.host:port serving /api/*, /health, /metrics, /ws and the
+ * dashboard, over an engine (engine/: native uWebSockets.js or Node's http + ws). Routing and every
+ * check live here, once: request size limits, Host, CORS, API key, rate limit, Origin and media type
+ * for mutations, a size-limited body, then the route handler; its result or error is written once,
+ * and never after an abort.
  */
 import type { Logger } from 'pino';
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { OrchestratorConfig } from '../config/schema.js';
 import { AppError, badRequest } from '../errors.js';
 import {
   allowedHostNames, hostName, isLoopback, keyMatches, originAllowed, presentedKey, RateLimiter,
 } from './auth.js';
+import { LIMITS, type Engine, type RawRequest, type RawResponse } from './engine/types.js';
 import { Reply } from './respond.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 export interface Request {
   method: string;
@@ -67,27 +67,37 @@ export function checkBindSafety(config: OrchestratorConfig): void {
 
 const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
 
-export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: string[]): Omit<Request, 'body'> {
-  const params: Record<string, string> = {};
-  paramNames.forEach((name, i) => { params[name] = decodeParam(req.getParameter(i) ?? ''); });
+/** The parts of a request the routes and checks use, read at once (uWS allows nothing later). */
+export function readRequest(raw: RawRequest, params: Record<string, string> = {}): Omit<Request, 'body'> {
   return {
-    method: req.getMethod(),
-    path: req.getUrl(),
-    query: new URLSearchParams(req.getQuery() ?? ''),
+    method: raw.method,
+    path: raw.path,
+    query: new URLSearchParams(raw.query),
     params,
     headers: {
-      host: req.getHeader('host'),
-      origin: req.getHeader('origin'),
-      contentType: req.getHeader('content-type'),
-      accept: req.getHeader('accept'),
-      acceptEncoding: req.getHeader('accept-encoding'),
-      apiKey: req.getHeader('x-api-key'),
-      authorization: req.getHeader('authorization'),
-      ifNoneMatch: req.getHeader('if-none-match'),
-      protocol: req.getHeader('sec-websocket-protocol'),
+      host: raw.header('host'),
+      origin: raw.header('origin'),
+      contentType: raw.header('content-type'),
+      accept: raw.header('accept'),
+      acceptEncoding: raw.header('accept-encoding'),
+      apiKey: raw.header('x-api-key'),
+      authorization: raw.header('authorization'),
+      ifNoneMatch: raw.header('if-none-match'),
+      protocol: raw.header('sec-websocket-protocol'),
     },
-    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    ip: raw.ip,
   };
+}
+
+/** 414 for a request target over LIMITS.maxUrlBytes, 431 for header lines over LIMITS.maxHeaderBytes. */
+export function sizeProblem(raw: RawRequest): AppError | null {
+  if (raw.path.length + raw.query.length + 1 > LIMITS.maxUrlBytes) {
+    return new AppError('uri_too_long', `request target over ${LIMITS.maxUrlBytes} bytes`, 414);
+  }
+  if (raw.headerBytes > LIMITS.maxHeaderBytes) {
+    return new AppError('headers_too_large', `request headers over ${LIMITS.maxHeaderBytes} bytes in total`, 431);
+  }
+  return null;
 }
 
 /**
@@ -123,49 +133,86 @@ export function guard(sec: Security, r: Omit<Request, 'body'>, reply: Reply | nu
   return null;
 }
 
-export class HttpServer {
-  readonly app: TemplatedApp;
-  private listenSocket: us_listen_socket | null = null;
-  private readonly patterns: Array<{ method: string; regex: RegExp }> = [];
+interface Entry {
+  route: Route;
+  regex: RegExp | null;
+  paramNames: string[];
+  isApi: boolean;
+  mutating: boolean;
+}
 
-  constructor(readonly sec: Security, private readonly log: Logger) {
-    this.app = uWS.App();
+export class HttpServer {
+  /** Routes without parameters, by path then method (HEAD shares GET's entry). */
+  private readonly exact = new Map<string, Map<string, Entry>>();
+  private readonly patterned: Array<{ method: string; entry: Entry }> = [];
+
+  constructor(readonly engine: Engine, readonly sec: Security, private readonly log: Logger) {
+    engine.onRequest((raw, res) => this.dispatch(raw, res));
   }
 
   route(route: Route): this {
     const paramNames = [...route.pattern.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
-    const regex = patternRegex(route.pattern);
-    this.patterns.push({ method: route.method === 'del' ? 'delete' : route.method, regex });
     const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics';
-    const mutating = route.method !== 'get';
-    const register = (method: Route['method'] | 'head') => this.app[method](route.pattern, (res, req) => {
-      const reply = new Reply(res, method === 'head');
-      try {
-        this.handle(route, paramNames, mutating, isApi, res, req, reply);
-      } catch (err) {
-        // A bug must cost one 500, not a request left hanging (uWS would never answer it).
-        this.log.error({ err, path: req.getUrl() }, 'request handler threw');
-        this.fail(reply, err);
-      }
-    });
-    register(route.method);
+    const entry: Entry = { route, regex: null, paramNames, isApi, mutating: route.method !== 'get' };
+    const method = route.method === 'del' ? 'delete' : route.method;
     // HEAD answers what GET would, without the body (uptime checks use it on /health).
-    if (route.method === 'get') {
-      register('head');
-      this.patterns.push({ method: 'head', regex });
+    const methods = method === 'get' ? ['get', 'head'] : [method];
+    if (paramNames.length === 0 && !route.pattern.includes('*')) {
+      let byMethod = this.exact.get(route.pattern);
+      if (!byMethod) this.exact.set(route.pattern, byMethod = new Map());
+      for (const m of methods) byMethod.set(m, entry);
+    } else {
+      entry.regex = patternRegex(route.pattern);
+      for (const m of methods) this.patterned.push({ method: m, entry });
     }
     return this;
   }
 
-  private handle(route: Route, paramNames: string[], mutating: boolean, isApi: boolean, res: HttpResponse, req: HttpRequest, reply: Reply): void {
-    const r = readRequest(res, req, paramNames);
-    const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: isApi && !route.unlimited, mutating });
+  listen(host: string, port: number): Promise<number> {
+    return this.engine.listen(host, port);
+  }
+
+  close(): void {
+    this.engine.close();
+  }
+
+  private dispatch(raw: RawRequest, res: RawResponse): void {
+    const reply = new Reply(res, raw.method === 'head');
+    try {
+      const tooBig = sizeProblem(raw);
+      if (tooBig) return this.fail(reply, tooBig, true);
+      const found = this.match(raw.method, raw.path);
+      if (!found) return this.fallback(raw, reply);
+      const params: Record<string, string> = {};
+      found.entry.paramNames.forEach((name, i) => { params[name] = decodeParam(found.values[i] ?? ''); });
+      this.handle(found.entry, readRequest(raw, params), raw, res, reply);
+    } catch (err) {
+      // A bug must cost one 500, not a request left hanging.
+      this.log.error({ err, path: raw.path }, 'request handler threw');
+      this.fail(reply, err);
+    }
+  }
+
+  private match(method: string, path: string): { entry: Entry; values: string[] } | null {
+    const exact = this.exact.get(path)?.get(method);
+    if (exact) return { entry: exact, values: [] };
+    for (const p of this.patterned) {
+      if (p.method !== method) continue;
+      const m = p.entry.regex!.exec(path);
+      if (m) return { entry: p.entry, values: m.slice(1) };
+    }
+    return null;
+  }
+
+  private handle(entry: Entry, r: Omit<Request, 'body'>, raw: RawRequest, res: RawResponse, reply: Reply): void {
+    const { route } = entry;
+    const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
     if (denied) return this.fail(reply, denied);
     if (!METHODS_WITH_BODY.has(route.method)) {
       this.run(route, { ...r, body: undefined }, reply);
       return;
     }
-    const length = Number(req.getHeader('content-length') || '0');
+    const length = Number(raw.header('content-length') || '0');
     if (length > MAX_BODY_BYTES) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
     readBody(res, reply, MAX_BODY_BYTES, (body, tooLarge) => {
       if (tooLarge) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
@@ -183,43 +230,22 @@ export class HttpServer {
     });
   }
 
-  /** Catch-alls: 405 with Allow for a known path and wrong method, 404 for the rest of /api. */
-  fallbacks(): this {
-    this.app.any('/*', (res, req) => {
-      const reply = new Reply(res);
-      const path = req.getUrl();
-      const method = req.getMethod();
-      const r = readRequest(res, req, []);
-      if (method === 'options') return this.preflight(reply, r);
-      // CORS headers on errors too, so a dashboard on another origin can read why.
-      if (r.headers.origin && originAllowed(r.headers.origin, r.headers.host, this.sec.config.api.cors_origins)) {
-        reply.extraHeaders.push(['access-control-allow-origin', r.headers.origin], ['vary', 'Origin']);
-      }
-      const allow = this.patterns.filter((p) => p.regex.test(path)).map((p) => p.method.toUpperCase());
-      if (allow.length) {
-        return reply.error(new AppError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}`, 405), [['allow', [...new Set(allow)].join(', ')]]);
-      }
-      reply.error(new AppError('not_found', `no route for ${method.toUpperCase()} ${path}`, 404));
-    });
-    return this;
-  }
-
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      // Exclusive: uSockets would otherwise share the port (SO_REUSEPORT) with whoever holds it.
-      const listen = this.app.listen as unknown as (h: string, p: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
-      listen.call(this.app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
-        if (!socket) { reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`)); return; }
-        this.listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
-      });
-    });
-  }
-
-  close(): void {
-    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = null;
-    try { (this.app as unknown as { close?: () => void }).close?.(); } catch { /* older uWS without App.close */ }
+  /** No route: a CORS preflight, 405 with Allow for a known path and wrong method, or 404. */
+  private fallback(raw: RawRequest, reply: Reply): void {
+    const r = readRequest(raw);
+    const { path, method } = r;
+    if (method === 'options') return this.preflight(reply, r);
+    // CORS headers on errors too, so a dashboard on another origin can read why.
+    if (r.headers.origin && originAllowed(r.headers.origin, r.headers.host, this.sec.config.api.cors_origins)) {
+      reply.extraHeaders.push(['access-control-allow-origin', r.headers.origin], ['vary', 'Origin']);
+    }
+    const allow = new Set<string>();
+    for (const [m] of this.exact.get(path) ?? []) allow.add(m.toUpperCase());
+    for (const p of this.patterned) if (p.entry.regex!.test(path)) allow.add(p.method.toUpperCase());
+    if (allow.size) {
+      return reply.error(new AppError('method_not_allowed', `${method.toUpperCase()} is not allowed on ${path}`, 405), [['allow', [...allow].join(', ')]]);
+    }
+    reply.error(new AppError('not_found', `no route for ${method.toUpperCase()} ${path}`, 404));
   }
 
   private preflight(reply: Reply, r: Omit<Request, 'body'>): void {
@@ -261,8 +287,8 @@ export class HttpServer {
   }
 }
 
-/** Collect a request body up to `limit` bytes; uWS hands chunks it will reuse, so each is copied. */
-function readBody(res: HttpResponse, reply: Reply, limit: number, done: (body: Buffer, tooLarge: boolean) => void): void {
+/** Collect a request body up to `limit` bytes; an engine may reuse a chunk's memory, so each is copied. */
+function readBody(res: RawResponse, reply: Reply, limit: number, done: (body: Buffer, tooLarge: boolean) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
@@ -274,7 +300,7 @@ function readBody(res: HttpResponse, reply: Reply, limit: number, done: (body: B
       done(Buffer.alloc(0), true);
       return;
     }
-    chunks.push(Buffer.from(chunk.slice(0)));
+    chunks.push(Buffer.from(chunk));
     if (isLast) {
       finished = true;
       done(Buffer.concat(chunks), false);
@@ -296,6 +322,6 @@ function isIpLiteral(host: string): boolean {
 }
 
 function patternRegex(pattern: string): RegExp {
-  const escaped = pattern.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+  const escaped = pattern.split('/').map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
   return new RegExp(`^${escaped}$`);
 }

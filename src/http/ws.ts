@@ -1,5 +1,5 @@
 /**
- * The /ws feed. uWS pub/sub topics do the fan-out:
+ * The /ws feed, over either engine. Pub/sub topics do the fan-out:
  *   services        every registry event and every service update
  *   service/<id>    the events and updates of one service
  *   logs/<id>       live log lines of one service
@@ -10,7 +10,6 @@
  * for a slow client.
  */
 import type { Logger } from 'pino';
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { ServiceView } from '../actors/service.js';
 import { ID_PATTERN } from '../config/schema.js';
 import type { Orchestrator } from '../orchestrator.js';
@@ -18,8 +17,8 @@ import type { Stream } from '../os/logs.js';
 import type { StoredEvent } from '../store/events.js';
 import { version } from '../version.js';
 import { presentEvent, presentService } from './present.js';
-import { STATUS_TEXT } from './respond.js';
-import { guard, readRequest, type Security } from './server.js';
+import type { Engine, WsConnection } from './engine/types.js';
+import { guard, readRequest, sizeProblem, type Security } from './server.js';
 
 interface ClientData {
   ip: string;
@@ -48,7 +47,7 @@ const BUSY_FRAME = 8;
 const TOPIC = /^(services|service\/[^/]+|logs\/[^/]+)$/;
 
 export class Feed {
-  private readonly clients = new Set<WebSocket<ClientData>>();
+  private readonly clients = new Set<WsConnection<ClientData>>();
   private readonly pendingViews = new Map<string, ServiceView | null>();
   private pendingEvents: StoredEvent[] = [];
   private eventFlush: NodeJS.Timeout | NodeJS.Immediate | null = null;
@@ -58,7 +57,7 @@ export class Feed {
   private readonly checkTimer: NodeJS.Timeout;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
 
-  constructor(private readonly app: TemplatedApp, private readonly sec: Security, private readonly o: Orchestrator, private readonly log: Logger, opts: FeedOptions = {}) {
+  constructor(private readonly engine: Engine, private readonly sec: Security, private readonly o: Orchestrator, private readonly log: Logger, opts: FeedOptions = {}) {
     this.opts = { maxBufferedBytes: 1024 * 1024, updateIntervalMs: 100, maxReplay: 10_000, ...opts };
     this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
     this.checkTimer.unref();
@@ -93,15 +92,15 @@ export class Feed {
     this.lastFrameSize = events.length;
     if (events.length === 0) return;
     let whole: string | null = null;
-    if (this.app.numSubscribers('services') > 0) this.app.publish('services', whole = eventFrame(events));
+    if (this.engine.numSubscribers('services') > 0) this.engine.publish('services', whole = eventFrame(events));
     const byService = new Map<string, StoredEvent[]>();
     for (const e of events) {
-      if (!e.service || this.app.numSubscribers(`service/${e.service}`) === 0) continue;
+      if (!e.service || this.engine.numSubscribers(`service/${e.service}`) === 0) continue;
       const list = byService.get(e.service);
       if (list) list.push(e); else byService.set(e.service, [e]);
     }
     // One service's events only (a restart, say): its topic gets the very frame the fleet got.
-    for (const [service, list] of byService) this.app.publish(`service/${service}`, list.length === events.length && whole ? whole : eventFrame(list));
+    for (const [service, list] of byService) this.engine.publish(`service/${service}`, list.length === events.length && whole ? whole : eventFrame(list));
   }
 
   /** Fresh views: batched, one message per window for all of them. */
@@ -112,7 +111,7 @@ export class Feed {
   }
 
   publishLog(service: string, stream: Stream, lines: string[]): void {
-    this.app.publish(`logs/${service}`, JSON.stringify({ type: 'log', service, stream, lines }));
+    this.engine.publish(`logs/${service}`, JSON.stringify({ type: 'log', service, stream, lines }));
   }
 
   close(): void {
@@ -128,34 +127,34 @@ export class Feed {
   private flushViews(): void {
     this.flushTimer = null;
     // Nobody listening to the fleet: only per-service subscribers (if any) need presenting.
-    const fleet = this.app.numSubscribers('services') > 0;
+    const fleet = this.engine.numSubscribers('services') > 0;
     if (!fleet && this.clients.size === 0) { this.pendingViews.clear(); return; }
     const updated: unknown[] = [];
     const removed: string[] = [];
     for (const [id, v] of this.pendingViews) {
       if (v === null) { removed.push(id); continue; }
       if (!this.o.has(id)) continue;
-      const single = this.app.numSubscribers(`service/${id}`) > 0;
+      const single = this.engine.numSubscribers(`service/${id}`) > 0;
       if (!fleet && !single) continue;
       const presented = presentService({ spec: this.o.get(id).spec, view: v });
       if (fleet) updated.push(presented);
-      if (single) this.app.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
+      if (single) this.engine.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
     }
     this.pendingViews.clear();
-    if (fleet && (updated.length || removed.length)) this.app.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
+    if (fleet && (updated.length || removed.length)) this.engine.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
   }
 
   private dropSlowClients(): void {
     for (const ws of this.clients) {
-      const data = ws.getUserData();
-      const buffered = ws.getBufferedAmount();
+      const data = ws.data;
+      const buffered = ws.bufferedAmount();
       // What we sent at connect (a replay can be megabytes) is ours to wait for, up to uWS's hard limit.
       if (data.catchingUp) {
         if (buffered <= this.opts.maxBufferedBytes) data.catchingUp = false;
         continue;
       }
       if (buffered > this.opts.maxBufferedBytes) {
-        this.log.warn({ ip: ws.getUserData().ip, buffered: ws.getBufferedAmount() }, 'closing a /ws client that does not keep up');
+        this.log.warn({ ip: ws.data.ip, buffered: ws.bufferedAmount() }, 'closing a /ws client that does not keep up');
         this.clients.delete(ws);
         ws.end(CLOSE_TOO_SLOW, 'too slow: send buffer over limit; reconnect with ?since=<last seq>');
       }
@@ -163,57 +162,44 @@ export class Feed {
   }
 
   private attach(): void {
-    this.app.ws<ClientData>('/ws', {
+    this.engine.ws<ClientData>('/ws', {
       maxPayloadLength: 16 * 1024,
       idleTimeout: 120,
-      sendPingsAutomatically: true,
-      // Hard backstop: uWS closes a socket whose buffer passes this before our check gets to it,
-      // rather than silently skipping messages (which would be a gap).
+      // Hard backstop: the engine closes a socket whose buffer passes this before our check gets
+      // to it, rather than silently skipping messages (which would be a gap).
       maxBackpressure: 16 * 1024 * 1024,
-      closeOnBackpressureLimit: 1,
-      upgrade: (res, req, context) => {
-        let aborted = false;
-        res.onAborted(() => { aborted = true; });
-        const r = readRequest(res, req, []);
-        const key = req.getHeader('sec-websocket-key');
-        const extensions = req.getHeader('sec-websocket-extensions');
-        const denied = guard(this.sec, r, null, { isPublic: false, limited: true, mutating: true });
+      upgrade: (raw, offered) => {
+        const r = readRequest(raw);
+        const denied = sizeProblem(raw) ?? guard(this.sec, r, null, { isPublic: false, limited: true, mutating: true });
         if (denied) {
-          if (aborted) return;
-          res.cork(() => {
-            res.writeStatus(STATUS_TEXT[denied.status] ?? String(denied.status)).writeHeader('content-type', 'application/json');
-            const retry = (denied as { retryAfter?: number }).retryAfter;
-            if (retry) res.writeHeader('retry-after', String(retry));
-            res.end(JSON.stringify({ error: { code: denied.code, message: denied.message } }));
-          });
-          return;
+          const headers: Array<[string, string]> = [['content-type', 'application/json']];
+          const retry = (denied as { retryAfter?: number }).retryAfter;
+          if (retry) headers.push(['retry-after', String(retry)]);
+          return { deny: { status: denied.status, headers, body: JSON.stringify({ error: { code: denied.code, message: denied.message } }) } };
         }
         const sinceRaw = r.query.get('since');
         const since = sinceRaw !== null && /^\d+$/.test(sinceRaw) ? Number(sinceRaw) : null;
         const topics = (r.query.get('topics') ?? 'services').split(',').map((t) => t.trim()).filter((t) => validTopic(t));
-        const offered = r.headers.protocol.split(',').map((p) => p.trim()).filter(Boolean);
         const protocol = offered.includes('orchestrator.v1') ? 'orchestrator.v1' : offered[0] ?? '';
-        if (aborted) return;
-        res.cork(() => res.upgrade<ClientData>({ ip: r.ip, since, topics: topics.length ? topics : ['services'] }, key, protocol, extensions, context));
+        return { accept: { ip: r.ip, since, topics: topics.length ? topics : ['services'] }, protocol };
       },
       open: (ws) => this.onOpen(ws),
       message: (ws, message) => this.onMessage(ws, Buffer.from(message).toString('utf8')),
-      subscription: (_ws, topic, newCount, oldCount) => {
-        const t = Buffer.from(topic).toString();
-        if (!t.startsWith('logs/')) return;
-        if (oldCount === 0 && newCount > 0) this.opts.onLogInterest?.(t.slice(5), true);
-        if (oldCount > 0 && newCount === 0) this.opts.onLogInterest?.(t.slice(5), false);
+      subscription: (topic, newCount, oldCount) => {
+        if (!topic.startsWith('logs/')) return;
+        if (oldCount === 0 && newCount > 0) this.opts.onLogInterest?.(topic.slice(5), true);
+        if (oldCount > 0 && newCount === 0) this.opts.onLogInterest?.(topic.slice(5), false);
       },
       close: (ws) => { this.clients.delete(ws); },
     });
   }
 
-  private onOpen(ws: WebSocket<ClientData>): void {
+  private onOpen(ws: WsConnection<ClientData>): void {
     // Events still waiting for their frame go to the clients already here: the replay below reads
     // the registry up to now, so the newcomer must not get them twice.
     if (this.pendingEvents.length) this.flushEvents();
     this.clients.add(ws);
-    const data = ws.getUserData();
+    const data = ws.data;
     data.catchingUp = true;
     const lastSeq = this.o.registry.events.lastSeq();
     ws.cork(() => {
@@ -228,7 +214,7 @@ export class Feed {
    * The events a resuming client missed, since+1 … lastSeq, or a reset when they cannot all be
    * given: too many, no longer kept, or numbered by another registry. Never a silent gap.
    */
-  private replay(ws: WebSocket<ClientData>, data: ClientData, lastSeq: number): void {
+  private replay(ws: WsConnection<ClientData>, data: ClientData, lastSeq: number): void {
     const since = data.since!;
     const reset = (reason: string): void => { ws.send(JSON.stringify({ type: 'reset', reason: `${reason}; start from the snapshot`, seq: lastSeq })); };
     if (since === lastSeq) return;
@@ -246,7 +232,7 @@ export class Feed {
     }
   }
 
-  private onMessage(ws: WebSocket<ClientData>, text: string): void {
+  private onMessage(ws: WsConnection<ClientData>, text: string): void {
     let msg: { type?: unknown; topics?: unknown };
     try {
       msg = JSON.parse(text) as typeof msg;
@@ -272,7 +258,7 @@ export class Feed {
         }
         if (msg.type === 'subscribe') this.subscribe(ws, topics as string[]);
         else for (const t of topics as string[]) ws.unsubscribe(t);
-        ws.send(JSON.stringify({ type: 'subscribed', topics: ws.getTopics() }));
+        ws.send(JSON.stringify({ type: 'subscribed', topics: ws.topics() }));
         return;
       }
       default:
@@ -281,10 +267,10 @@ export class Feed {
   }
 
   /** "services" covers every "service/<id>": holding both would deliver events twice. */
-  private subscribe(ws: WebSocket<ClientData>, topics: string[]): void {
+  private subscribe(ws: WsConnection<ClientData>, topics: string[]): void {
     for (const t of topics) {
       if (t === 'services') {
-        for (const held of ws.getTopics()) if (held.startsWith('service/')) ws.unsubscribe(held);
+        for (const held of ws.topics()) if (held.startsWith('service/')) ws.unsubscribe(held);
         ws.subscribe(t);
       } else if (t.startsWith('service/')) {
         if (!ws.isSubscribed('services')) ws.subscribe(t);

@@ -49,6 +49,12 @@ export interface Harness {
   shutdown(opts?: { keepServices?: boolean }): Promise<void>;
 }
 
+/** ORCHESTRATOR_HTTP_ENGINE, if set: the one variable of the environment a test orchestrator heeds. */
+export function engineEnv(): NodeJS.ProcessEnv {
+  const engine = process.env.ORCHESTRATOR_HTTP_ENGINE;
+  return engine ? { ORCHESTRATOR_HTTP_ENGINE: engine } : {};
+}
+
 /** Defaults that keep tests quick: short intervals and backoff. */
 export function testConfig(dir: string, extra: Record<string, any> = {}): Record<string, any> {
   const base: Record<string, any> = {
@@ -73,7 +79,8 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
   mkdirSync(join(dir, 'services'), { recursive: true });
   writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, opts.config)));
   if (opts.services) writeServices(dir, opts.services);
-  const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), {});
+  // Only the engine choice comes from the environment (CI runs the HTTP suites once with `node`).
+  const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), engineEnv());
   const log = createLog({ level: 'debug', file: join(dir, 'logs', 'orchestrator.log') });
   const o = Orchestrator.open(config, log);
   // Every event, kept in memory too, so tests can look at them after the registry is closed.
