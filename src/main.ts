@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadOrchestratorConfig } from './config/load.js';
 import { listen, type HttpHandle } from './http/index.js';
 import { checkBindSafety } from './http/server.js';
-import { createLog } from './log.js';
+import { causeOf, fatalExit, SERVE_EXIT, settle } from './fatal.js';
+import { createLog, type OrchestratorLog } from './log.js';
 import { Orchestrator } from './orchestrator.js';
 import { RegistryError } from './store/db.js';
 
@@ -18,48 +19,57 @@ export interface ServeOptions {
   logStdout?: boolean;
 }
 
-/** Exit codes: 0 clean, 2 bad configuration, 3 registry refused, 1 other start failure, 70 internal failure. */
+/**
+ * Exit codes: 0 clean, 2 bad configuration, 3 registry refused, 1 other start failure, 70 internal
+ * failure (SERVE_EXIT). Every failure goes through fatalExit: the cause on stderr and in the log.
+ */
 export async function serve(opts: ServeOptions): Promise<void> {
+  let log: OrchestratorLog | undefined;
+  // Anything unexpected, from here on, ends the process the same way. Services already spawned
+  // are left running (their own process groups, in the pid ledger) for the next start to adopt.
+  process.on('uncaughtException', (err) => {
+    fatalExit(log, SERVE_EXIT.internal, `uncaught exception: ${causeOf(err)}; exiting and leaving services running for the next start to adopt`, err, { stack: true });
+  });
+  process.on('unhandledRejection', (reason) => {
+    fatalExit(log, SERVE_EXIT.internal, `unhandled promise rejection: ${causeOf(reason)}; exiting and leaving services running for the next start to adopt`, reason, { stack: true });
+  });
+
   const configFile = resolve(opts.config ?? 'config/orchestrator.yaml');
-  if (!existsSync(configFile)) {
-    process.stderr.write(`orchestrator: config file ${configFile} not found (use --config FILE)\n`);
-    process.exit(2);
-  }
+  if (!existsSync(configFile)) fatalExit(log, SERVE_EXIT.config, `config file ${configFile} not found (use --config FILE)`);
   let config;
   try {
     config = loadOrchestratorConfig(configFile);
     checkBindSafety(config);
   } catch (e) {
-    process.stderr.write(e instanceof ConfigError ? `orchestrator: invalid configuration:\n${e.message}\n` : `orchestrator: ${(e as Error).message}\n`);
-    process.exit(2);
+    fatalExit(log, SERVE_EXIT.config, e instanceof ConfigError ? `invalid configuration:\n${e.message}` : causeOf(e));
   }
-  const log = createLog({
-    level: config.orchestrator.log_level,
-    file: join(config.orchestrator.log_dir, 'orchestrator.log'),
-    stdout: opts.logStdout ?? process.stdout.isTTY,
-  });
+  const logFile = join(config.orchestrator.log_dir, 'orchestrator.log');
+  try {
+    log = createLog({ level: config.orchestrator.log_level, file: logFile, stdout: opts.logStdout ?? process.stdout.isTTY });
+  } catch (e) {
+    fatalExit(log, SERVE_EXIT.startFailed, `cannot write the log ${logFile}: ${causeOf(e)}`);
+  }
+  // The file opens asynchronously; have it open before anything can fail, so every fatal line
+  // lands in it in order. A file that cannot be opened is not fatal (the own_log condition says so).
+  const logProblem = await log.opened();
+  if (logProblem) process.stderr.write(`orchestrator: ${logProblem}; going on without the log file\n`);
   const logger = log.logger;
 
   let o: Orchestrator;
   try {
     o = Orchestrator.open(config, log);
   } catch (e) {
-    const msg = e instanceof RegistryError ? e.message : `cannot open the registry: ${(e as Error).message}`;
-    logger.fatal({ err: e }, msg);
-    log.flush();
-    process.stderr.write(`orchestrator: ${msg}\n`);
-    process.exit(3);
+    if (e instanceof RegistryError) fatalExit(log, SERVE_EXIT.registry, e.message, e);
+    fatalExit(log, SERVE_EXIT.registry, `cannot open the registry: ${causeOf(e)}`, e, { stack: true });
   }
 
   let http: HttpHandle;
   try {
     http = await listen(o, logger, { publicDir: publicDir() });
   } catch (e) {
-    logger.fatal({ err: e }, 'cannot listen');
-    await o.shutdown({ keepServices: true });
-    log.flush();
-    process.stderr.write(`orchestrator: ${(e as Error).message}\n`);
-    process.exit(1);
+    // Nothing was started yet (run() comes after the bind): close the registry and the pool.
+    await settle(o.shutdown({ keepServices: true, reason: 'cannot listen' }));
+    fatalExit(log, SERVE_EXIT.startFailed, causeOf(e), e);
   }
 
   let stopping = false;
@@ -87,28 +97,23 @@ export async function serve(opts: ServeOptions): Promise<void> {
     logger.info('SIGHUP: reloading services');
     o.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception; exiting and leaving services running for the next start to adopt');
-    log.flush();
-    process.exit(70);
-  });
-  o.on('fatal', () => {
+  o.on('fatal', (err: Error) => {
     http.close();
-    void o.shutdown({ keepServices: true }).finally(() => { log.flush(); process.exit(70); });
+    void settle(o.shutdown({ keepServices: true, reason: `actor host cannot stay up: ${err.message}` })).then(() => {
+      fatalExit(log, SERVE_EXIT.internal, `actor host cannot stay up: ${err.message}; exiting and leaving services running for the next start to adopt`, err, { stack: true });
+    });
   });
 
   try {
     await o.run();
   } catch (e) {
-    logger.fatal({ err: e }, 'start failed');
+    // run() has already shut the orchestrator down, keeping whatever it had spawned for adoption.
     http.close();
-    log.flush();
-    process.stderr.write(`orchestrator: start failed: ${(e as Error).message}\n`);
-    process.exit(1);
+    fatalExit(log, SERVE_EXIT.startFailed, `start failed: ${causeOf(e)}`, e, { stack: !(e instanceof RegistryError) });
   }
   const url = `http://${config.orchestrator.host.includes(':') ? `[${config.orchestrator.host}]` : config.orchestrator.host}:${http.port}`;
-  logger.info({ url, config: configFile, services: o.list().length }, 'listening');
-  if (!(opts.logStdout ?? process.stdout.isTTY)) process.stdout.write(`orchestrator listening on ${url} (dashboard ${url}/, API ${url}/api/services)\n`);
+  logger.info({ url, config: configFile, services: o.list().length, engine: http.engine, node: process.version }, `listening on ${url} (engine ${http.engine}, Node ${process.version})`);
+  if (!(opts.logStdout ?? process.stdout.isTTY)) process.stdout.write(`orchestrator listening on ${url} (engine ${http.engine}, Node ${process.version}; dashboard ${url}/, API ${url}/api/services)\n`);
 }
 
 /** public/ beside src/ and dist/ (both one level below the package root). */

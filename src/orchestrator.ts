@@ -126,7 +126,8 @@ export class Orchestrator extends EventEmitter {
       views: (views, removed) => this.applyViews(views, removed),
       restarted: (reason) => this.onHostRestarted(reason),
       fatal: (err) => {
-        logger.fatal({ err }, 'actor host cannot stay up; exiting and leaving services running for the next start to adopt');
+        // Whoever runs the orchestrator decides what follows (`serve` exits 70, keeping services).
+        logger.error({ err }, 'actor host cannot stay up');
         this.emit('fatal', err);
       },
     });

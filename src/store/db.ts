@@ -34,7 +34,7 @@ export function openRegistry(path: string): DB {
     // Take the exclusive lock now, not at the first write.
     db.exec('BEGIN IMMEDIATE; COMMIT;');
     const check = db.pragma('quick_check', { simple: true });
-    if (check !== 'ok') throw new RegistryError(`registry ${path} is corrupt (quick_check: ${String(check)}); move it aside to start with an empty one`, 'corrupt');
+    if (check !== 'ok') throw new RegistryError(`registry ${path} is corrupt (quick_check: ${summariseCheck(String(check))}); move it aside to start with an empty one`, 'corrupt');
     migrate(db, path);
   } catch (e) {
     db.close();
@@ -49,6 +49,13 @@ export function openRegistry(path: string): DB {
     throw new RegistryError(`cannot open registry ${path}: ${err.message}`, 'io');
   }
   return db;
+}
+
+/** quick_check's report on one line: its first problem and how many more (it lists one per line). */
+function summariseCheck(report: string): string {
+  const problems = report.split('\n').map((l) => l.trim()).filter((l) => l && !/^\*\*\* in database \w+ \*\*\*$/.test(l));
+  if (problems.length === 0) return report.trim();
+  return problems.length === 1 ? problems[0]! : `${problems[0]!}, and ${problems.length - 1} more`;
 }
 
 function migrate(db: DB, path: string): void {
