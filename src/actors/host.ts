@@ -15,7 +15,7 @@ import { Cell, type RuntimeEnv } from './runtime.js';
 import {
   hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
 } from './service.js';
-import { initialGroup, superviseTransition, type GroupData } from './supervisor.js';
+import { groupSettings, initialGroup, superviseTransition, type GroupData } from './supervisor.js';
 
 export interface HostEntry {
   spec: ServiceSpec;
@@ -263,11 +263,7 @@ export class ActorHost {
     for (const [name, children] of members) {
       const existing = this.groups.get(name);
       if (existing) { existing.send({ type: 'set_children', children }); continue; }
-      const settings: SupervisorSettings = this.config.supervision.groups[name] ?? {
-        strategy: this.config.supervision.strategy,
-        intensity: this.config.supervision.intensity,
-        period_seconds: this.config.supervision.period_seconds,
-      };
+      const settings: SupervisorSettings = groupSettings(this.config.supervision, name);
       const group: GroupCell = new Cell(name, superviseTransition, initialGroup(name, settings, children), this.env, {
         effects: (g, effects) => this.onGroupEffects(g, effects),
         crashed: (g, error) => {

@@ -103,10 +103,17 @@ const strategy = () => v.picklist(STRATEGIES, expected(`one of ${STRATEGIES.join
 
 const supervisorEntries = {
   strategy: v.optional(strategy(), 'one_for_one'),
-  /** OTP intensity/period: more than `intensity` restarts within `period_seconds` and the group gives up. */
-  intensity: v.optional(nonNegInt(), 20),
+  /**
+   * OTP intensity/period: more than `intensity` restarts within `period_seconds` and the group gives
+   * up. No default: undeclared means a one_for_one group has no group-wide limit (each service has its
+   * own retry budget and backoff), and a one_for_all / rest_for_one group gets DEPENDENT_GROUP_INTENSITY.
+   */
+  intensity: v.optional(nonNegInt()),
   period_seconds: v.optional(posSeconds(), 60),
 };
+
+/** The intensity of a one_for_all / rest_for_one group when neither it nor the top level declares one. */
+export const DEPENDENT_GROUP_INTENSITY = 20;
 
 // ---------------------------------------------------------------------------------------------
 // config/orchestrator.yaml
@@ -176,7 +183,10 @@ export type OrchestratorConfig = RawOrchestratorConfig & {
   baseDir: string;
   database: { path: string };
 };
-export type SupervisorSettings = v.InferOutput<v.ObjectSchema<typeof supervisorEntries, undefined>>;
+/** One level of `supervision` as written: the top level or one of `supervision.groups`. */
+export type SupervisorEntries = v.InferOutput<v.ObjectSchema<typeof supervisorEntries, undefined>>;
+/** A group's effective settings (see groupSettings in actors/supervisor.ts); intensity null: no group-wide limit. */
+export type SupervisorSettings = Omit<SupervisorEntries, 'intensity'> & { intensity: number | null };
 
 // ---------------------------------------------------------------------------------------------
 // services/*.yaml and POST /api/services

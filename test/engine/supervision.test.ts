@@ -34,4 +34,34 @@ t.test('one_for_all group: a crash restarts its siblings; intensity exceeded →
   void s1;
   await h.o.command('steady', 'start');
   await h.waitView('steady', (v) => v.state === 'running', 'a start by hand revives a member of a group that gave up');
+  t.equal(h.view('shaky').state, 'failed', 'the other members stay failed until they are started too');
+});
+
+t.test('default supervision: 100 independent services each killed once, round robin, all come back', async (t) => {
+  const N = 100;
+  const ids = Array.from({ length: N }, (_, i) => `svc${String(i).padStart(3, '0')}`);
+  // No `supervision` key: the defaults. testConfig() sets a 0.1 s recovery backoff and 3 retries.
+  // `sleep` is the cheapest real service: 100 Node fixtures take several times as long on a loaded machine.
+  const h = await harness(t, {
+    services: Object.fromEntries(ids.map((id) => [id, { id, executable: 'sleep 3600' }])),
+  });
+  const started = Date.now();
+  const first = await h.waitFor(() => {
+    const views = ids.map((id) => h.view(id));
+    return views.every((v) => v.state === 'running' && v.pid) ? new Map(views.map((v) => [v.id, v.pid!])) : undefined;
+  }, `all ${N} running`, 60_000);
+  t.comment(`${N} services up in ${Date.now() - started} ms`);
+
+  const burst = Date.now();
+  for (const id of ids) process.kill(first.get(id)!, 'SIGKILL');
+  await h.waitFor(() => ids.every((id) => {
+    const v = h.view(id);
+    return v.state === 'running' && v.pid !== null && v.pid !== first.get(id);
+  }), `all ${N} running again with a new pid`, 60_000);
+  t.comment(`${N} kills → all ${N} running again in ${Date.now() - burst} ms`);
+
+  t.equal(h.events(null, 'supervisor_gave_up').length, 0, 'no supervisor gave up');
+  t.same(ids.filter((id) => h.view(id).state === 'failed'), [], 'none failed');
+  t.same(ids.filter((id) => h.events(id, 'exit').length !== 1), [], 'each exited exactly once');
+  t.same(ids.filter((id) => h.view(id).restarts !== 1), [], 'and was restarted once');
 });
