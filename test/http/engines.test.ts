@@ -14,6 +14,10 @@ import { load } from '../../src/http/engine/uws.js';
 import { harness, node } from '../helpers/harness.js';
 import { errorShape, refusedUpgrade, req, WsClient } from './lib.js';
 
+// This file picks each engine itself: an engine forced for the whole run (CI's node-engine pass)
+// must not override that choice.
+delete process.env.ORCHESTRATOR_HTTP_ENGINE;
+
 const native = load();
 const engines = native.uws ? (['uws', 'node'] as const) : (['node'] as const);
 t.comment(native.uws ? `native uWS: ${native.from}` : `no native uWS here: ${native.reason}`);
