@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// WebSocket fan-out: 500 clients on /ws while REST commands drive registry events through the
-// real orchestrator. Reports events/s delivered to every client and the latency from an event's
-// creation (its `at` stamp) to its receipt at the clients.
+// WebSocket fan-out: 1,000 clients on /ws while the orchestrator's actor host (or REST commands)
+// drive registry events through the real orchestrator, once per HTTP engine (uws, node). Reports
+// events/s delivered to every client and the latency from an event's creation to its receipt.
 //
 //   npm run build && node bench/ws-fanout.mjs
-//   BENCH_CLIENTS=1000 BENCH_DURATION=10 BENCH_RATES=1000,5000 BENCH_SOURCE=actor
+//   BENCH_CLIENTS=1000 BENCH_DURATION=10 BENCH_RATES=1000,5000 BENCH_SOURCE=actor BENCH_ENGINES=uws,node
 //   BENCH_SOURCE=rest BENCH_CLIENTS=500 BENCH_RATE=200 BENCH_SERVICES=40   (events from REST commands)
 //
 // BENCH_SOURCE=actor (the default): the orchestrator runs with ORCHESTRATOR_BENCH=1 and its actor
@@ -18,12 +18,17 @@
 //
 // Clients are minimal WebSocket readers on raw TCP in this process (like autocannon for HTTP), so
 // the load generator costs as little as possible; on 2 cores they still share the machine with
-// the orchestrator, and their CPU use is reported beside the orchestrator's.
+// the orchestrator, and their CPU use is reported beside the orchestrator's. The handshake is
+// checked by the RFC (status 101, Upgrade/Connection, Sec-WebSocket-Accept; header names in any
+// case and order), so it holds for uWS and for the ws package alike.
+//
+// Engines run one after the other, each on its own orchestrator (ORCHESTRATOR_HTTP_ENGINE); where
+// no native uWS binary loads, uws is skipped with the reason.
 import { connect } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import { atExit, fail, finish, machine, printTable, startOrchestrator } from './lib/orchestrator.mjs';
+import { atExit, benchEngines, fail, finish, machine, printTable, startOrchestrator } from './lib/orchestrator.mjs';
 
 const SOURCE = process.env.BENCH_SOURCE ?? 'actor';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (SOURCE === 'actor' ? 1000 : 500));
@@ -32,6 +37,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const RATES = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 40);
 const PATCHABLE = 20;
+const ENGINES = benchEngines();
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 const nowMs = () => performance.timeOrigin + performance.now();
 
@@ -52,18 +59,22 @@ class Client {
     this.sink = sink;
     return new Promise((resolve, reject) => {
       const s = connect(this.port, '127.0.0.1');
+      const key = randomBytes(16).toString('base64');
+      const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
       this.socket = s;
       s.setNoDelay(true);
       s.once('error', reject);
-      s.once('connect', () => s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`));
+      s.once('connect', () => s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`));
       let handshaken = false;
       s.on('data', (chunk) => {
         this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
         if (!handshaken) {
           const end = this.buf.indexOf('\r\n\r\n');
           if (end < 0) return;
-          if (!this.buf.subarray(0, 12).toString().includes('101')) { reject(new Error(`upgrade refused: ${this.buf.subarray(0, end)}`)); return; }
+          const problem = checkHandshake(this.buf.subarray(0, end).toString('latin1'), accept);
+          if (problem) { s.destroy(); reject(new Error(problem)); return; }
           handshaken = true;
+          // Frames may follow the head in the same chunk (the feed's hello does).
           this.buf = this.buf.subarray(end + 4);
           resolve(this);
         }
@@ -130,6 +141,21 @@ class Client {
   destroy() { this.socket?.destroy(); }
 }
 
+/** Why a server's answer to the upgrade is not a WebSocket handshake (RFC 6455 4.1), or null. */
+function checkHandshake(head, accept) {
+  const [status, ...lines] = head.split('\r\n');
+  if (!/^HTTP\/1\.1 101\b/.test(status)) return `upgrade refused: ${head}`;
+  const headers = new Map();
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i > 0) headers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
+  }
+  if ((headers.get('upgrade') ?? '').toLowerCase() !== 'websocket') return `no "Upgrade: websocket" in ${head}`;
+  if (!(headers.get('connection') ?? '').toLowerCase().split(/\s*,\s*/).includes('upgrade')) return `no "Connection: Upgrade" in ${head}`;
+  if (headers.get('sec-websocket-accept') !== accept) return `wrong Sec-WebSocket-Accept in ${head}`;
+  return null;
+}
+
 const EVENT_PREFIX = Buffer.from('{"type":"event"');
 const EVENTS_PREFIX = Buffer.from('{"type":"events"');
 const FROM_KEY = Buffer.from('"from":');
@@ -165,12 +191,35 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+const COLUMNS = ['engine', 'phase', 'events/s created', 'events/s per client', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'gaps', 'dropped', 'CPU orch/clients'];
+
 async function main() {
-  process.stderr.write(`starting the orchestrator with ${SERVICES} services…\n`);
-  const orch = await startOrchestrator({ count: SERVICES, api: { rate_limit: 0 }, env: SOURCE === 'actor' ? { ORCHESTRATOR_BENCH: '1' } : {} });
+  const rows = [];
+  const notes = [];
+  for (const engine of ENGINES) await runEngine(engine, rows, notes);
+  const what = SOURCE === 'actor' ? 'latency = receipt − creation in the actor host' : 'latency = receipt − event.at over "updated" events';
+  process.stdout.write(`\nWebSocket fan-out — ${machine()}; ${CLIENTS} clients, ${DURATION} s per phase; ${what}; gaps = clients that missed or repeated a seq, dropped = clients closed by the server\n\n`);
+  printTable(COLUMNS, rows);
+  if (notes.length) process.stdout.write(`\n${notes.map((l) => `- ${l}`).join('\n')}\n`);
+}
+
+/** One engine: its own orchestrator and clients, every phase, then all of it taken down. */
+async function runEngine(engine, rows, notes) {
+  process.stderr.write(`starting the orchestrator (engine ${engine}) with ${SERVICES} services…\n`);
+  let orch;
+  try {
+    orch = await startOrchestrator({ count: SERVICES, api: { rate_limit: 0 }, engine, env: SOURCE === 'actor' ? { ORCHESTRATOR_BENCH: '1' } : {} });
+  } catch (e) {
+    const why = /http_engine: [^\n]*/.exec(e.message)?.[0] ?? e.message.split('\n')[0];
+    notes.push(`engine ${engine}: skipped — the orchestrator did not start with it (${why})`);
+    return;
+  }
+  if (orch.engine !== engine) notes.push(`engine ${engine}: asked for, but /health says "${orch.engine}"`);
   const port = Number(new URL(orch.url).port);
   const pool = new Pool(orch.url, { connections: 32 });
-  atExit(() => pool.close());
+  let poolClosed = false;
+  const closePool = async () => { if (!poolClosed) { poolClosed = true; await pool.close(); } };
+  atExit(closePool);
   const call = async (method, path, body) => {
     const r = await pool.request({ method, path, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
     const text = await r.body.text();
@@ -182,22 +231,23 @@ async function main() {
   process.stderr.write(`connecting ${CLIENTS} clients…\n`);
   const latencies = [];
   const clients = [];
+  atExit(() => { for (const c of clients) c.destroy(); });
   for (let i = 0; i < CLIENTS; i += 50) {
     const batch = Array.from({ length: Math.min(50, CLIENTS - i) }, () => new Client(port));
     await Promise.all(batch.map((c) => c.open(latencies)));
     clients.push(...batch);
   }
-  atExit(() => { for (const c of clients) c.destroy(); });
   await waitDelivered(clients, await lastSeq(call));
 
   let patchN = 0;
   const patch = () => { const i = patchN++; return call('PATCH', `/api/services/api-${i % PATCHABLE}`, { name: `n${i}` }); };
   const restart = (i) => call('PUT', `/api/services/svc-${String(i % SERVICES).padStart(3, '0')}/restart`);
 
-  const rows = [];
   const phase = async (name, drive) => {
     latencies.length = 0;
     const before = clients.map((c) => c.events);
+    const gaps0 = clients.reduce((n, c) => n + c.gaps, 0);
+    const closed0 = clients.filter((c) => c.closed).length;
     const seq0 = await lastSeq(call);
     const cpuO = cpuSeconds(orch.child.pid);
     const cpuB = process.cpuUsage();
@@ -210,6 +260,7 @@ async function main() {
     const delivered = clients.reduce((n, c, i) => n + c.events - before[i], 0);
     const sorted = Float64Array.from(latencies).sort();
     rows.push({
+      engine: orch.engine,
       phase: name,
       'events/s created': Math.round((seq1 - seq0) / DURATION),
       'events/s per client': Math.round(delivered / clients.length / elapsed),
@@ -217,50 +268,50 @@ async function main() {
       'p50 ms': percentile(sorted, 50).toFixed(1),
       'p99 ms': percentile(sorted, 99).toFixed(1),
       'max ms': percentile(sorted, 100).toFixed(1),
-      'gaps/closed': `${clients.reduce((n, c) => n + c.gaps, 0)}/${clients.filter((c) => c.closed).length}`,
+      gaps: clients.reduce((n, c) => n + c.gaps, 0) - gaps0,
+      dropped: clients.filter((c) => c.closed).length - closed0,
       'CPU orch/clients': `${Math.round(((cpuSeconds(orch.child.pid) - cpuO) / elapsed) * 100)}%/${Math.round(((cpuBench.user + cpuBench.system) / 1e6 / elapsed) * 100)}%`,
     });
   };
 
   if (SOURCE === 'actor') {
     for (const rate of RATES) {
-      process.stderr.write(`actor events: ${rate}/s for ${DURATION} s…\n`);
+      process.stderr.write(`${engine}: actor events ${rate}/s for ${DURATION} s…\n`);
       await phase(`${rate} ev/s from the actor host`, async (end) => {
         await call('POST', '/api/_bench/events', { rate, seconds: DURATION });
         while (nowMs() < end) await new Promise((r) => setTimeout(r, 50));
       });
     }
-    process.stdout.write(`\nWebSocket fan-out — ${machine()}; ${CLIENTS} clients, ${DURATION} s per phase; latency = receipt − creation in the actor host\n\n`);
-    printTable(['phase', 'events/s created', 'events/s per client', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'gaps/closed', 'CPU orch/clients'], rows);
-    return;
+  } else {
+    process.stderr.write(`${engine}: paced ${RATE} PATCH/s for ${DURATION} s…\n`);
+    await phase(`paced ${RATE} ev/s`, async (end) => {
+      const inflight = new Set();
+      const start = nowMs();
+      let sent = 0;
+      while (nowMs() < end) {
+        const due = Math.floor(((nowMs() - start) / 1000) * RATE);
+        while (sent < due) { const p = patch(); inflight.add(p); p.finally(() => inflight.delete(p)); sent++; }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await Promise.all(inflight);
+    });
+
+    process.stderr.write(`${engine}: saturated, 16 PATCH loops + 8 restart loops for ${DURATION} s…\n`);
+    await phase('saturated (PATCH + restarts)', async (end) => {
+      const loop = async (fn) => { let i = 0; while (nowMs() < end) await fn(i++); };
+      await Promise.all([
+        ...Array.from({ length: 16 }, () => loop(() => patch())),
+        ...Array.from({ length: 8 }, (_, k) => loop((i) => restart(k + 8 * i))),
+      ]);
+    });
   }
-
-  process.stderr.write(`paced: ${RATE} PATCH/s for ${DURATION} s…\n`);
-  await phase(`paced ${RATE} ev/s`, async (end) => {
-    const inflight = new Set();
-    const start = nowMs();
-    let sent = 0;
-    while (nowMs() < end) {
-      const due = Math.floor(((nowMs() - start) / 1000) * RATE);
-      while (sent < due) { const p = patch(); inflight.add(p); p.finally(() => inflight.delete(p)); sent++; }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await Promise.all(inflight);
-  });
-
-  process.stderr.write(`saturated: 16 PATCH loops + 8 restart loops for ${DURATION} s…\n`);
-  await phase('saturated (PATCH + restarts)', async (end) => {
-    const loop = async (fn) => { let i = 0; while (nowMs() < end) await fn(i++); };
-    await Promise.all([
-      ...Array.from({ length: 16 }, () => loop(() => patch())),
-      ...Array.from({ length: 8 }, (_, k) => loop((i) => restart(k + 8 * i))),
-    ]);
-  });
 
   const list = JSON.parse(await call('GET', '/api/services'));
   orch.refreshPids(list.services.map((s) => s.pid).filter(Boolean));
-  process.stdout.write(`\nWebSocket fan-out — ${machine()}; ${CLIENTS} clients, ${DURATION} s per phase; latency = receipt − event.at over "updated" events\n\n`);
-  printTable(['phase', 'events/s created', 'events/s per client', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'gaps/closed', 'CPU orch/clients'], rows);
+  for (const c of clients) c.destroy();
+  await closePool();
+  process.stderr.write(`stopping the orchestrator (engine ${engine})…\n`);
+  await orch.stop();
 }
 
 async function lastSeq(call) {

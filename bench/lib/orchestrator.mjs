@@ -45,9 +45,12 @@ export function fail(err) {
  *   config    orchestrator.yaml sections merged over bench defaults (port 0, rate limit off,
  *             supervision intensity unlimited)
  *   waitFor   'running' (default for auto-started), 'stopped', 'healthy', or null (do not wait)
+ *   engine    'uws', 'node' or 'auto': sets ORCHESTRATOR_HTTP_ENGINE for it (unset: the environment's,
+ *             else the config file's, i.e. auto). With 'uws' it exits at start when no native
+ *             uWebSockets.js binary loads, and this rejects with its output.
  */
 export async function startOrchestrator({
-  services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000, env: extraEnv = {},
+  services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000, env: extraEnv = {}, engine,
 }) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
@@ -67,6 +70,7 @@ export async function startOrchestrator({
   writeFileSync(join(dir, 'orchestrator.yaml'), stringify(base));
   const env = { ...process.env, ...extraEnv };
   for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
+  if (engine) env.ORCHESTRATOR_HTTP_ENGINE = engine;
   // The flags the shipped entry points use (bin shebang, npm start, start-orchestrator.sh).
   // BENCH_NODE_ARGS adds flags for a look inside, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -111,7 +115,20 @@ export async function startOrchestrator({
     if (Date.now() > deadline) throw new Error(`services did not reach ${want}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, dir, child, pid: child.pid, stop, headers, services: list, refreshPids: (p) => { pids = p; } };
+  // Which engine serves (GET /health names it).
+  const served = (await (await fetch(`${url}/health`, { headers })).json()).engine;
+  return { url, dir, child, pid: child.pid, stop, headers, services: list, engine: served, refreshPids: (p) => { pids = p; } };
+}
+
+/**
+ * The engines to measure: BENCH_ENGINES (comma-separated, default "uws,node"). Whether uws can run
+ * here shows when the orchestrator is started with it: it exits when no native binary loads.
+ */
+export function benchEngines() {
+  const engines = (process.env.BENCH_ENGINES ?? 'uws,node').split(',').map((e) => e.trim()).filter(Boolean);
+  const unknown = engines.filter((e) => e !== 'uws' && e !== 'node');
+  if (unknown.length || !engines.length) throw new Error(`BENCH_ENGINES: expected uws and/or node, got "${process.env.BENCH_ENGINES}"`);
+  return engines;
 }
 
 /** A TCP port that was free a moment ago. */
