@@ -55,7 +55,11 @@ t.test('50 MB of logs in a few seconds: bounded disk, no line lost, searchable a
   const seconds = (performance.now() - started) / 1000;
   const lines = Number(doneLine[1]);
   t.comment(`${(TOTAL / MB).toFixed(0)} MB in ${seconds.toFixed(1)} s; most disk in use at any moment: ${(maxUse / MB).toFixed(2)} MB (cap ${MAX_TOTAL / MB} MB, max_size ${MAX_SIZE / MB} MB)`);
-  t.ok(maxUse <= MAX_TOTAL + 2 * MAX_SIZE, `disk use stayed within the cap plus what a fast writer adds before the next check (${(maxUse / MB).toFixed(2)} MB)`);
+  // How far a 16 MB/s writer gets ahead of the next check depends on the CPU the store gets: peaks
+  // of 1.8–4.6 MB on a quiet machine, 10.7–12.6 MB beside the suite's other jobs and native builds
+  // (2026-12-01). The bound here tells a bounded store from an unbounded one (which would reach
+  // 50 MB) without timing the store; the settled use below is held to the cap exactly.
+  t.ok(maxUse <= MAX_TOTAL + 8 * MAX_SIZE, `disk use stayed bounded while the writer ran (${(maxUse / MB).toFixed(2)} MB, cap ${MAX_TOTAL / MB} MB)`);
   t.ok(diskUse(dir, 'chatty') <= MAX_TOTAL, 'and within the cap once it stopped');
 
   // The kept bytes form one contiguous stretch of the logical stream, ending in "done".
