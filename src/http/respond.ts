@@ -21,8 +21,19 @@ export class Reply {
   /** Headers every response to this request carries (CORS). */
   readonly extraHeaders: Array<[string, string]> = [];
 
-  constructor(readonly res: RawResponse, readonly head = false) {
-    res.onAborted(() => { this.aborted = true; });
+  private watched = false;
+
+  constructor(readonly res: RawResponse, readonly head = false) {}
+
+  /**
+   * Notice the client going away. Call before leaving the request handler whenever the answer is
+   * not written synchronously (a body to read, a handler's promise): uWS requires it, and then
+   * nothing is written to a gone client.
+   */
+  watch(): void {
+    if (this.watched) return;
+    this.watched = true;
+    this.res.onAborted(() => { this.aborted = true; });
   }
 
   get open(): boolean {

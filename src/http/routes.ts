@@ -1,8 +1,8 @@
 /** The REST API: the seed's endpoints plus history, reload, metrics and the OpenAPI document. */
-import { formatProblem } from '../config/load.js';
+import { formatProblem, type Problem } from '../config/load.js';
 import { ID_PATTERN } from '../config/schema.js';
 import { AppError, badRequest, notFound } from '../errors.js';
-import type { Orchestrator } from '../orchestrator.js';
+import type { FleetSummary, Orchestrator } from '../orchestrator.js';
 import { queryLogs, type LogQuery } from '../logs/query.js';
 import type { Stream } from '../os/logs.js';
 import { version } from '../version.js';
@@ -17,6 +17,41 @@ const MAX_EVENTS = 1_000;
 const MAX_METRIC_POINTS = 10_080; // a week of minutes
 const DETAIL_EVENTS = 10;
 
+/**
+ * GET /health. Load balancers and uptime checks poll it hard, so its serialized answer is reused
+ * while nothing in it changes: within one millisecond (its `timestamp`) and for the same fleet
+ * summary, problems, conditions and actor-host state. What a client reads is the same either way.
+ */
+function healthHandler(o: Orchestrator, engine: EngineName): () => Result {
+  const startedAt = new Date(o.startedAt).toISOString();
+  let last: { ms: number; summary: FleetSummary; problems: Problem[]; conditions: string; hostUp: boolean; result: Result } | null = null;
+  return () => {
+    const ms = Date.now();
+    const summary = o.summary();
+    const conditions = o.conditions();
+    const conditionsKey = conditions.join('\n');
+    const hostUp = o.hostReady();
+    if (last && last.ms === ms && last.summary === summary && last.problems === o.problems && last.conditions === conditionsKey && last.hostUp === hostUp) {
+      return last.result;
+    }
+    const problems = o.problems.length ? [...o.problems.map(formatProblem), ...conditions] : conditions;
+    const body = {
+      status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok',
+      version: version(),
+      pid: process.pid,
+      engine,
+      started_at: startedAt,
+      uptime_seconds: Math.round(o.uptimeSeconds() * 10) / 10,
+      services: summary,
+      problems,
+      timestamp: new Date(ms).toISOString(),
+    };
+    const result: Result = { status: hostUp ? 200 : 503, text: JSON.stringify(body), contentType: 'application/json; charset=utf-8' };
+    last = { ms, summary, problems: o.problems, conditions: conditionsKey, hostUp, result };
+    return result;
+  };
+}
+
 export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
   startLoopMonitor();
   const json = (status: number, body: unknown): Result => ({ status, json: body });
@@ -30,24 +65,7 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
   };
 
   return [
-    {
-      method: 'get', pattern: '/health', public: true, unlimited: true,
-      handler: () => {
-        const problems = [...o.problems.map(formatProblem), ...o.conditions()];
-        const hostUp = o.hostReady();
-        return json(hostUp ? 200 : 503, {
-          status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok',
-          version: version(),
-          pid: process.pid,
-          engine,
-          started_at: new Date(o.startedAt).toISOString(),
-          uptime_seconds: Math.round(o.uptimeSeconds() * 10) / 10,
-          services: o.summary(),
-          problems,
-          timestamp: new Date().toISOString(),
-        });
-      },
-    },
+    { method: 'get', pattern: '/health', public: true, unlimited: true, handler: healthHandler(o, engine) },
     {
       method: 'get', pattern: '/api/services',
       handler: (req) => {

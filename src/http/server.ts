@@ -67,26 +67,40 @@ export function checkBindSafety(config: OrchestratorConfig): void {
 
 const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
 
-/** The parts of a request the routes and checks use, read at once (uWS allows nothing later). */
-export function readRequest(raw: RawRequest, params: Record<string, string> = {}): Omit<Request, 'body'> {
-  return {
-    method: raw.method,
-    path: raw.path,
-    query: new URLSearchParams(raw.query),
-    params,
-    headers: {
-      host: raw.header('host'),
-      origin: raw.header('origin'),
-      contentType: raw.header('content-type'),
-      accept: raw.header('accept'),
-      acceptEncoding: raw.header('accept-encoding'),
-      apiKey: raw.header('x-api-key'),
-      authorization: raw.header('authorization'),
-      ifNoneMatch: raw.header('if-none-match'),
-      protocol: raw.header('sec-websocket-protocol'),
-    },
-    ip: raw.ip,
-  };
+/**
+ * The parts of a request the routes and checks use, read at once (uWS allows nothing later). The
+ * query is parsed on first use: most requests never look at it.
+ */
+class ParsedRequest implements Request {
+  body: unknown = undefined;
+  private parsedQuery: URLSearchParams | null = null;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    private readonly rawQuery: string,
+    readonly params: Record<string, string>,
+    readonly headers: Request['headers'],
+    readonly ip: string,
+  ) {}
+
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
+  }
+}
+
+export function readRequest(raw: RawRequest, params: Record<string, string> = {}): Request {
+  return new ParsedRequest(raw.method, raw.path, raw.query, params, {
+    host: raw.header('host'),
+    origin: raw.header('origin'),
+    contentType: raw.header('content-type'),
+    accept: raw.header('accept'),
+    acceptEncoding: raw.header('accept-encoding'),
+    apiKey: raw.header('x-api-key'),
+    authorization: raw.header('authorization'),
+    ifNoneMatch: raw.header('if-none-match'),
+    protocol: raw.header('sec-websocket-protocol'),
+  }, raw.ip);
 }
 
 /** 414 for a request target over LIMITS.maxUrlBytes, 431 for header lines over LIMITS.maxHeaderBytes. */
@@ -104,7 +118,7 @@ export function sizeProblem(raw: RawRequest): AppError | null {
  * The checks every request passes before its handler. Returns the error to answer with, and sets
  * CORS headers on the reply for allowed origins.
  */
-export function guard(sec: Security, r: Omit<Request, 'body'>, reply: Reply | null, opts: { isPublic: boolean; limited: boolean; mutating: boolean }): AppError | null {
+export function guard(sec: Security, r: Request, reply: Reply | null, opts: { isPublic: boolean; limited: boolean; mutating: boolean }): AppError | null {
   const { config } = sec;
   const host = hostName(r.headers.host || 'localhost');
   // DNS rebinding needs a name; an IP literal can only be addressed by a page of that very address.
@@ -204,19 +218,17 @@ export class HttpServer {
     return null;
   }
 
-  private handle(entry: Entry, r: Omit<Request, 'body'>, raw: RawRequest, res: RawResponse, reply: Reply): void {
+  private handle(entry: Entry, r: Request, raw: RawRequest, res: RawResponse, reply: Reply): void {
     const { route } = entry;
     const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
     if (denied) return this.fail(reply, denied);
-    if (!METHODS_WITH_BODY.has(route.method)) {
-      this.run(route, { ...r, body: undefined }, reply);
-      return;
-    }
+    if (!METHODS_WITH_BODY.has(route.method)) return this.run(route, r, reply);
     const length = Number(raw.header('content-length') || '0');
     if (length > MAX_BODY_BYTES) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
+    reply.watch();
     readBody(res, reply, MAX_BODY_BYTES, (body, tooLarge) => {
       if (tooLarge) return this.fail(reply, new AppError('too_large', `request body over ${MAX_BODY_BYTES} bytes`, 413), true);
-      if (body.length === 0) return this.run(route, { ...r, body: undefined }, reply);
+      if (body.length === 0) return this.run(route, r, reply);
       if (!/^application\/([a-z.+-]*\+)?json\b/i.test(r.headers.contentType)) {
         return this.fail(reply, new AppError('unsupported_media_type', `request body must be application/json (got ${r.headers.contentType || 'no Content-Type'})`, 415));
       }
@@ -226,7 +238,8 @@ export class HttpServer {
       } catch (e) {
         return this.fail(reply, badRequest(`body is not valid JSON: ${(e as Error).message}`));
       }
-      this.run(route, { ...r, body: parsed }, reply);
+      r.body = parsed;
+      this.run(route, r, reply);
     });
   }
 
@@ -248,7 +261,7 @@ export class HttpServer {
     reply.error(new AppError('not_found', `no route for ${method.toUpperCase()} ${path}`, 404));
   }
 
-  private preflight(reply: Reply, r: Omit<Request, 'body'>): void {
+  private preflight(reply: Reply, r: Request): void {
     const denied = guard(this.sec, r, reply, { isPublic: true, limited: false, mutating: false });
     if (denied) return this.fail(reply, denied);
     if (!r.headers.origin || !originAllowed(r.headers.origin, r.headers.host, this.sec.config.api.cors_origins)) {
@@ -261,21 +274,31 @@ export class HttpServer {
     ]);
   }
 
+  /**
+   * Run the handler and write its result: at once when it answers synchronously (most GETs), else
+   * when its promise settles — and then only if the client is still there.
+   */
   private run(route: Route, req: Request, reply: Reply): void {
-    let result: Promise<Result>;
+    let out: Promise<Result> | Result;
     try {
-      result = Promise.resolve(route.handler(req));
-    } catch (e) {
-      result = Promise.reject(e);
+      out = route.handler(req);
+    } catch (err) {
+      return this.failed(route, req, reply, err);
     }
-    result.then((out) => {
-      if ('json' in out) reply.json(out.status, out.json, out.headers);
-      else reply.send(out.status, out.text, out.contentType, out.headers);
-      if (route.method !== 'get') this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
-    }, (err: unknown) => {
-      if (!(err instanceof AppError)) this.log.error({ err, method: req.method, path: req.path }, 'request failed');
-      this.fail(reply, err);
-    });
+    if (!isPromise(out)) return this.answer(route, req, reply, out);
+    reply.watch();
+    out.then((result) => this.answer(route, req, reply, result), (err: unknown) => this.failed(route, req, reply, err));
+  }
+
+  private answer(route: Route, req: Request, reply: Reply, out: Result): void {
+    if ('json' in out) reply.json(out.status, out.json, out.headers);
+    else reply.send(out.status, out.text, out.contentType, out.headers);
+    if (route.method !== 'get') this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
+  }
+
+  private failed(route: Route, req: Request, reply: Reply, err: unknown): void {
+    if (!(err instanceof AppError)) this.log.error({ err, method: req.method, path: req.path }, 'request failed');
+    this.fail(reply, err);
   }
 
   private fail(reply: Reply, err: unknown, closeConnection = false): void {
@@ -315,6 +338,10 @@ function decodeParam(raw: string): string {
   } catch {
     return raw;
   }
+}
+
+function isPromise<T>(value: Promise<T> | T): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function isIpLiteral(host: string): boolean {

@@ -31,6 +31,18 @@ t.test('REST API', async (t) => {
     t.match(a.headers['content-type'], /^application\/json/);
   });
 
+  t.test('GET /health follows the fleet at once and stamps every answer afresh (its body is reused only within a millisecond)', async (t) => {
+    const before = await req(url, '/health');
+    await req(url, '/api/services/idle/start', { method: 'PUT' });
+    await h.waitView('idle', (v) => v.state === 'running', 'idle running');
+    const during = await req(url, '/health');
+    t.same(during.json.services.by_state, { running: 2 }, 'the start is counted in the very next answer');
+    t.ok(Date.parse(during.json.timestamp) > Date.parse(before.json.timestamp), 'a later answer has a later timestamp');
+    await req(url, '/api/services/idle/stop', { method: 'PUT' });
+    await h.waitView('idle', (v) => v.state === 'stopped', 'idle stopped again');
+    t.same((await req(url, '/health')).json.services.by_state, { running: 1, stopped: 1 }, 'and the stop in the next one');
+  });
+
   t.test('GET /api/services lists every service; ?state filters', async (t) => {
     const a = await req(url, '/api/services');
     t.equal(a.status, 200);

@@ -204,21 +204,32 @@ function readRequest(req: IncomingMessage): RawRequest {
     try { const u = new URL(target); target = u.pathname + u.search; } catch { target = '/'; }
   }
   const q = target.indexOf('?');
-  let headerBytes = 0;
   const rawHeaders = req.rawHeaders;
+  let headerBytes = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) headerBytes += rawHeaders[i]!.length + rawHeaders[i + 1]!.length + 4;
   const ip = req.socket.remoteAddress ?? '';
   return {
     method: (req.method ?? 'GET').toLowerCase(),
     path: q < 0 ? target : target.slice(0, q),
     query: q < 0 ? '' : target.slice(q + 1),
-    header: (name) => {
-      const v = req.headers[name];
-      return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
-    },
+    header: (name) => headerValue(rawHeaders, name),
     headerBytes,
     ip: ip.startsWith('::ffff:') ? ip.slice(7) : ip,
   };
+}
+
+/**
+ * A header's value straight from the raw name/value list (cheaper than building Node's
+ * req.headers object for the few names we read); repeated fields are joined with ", ".
+ */
+function headerValue(rawHeaders: string[], name: string): string {
+  let value: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i]!;
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    value = value === undefined ? rawHeaders[i + 1]! : `${value}, ${rawHeaders[i + 1]!}`;
+  }
+  return value ?? '';
 }
 
 class NodeResponse implements RawResponse {
