@@ -42,11 +42,17 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 const nowMs = () => performance.timeOrigin + performance.now();
 
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+
 /** One feed subscriber: handshake by hand, then unmasked server frames parsed from the bytes. */
 class Client {
   constructor(port) {
     this.port = port;
-    this.buf = Buffer.alloc(0);
+    // Unparsed bytes: chunks are only joined once a whole frame is there (joining on every chunk
+    // is quadratic in the frame size, and a big frame would make the load generator the bottleneck).
+    this.chunks = [];
+    this.pending = 0;
+    this.need = 2;
     this.expect = null; // next seq this client must see
     this.events = 0;
     this.gaps = 0;
@@ -58,50 +64,76 @@ class Client {
   open(sink) {
     this.sink = sink;
     return new Promise((resolve, reject) => {
-      const s = connect(this.port, '127.0.0.1');
+      let handshaken = false;
+      // Reads land in one buffer shared by every client (callbacks run one at a time): no
+      // allocation per read. Bytes kept past a callback are copied (keep()).
+      const s = connect({
+        port: this.port,
+        host: '127.0.0.1',
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (n, buf) => {
+            const chunk = buf.subarray(0, n);
+            if (handshaken && this.pending === 0 && n >= this.need) { this.parse(chunk); return; }
+            this.chunks.push(Buffer.from(chunk));
+            this.pending += n;
+            if (!handshaken) {
+              const head = this.take();
+              const end = head.indexOf('\r\n\r\n');
+              if (end < 0) { this.keep(head); return; }
+              const problem = checkHandshake(head.subarray(0, end).toString('latin1'), accept);
+              if (problem) { s.destroy(); reject(new Error(problem)); return; }
+              handshaken = true;
+              // Frames may follow the head in the same read (the feed's hello does).
+              this.keep(head.subarray(end + 4));
+              resolve(this);
+            }
+            if (this.pending >= this.need) this.parse(this.take());
+          },
+        },
+      });
       const key = randomBytes(16).toString('base64');
       const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
       this.socket = s;
       s.setNoDelay(true);
       s.once('error', reject);
       s.once('connect', () => s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`));
-      let handshaken = false;
-      s.on('data', (chunk) => {
-        this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-        if (!handshaken) {
-          const end = this.buf.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const problem = checkHandshake(this.buf.subarray(0, end).toString('latin1'), accept);
-          if (problem) { s.destroy(); reject(new Error(problem)); return; }
-          handshaken = true;
-          // Frames may follow the head in the same chunk (the feed's hello does).
-          this.buf = this.buf.subarray(end + 4);
-          resolve(this);
-        }
-        this.parse();
-      });
       s.on('close', () => { if (!this.closed) this.closed = { code: 1006 }; });
       s.on('error', () => {});
     });
   }
 
-  parse() {
-    let b = this.buf;
+  /** Every unparsed byte as one buffer. */
+  take() {
+    const b = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.pending);
+    this.chunks = [];
+    this.pending = 0;
+    return b;
+  }
+
+  /** Keep the unparsed tail (a copy: it may sit in the shared read buffer). */
+  keep(b) {
+    if (b.length) { this.chunks.push(Buffer.from(b)); this.pending = b.length; }
+  }
+
+  /** Handle every whole frame in b; keep the rest and note how many bytes the next frame needs. */
+  parse(b) {
+    this.need = 2;
     for (;;) {
       if (b.length < 2) break;
       const op = b[0] & 0x0f;
       let len = b[1] & 0x7f;
       let off = 2;
-      if (len === 126) { if (b.length < 4) break; len = b.readUInt16BE(2); off = 4; }
-      else if (len === 127) { if (b.length < 10) break; len = Number(b.readBigUInt64BE(2)); off = 10; }
-      if (b.length < off + len) break;
+      if (len === 126) { if (b.length < 4) { this.need = 4; break; } len = b.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (b.length < 10) { this.need = 10; break; } len = Number(b.readBigUInt64BE(2)); off = 10; }
+      if (b.length < off + len) { this.need = off + len; break; }
       const payload = b.subarray(off, off + len);
       b = b.subarray(off + len);
       if (op === 1) this.onText(payload);
       else if (op === 8) this.closed = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString() };
       else if (op === 9) this.pong(payload);
     }
-    this.buf = b;
+    this.keep(b);
   }
 
   onText(payload) {
