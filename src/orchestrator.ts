@@ -178,7 +178,7 @@ export class Orchestrator extends EventEmitter {
     for (const spec of specs) {
       this.specs.set(spec.id, spec);
       this.logs.track(spec.id);
-      const start = this.startingPoint(spec, uncleanStop ? rows.get(spec.id) : undefined, vanishedIds.has(spec.id));
+      const start = this.startingPoint(spec, rows.get(spec.id), uncleanStop, vanishedIds.has(spec.id));
       this.initial.set(spec.id, start);
       if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: start.want });
     }
@@ -204,13 +204,15 @@ export class Orchestrator extends EventEmitter {
   }
 
   /**
-   * Where a service's actor starts at boot. After a clean stop: auto_start decides. After a crash
-   * (or --keep-services), the wanted state, counters and a failure are what the registry last knew;
-   * a service whose process ended while we were down is restarted per its restart type.
+   * Where a service's actor starts at boot. After a clean stop: the last start or stop an operator
+   * commanded, and auto_start only for a service never commanded. After a crash (or
+   * --keep-services), the wanted state, counters and a failure are what the registry last knew; a
+   * service whose process ended while we were down is restarted per its restart type.
    */
-  private startingPoint(spec: ServiceSpec, row: ServiceRow | undefined, vanished: boolean): { want: Want; carry?: HostEntry['carry'] } {
+  private startingPoint(spec: ServiceSpec, row: ServiceRow | undefined, uncleanStop: boolean, vanished: boolean): { want: Want; carry?: HostEntry['carry'] } {
     const fresh: Want = spec.auto_start || spec.external ? 'up' : 'down';
     if (!row) return { want: fresh };
+    if (!uncleanStop) return { want: row.commanded ?? fresh };
     let want: Want = row.want;
     const carry: NonNullable<HostEntry['carry']> = {
       restarts: row.restarts, attempts: row.attempts, lastExit: parseExit(row.last_exit),
@@ -387,8 +389,10 @@ export class Orchestrator extends EventEmitter {
     if (spec.external) this.checkExternalCommand(spec, command);
     const view = await this.call('command', [id, command, reason]);
     this.setView(id, view);
-    // Durable before the answer: an accepted start or stop survives a kill -9 right after the 202.
+    // Durable before the answer: an accepted start or stop survives a kill -9 right after the 202,
+    // and a clean restart too (auto_start decides only for services never commanded).
     this.saveStatus(view);
+    this.guard('record the command', () => this.registry.services.setCommanded(id, command === 'stop' ? 'down' : 'up'));
     return { spec, view };
   }
 

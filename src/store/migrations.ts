@@ -62,4 +62,8 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX samples_by_bucket ON samples (bucket);
   CREATE INDEX events_by_time ON events (at);
   `,
+  // 4: the last start or stop an operator commanded (NULL: never), kept across clean restarts
+  `
+  ALTER TABLE services ADD COLUMN commanded TEXT;
+  `,
 ];

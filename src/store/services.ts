@@ -20,6 +20,8 @@ export interface ServiceRow {
   attempts: number;
   /** JSON of the last exit, its time in wall-clock ms. */
   last_exit: string | null;
+  /** The last start ('up') or stop ('down') an operator commanded; null if none ever was. */
+  commanded: 'up' | 'down' | null;
 }
 
 export interface StatusRow {
@@ -37,6 +39,7 @@ export class ServiceTable {
   private readonly deleteStmt;
   private readonly allStmt;
   private readonly getStmt;
+  private readonly commandedStmt;
 
   constructor(db: DB) {
     this.statusStmt = db.prepare<StatusRow & { id: string; now: number }, void>(
@@ -48,6 +51,7 @@ export class ServiceTable {
     this.deleteStmt = db.prepare<[string], void>('DELETE FROM services WHERE id = ?');
     this.allStmt = db.prepare<[], ServiceRow>('SELECT * FROM services ORDER BY id');
     this.getStmt = db.prepare<[string], ServiceRow>('SELECT * FROM services WHERE id = ?');
+    this.commandedStmt = db.prepare<{ id: string; want: 'up' | 'down'; now: number }, void>('UPDATE services SET commanded = @want, updated_at = @now WHERE id = @id');
   }
 
   upsert(row: Pick<ServiceRow, 'id' | 'source' | 'spec' | 'want'>, now = Date.now()): void {
@@ -57,6 +61,11 @@ export class ServiceTable {
   /** Record the lifecycle summary of a service (wanted state, failures, counters). */
   saveStatus(id: string, status: StatusRow, now = Date.now()): void {
     this.statusStmt.run({ ...status, id, now });
+  }
+
+  /** Remember an operator's start or stop: it outlasts a clean restart (auto_start no longer decides). */
+  setCommanded(id: string, want: 'up' | 'down', now = Date.now()): void {
+    this.commandedStmt.run({ id, want, now });
   }
 
   delete(id: string): void {
