@@ -21,6 +21,8 @@ export const SERVE_EXIT = {
   registry: 3,
   /** An internal failure after start: an uncaught exception, an unhandled rejection, the actor host giving up. */
   internal: 70,
+  /** Running as PID 1 without an init to reap orphans (EX_CONFIG; src/os/init.ts says the remedies). */
+  noInit: 78,
 } as const;
 
 let exiting = false;

@@ -10,6 +10,7 @@ import { listen, type HttpHandle } from './http/index.js';
 import { checkBindSafety } from './http/server.js';
 import { causeOf, fatalExit, SERVE_EXIT, settle } from './fatal.js';
 import { createLog, type OrchestratorLog } from './log.js';
+import { pid1Plan, runUnderInit, WRAPPED_ENV } from './os/init.js';
 import { Orchestrator } from './orchestrator.js';
 import { RegistryError } from './store/db.js';
 
@@ -21,10 +22,16 @@ export interface ServeOptions {
 
 /**
  * Exit codes: 0 clean, 2 bad configuration, 3 registry refused, 1 other start failure, 70 internal
- * failure (SERVE_EXIT). Every failure goes through fatalExit: the cause on stderr and in the log.
+ * failure, 78 PID 1 without an init (SERVE_EXIT). Every failure goes through fatalExit: the cause on
+ * stderr and in the log.
  */
 export async function serve(opts: ServeOptions): Promise<void> {
   let log: OrchestratorLog | undefined;
+  // PID 1 with a tini at hand: stay PID 1 as a thin launcher and run the orchestrator under tini.
+  const pid1 = pid1Plan();
+  const wrappedBy = process.env[WRAPPED_ENV];
+  delete process.env[WRAPPED_ENV]; // the launcher's mark for this process, not for its services
+  if (pid1.kind === 'wrap') return runUnderInit(pid1.init, (message) => fatalExit(undefined, SERVE_EXIT.noInit, message));
   // Anything unexpected, from here on, ends the process the same way. Services already spawned
   // are left running (their own process groups, in the pid ledger) for the next start to adopt.
   process.on('uncaughtException', (err) => {
@@ -54,6 +61,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const logProblem = await log.opened();
   if (logProblem) process.stderr.write(`orchestrator: ${logProblem}; going on without the log file\n`);
   const logger = log.logger;
+  if (pid1.kind === 'refuse') fatalExit(log, SERVE_EXIT.noInit, pid1.message);
+  if (pid1.kind === 'allowed') logger.warn(pid1.warning);
+  if (wrappedBy) logger.info({ init: wrappedBy }, `started by the PID 1 launcher under ${wrappedBy} (a subreaper): orphaned processes are reaped`);
 
   let o: Orchestrator;
   try {

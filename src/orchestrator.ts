@@ -18,6 +18,7 @@ import type { OrchestratorConfig, ServiceSpec } from './config/schema.js';
 import { conflict, invalid, notFound, unavailable } from './errors.js';
 import type { OrchestratorLog } from './log.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
+import { LogDiskGuard } from './os/log-disk.js';
 import { Registry } from './store/index.js';
 import type { StoredEvent } from './store/events.js';
 import type { ServiceRow } from './store/services.js';
@@ -58,6 +59,7 @@ export function needsRestart(before: ServiceSpec, after: ServiceSpec): boolean {
 export class Orchestrator extends EventEmitter {
   readonly registry: Registry;
   readonly kernel: Kernel;
+  private readonly logDisk: LogDiskGuard;
   readonly host: ActorHostSupervisor;
   readonly pool: CpuPool;
   readonly logs: LogStore;
@@ -93,10 +95,11 @@ export class Orchestrator extends EventEmitter {
       onFact: (fact) => {
         // Resource history is kept here, from every sample, not from the (throttled) views.
         if (fact.msg.type === 'sampled') this.registry.samples.add(fact.id, Date.now(), fact.msg.cpu, fact.msg.rss);
-        this.host.deliver(fact);
+        this.logDisk.relay(fact);
       },
       onLogProblem: (message) => this.setCondition('log_files', message),
     });
+    this.logDisk = new LogDiskGuard(config.orchestrator.log_dir, (fact) => this.host.deliver(fact), logger.child({ component: 'log-disk' }));
     this.pool = new CpuPool();
     this.logs = new LogStore(
       config.orchestrator.log_dir,
@@ -546,6 +549,7 @@ export class Orchestrator extends EventEmitter {
     this.ownLog?.stop();
     this.retention.stop();
     if (this.sampleFlush) clearInterval(this.sampleFlush);
+    this.logDisk.close();
     this.guard('flush resource history', () => this.registry.samples.flush(Date.now(), true));
     await this.kernel.close();
     await this.pool.close().catch(() => undefined);

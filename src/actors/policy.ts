@@ -66,6 +66,13 @@ export function nextFastProbeDelay(previous: number, intervalMs: number): number
   return Math.min(cap, previous <= 0 ? FAST_PROBE_FIRST_MS : Math.round(previous * FAST_PROBE_GROWTH));
 }
 
+/**
+ * A service that exited because the log disk was full waits for space (the orchestrator says when,
+ * log_disk_ok) — and tries again after max_backoff_seconds, never less than this, in case it is
+ * not told.
+ */
+export const LOG_DISK_RETRY_MIN_MS = 10_000;
+
 /** Consecutive over-limit samples that trigger a restart. */
 export const LIMIT_BREACH_SAMPLES = 3;
 

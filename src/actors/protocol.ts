@@ -28,7 +28,7 @@ export interface RunInfo {
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
-  /** exited | crashed | killed | unhealthy | memory_limit | cpu_limit | spawn_failed | stopped | ... */
+  /** exited | crashed | killed | log_disk_full | unhealthy | memory_limit | cpu_limit | spawn_failed | stopped | ... */
   reason: string;
   at: number;
   detail?: string;
@@ -65,7 +65,10 @@ export type ServiceMsg =
   // facts from the kernel (main thread)
   | { type: 'spawned'; run: RunInfo }
   | { type: 'spawn_failed'; runId: string; error: string }
-  | { type: 'exited'; runId: string; code: number | null; signal: string | null; groupEmpty: boolean }
+  /** cause log_disk_full: it exited with the log disk full (its own log writes failed, most likely). */
+  | { type: 'exited'; runId: string; code: number | null; signal: string | null; groupEmpty: boolean; cause?: 'log_disk_full' }
+  /** The log disk has space again: a service waiting for it restarts now. */
+  | { type: 'log_disk_ok' }
   | { type: 'group_empty'; runId: string }
   | { type: 'probed'; runId: string; gen: number; ok: boolean; latencyMs: number; status?: number; error?: string }
   | { type: 'sampled'; runId: string; cpu: number; rss: number; pids: number }

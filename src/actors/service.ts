@@ -17,7 +17,7 @@ import {
   type ServiceMsg, type ServiceState, type Step, type TimerName, type Usage, type Want,
 } from './protocol.js';
 import {
-  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, nextFastProbeDelay, onSlot, shouldRestart, startupGraceMs,
+  backoffDelayMs, isAbnormal, KILL_RETRY_MS, LIMIT_BREACH_SAMPLES, LOG_DISK_RETRY_MIN_MS, nextFastProbeDelay, onSlot, shouldRestart, startupGraceMs,
 } from './policy.js';
 
 export interface ServiceSettings {
@@ -29,7 +29,8 @@ export interface ServiceSettings {
 }
 
 /** What happens once the current process group is gone. */
-type After = 'stopped' | 'failed' | 'start' | 'backoff';
+/** What follows once the process group is gone; 'disk': wait for the log disk to have space. */
+type After = 'stopped' | 'failed' | 'start' | 'backoff' | 'disk';
 
 export interface ServiceData {
   spec: ServiceSpec;
@@ -283,16 +284,20 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
     case 'exited': {
       if (!d.run || msg.runId !== d.run.runId) return;
       const abnormal = isAbnormal(msg.code, msg.signal);
-      const reason = d.killReason ?? (abnormal ? (msg.signal ? 'killed' : 'crashed') : 'exited');
+      // The log disk was full: the environment's fault, not the service's. It waits for space and
+      // restarts then, without spending max_retries or counting towards its group's intensity.
+      const diskFull = msg.cause === 'log_disk_full' && abnormal && !d.killReason;
+      const reason = d.killReason ?? (diskFull ? 'log_disk_full' : abnormal ? (msg.signal ? 'killed' : 'crashed') : 'exited');
       d.lastExit = { code: msg.code, signal: msg.signal, reason, at: ctx.now };
       fx.push({ type: 'event', event: 'exit', data: { pid: d.run.pid, code: msg.code, signal: msg.signal, reason } });
       stopMonitoring(d, fx);
       if (d.state !== 'stopping' && d.state !== 'exited') {
         // Nobody asked for this exit: decide per restart type, then clear what is left of the group.
-        const restart = d.want === 'up' && shouldRestart(d.spec.restart, abnormal, d.settings.recoveryEnabled);
-        fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal, willRestart: restart } });
-        d.after = restart ? 'backoff' : abnormal ? 'failed' : 'stopped';
-        const why = describeExit(msg.code, msg.signal);
+        const held = diskFull && d.want === 'up' && d.settings.recoveryEnabled;
+        const restart = !held && d.want === 'up' && shouldRestart(d.spec.restart, abnormal, d.settings.recoveryEnabled);
+        fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: abnormal && !held, willRestart: restart } });
+        d.after = held ? 'disk' : restart ? 'backoff' : abnormal ? 'failed' : 'stopped';
+        const why = `${describeExit(msg.code, msg.signal)}${diskFull ? ' with the log disk full' : ''}`;
         if (!msg.groupEmpty) {
           setState(d, 'exited', `${why}; stopping what is left of its process group`);
           fx.push({ type: 'signal', id: d.spec.id, runId: d.run.runId, signal: d.spec.stop.signal });
@@ -303,6 +308,12 @@ function handle(d: ServiceData, msg: ServiceMsg, fx: ServiceEffect[], ctx: Logic
         return;
       }
       if (msg.groupEmpty) groupGone(d, fx, ctx, d.reason);
+      return;
+    }
+    case 'log_disk_ok': {
+      if (!waitingForDisk(d)) return;
+      cancel(d, fx, 'backoff');
+      restartAfterDisk(d, fx, 'the log disk has space again');
       return;
     }
     case 'group_empty': {
@@ -362,6 +373,7 @@ function onTimer(d: ServiceData, name: TimerName, fx: ServiceEffect[], ctx: Logi
       return;
     case 'backoff':
       if (d.state !== 'backoff' || d.want !== 'up') return;
+      if (waitingForDisk(d)) { restartAfterDisk(d, fx, 'trying again: the log disk may have space by now'); return; }
       d.nextStartAt = null;
       startNow(d, fx, `restart attempt ${d.attempts}`);
       return;
@@ -509,8 +521,26 @@ function groupGone(d: ServiceData, fx: ServiceEffect[], ctx: LogicContext, reaso
       arm(d, fx, 'backoff', delay);
       return;
     }
+    case 'disk': {
+      const wait = Math.max(d.spec.restart_policy.max_backoff_seconds * 1000, LOG_DISK_RETRY_MIN_MS);
+      d.nextStartAt = ctx.now + wait;
+      setState(d, 'backoff', `${reason}; restarts as soon as the log disk has space (not counted against max_retries)`);
+      arm(d, fx, 'backoff', wait);
+      return;
+    }
     default: assertNever(after);
   }
+}
+
+/** In backoff because its last run ended with the log disk full (see 'exited'). */
+function waitingForDisk(d: ServiceData): boolean {
+  return d.state === 'backoff' && d.want === 'up' && d.lastExit?.reason === 'log_disk_full';
+}
+
+function restartAfterDisk(d: ServiceData, fx: ServiceEffect[], reason: string): void {
+  d.nextStartAt = null;
+  d.restarts++;
+  startNow(d, fx, reason);
 }
 
 function beginMonitoring(d: ServiceData, fx: ServiceEffect[], ctx: LogicContext, adopted: boolean): void {

@@ -3,41 +3,18 @@
  * and shows in /health, and logging resumes once space returns.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, harness, node } from '../helpers/harness.js';
+import { fill, mountTmpfs, unfill } from '../helpers/disk.js';
 import { until } from '../helpers/process.js';
-
-/** Fill the file system under `dir` to the last byte with one ballast file. */
-function fill(path: string): number {
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(16 * 1024, 0x61);
-  let n = 0;
-  try {
-    for (;;) n += writeSync(fd, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    closeSync(fd);
-  }
-  // The last partial chunks: fill what is left byte-wise coarse enough.
-  const small = openSync(`${path}.tail`, 'w');
-  try { for (;;) n += writeSync(small, Buffer.alloc(512, 0x62)); } catch { /* full */ } finally { closeSync(small); }
-  return n;
-}
 
 t.test('ENOSPC in the log folder: supervision goes on, it shows, and logging resumes when space returns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orch-enospc-'));
   const logs = join(dir, 'logs');
-  mkdirSync(logs);
   // A 4 MB tmpfs for the logs only; the registry stays on the normal disk. Needs root (CI is).
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', logs]);
-  t.teardown(() => {
-    try { execFileSync('umount', ['-l', logs]); } catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  mountTmpfs(t, logs, '4m', dir);
   const port = await freePort();
   const h = await harness(t, {
     dir, http: true,
@@ -69,8 +46,7 @@ t.test('ENOSPC in the log folder: supervision goes on, it shows, and logging res
   t.ok(h.events('web', 'exit').some((e) => e.data.signal === 'SIGKILL'), 'and its exit recorded');
 
   // Space comes back: logging resumes and the condition clears.
-  unlinkSync(ballast);
-  unlinkSync(`${ballast}.tail`);
+  unfill(ballast);
   await h.waitFor(() => Math.max(...ticks()) > lastBefore + 10, 'new lines in the log again', 20_000);
   await until(async () => {
     const health = await (await fetch(`${h.url}/health`)).json() as { status: string; problems: string[] };
