@@ -11,6 +11,7 @@ import type { OrchestratorConfig, ServiceSpec, SupervisorSettings } from '../con
 import type {
   ExitInfo, Health, KernelEffect, RunInfo, ServiceEffect, ServiceEvent, ServiceMsg, ServiceState, SupervisorEffect, SupervisorMsg, Want,
 } from './protocol.js';
+import { addRestart } from './policy.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
 import {
   hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
@@ -226,7 +227,7 @@ export class ActorHost {
   private onActorCrash(cell: ServiceCell, error: unknown, msg: ServiceMsg): void {
     const id = cell.id;
     const now = this.env.clock.now();
-    const recent = [...(this.crashes.get(id) ?? []).filter((t) => now - t < ACTOR_CRASH_PERIOD_MS), now];
+    const { times: recent, exceeded } = addRestart(this.crashes.get(id) ?? [], now, ACTOR_CRASH_PERIOD_MS, ACTOR_CRASH_INTENSITY);
     this.crashes.set(id, recent);
     const last = cell.data;
     this.out.log('error', 'service actor crashed; restarting it', { service: id, err: String((error as Error)?.stack ?? error), msg: msg.type });
@@ -236,7 +237,7 @@ export class ActorHost {
       spec: last.spec, want: last.want, run: last.run ?? undefined,
       carry: { restarts: last.restarts, attempts: last.attempts, lastExit: last.lastExit, state: last.state, reason: last.reason, health: last.health },
     });
-    if (recent.length > ACTOR_CRASH_INTENSITY) {
+    if (exceeded) {
       fresh.send({ type: 'give_up', reason: `actor crashed ${recent.length} times within ${ACTOR_CRASH_PERIOD_MS / 1000}s` });
     } else {
       this.settle({ spec: last.spec, want: last.want, run: last.run ?? undefined });

@@ -73,6 +73,17 @@ export function nextFastProbeDelay(previous: number, intervalMs: number): number
  */
 export const LOG_DISK_RETRY_MIN_MS = 10_000;
 
+/**
+ * OTP's add_restart, the one restart window: the restart times still within `periodMs` of `now`,
+ * plus `now`, and whether they exceed `intensity`. Times are on the monotonic (boot) clock, oldest
+ * first. Used by group supervisors, by the host for crashing actors, and for the actor worker.
+ */
+export function addRestart(times: readonly number[], now: number, periodMs: number, intensity: number): { times: number[]; exceeded: boolean } {
+  const kept = times.filter((t) => now - t < periodMs);
+  kept.push(now);
+  return { times: kept, exceeded: kept.length > intensity };
+}
+
 /** Consecutive over-limit samples that trigger a restart. */
 export const LIMIT_BREACH_SAMPLES = 3;
 

@@ -9,6 +9,7 @@
  * members share nothing, so a burst of single failures across a large fleet never stops it.
  */
 import { DEPENDENT_GROUP_INTENSITY, type SupervisorEntries, type SupervisorSettings } from '../config/schema.js';
+import { addRestart } from './policy.js';
 import { assertNever, type LogicContext, type Step, type SupervisorEffect, type SupervisorMsg } from './protocol.js';
 
 /**
@@ -51,9 +52,8 @@ export function superviseTransition(data: GroupData, msg: SupervisorMsg, ctx: Lo
       if (!msg.willRestart || data.gaveUp || !data.children.includes(msg.id)) return { data, effects: [] };
       // No group-wide limit: the child's own retry budget and backoff are its only limits.
       if (data.settings.intensity === null) return { data, effects: siblingRestarts(data, msg.id) };
-      const periodMs = data.settings.period_seconds * 1000;
-      const restarts = [...data.restarts.filter((t) => ctx.now - t < periodMs), ctx.now];
-      if (restarts.length > data.settings.intensity) {
+      const { times: restarts, exceeded } = addRestart(data.restarts, ctx.now, data.settings.period_seconds * 1000, data.settings.intensity);
+      if (exceeded) {
         const reason = `supervisor of group "${data.name}" gave up: ${restarts.length} restarts within ${data.settings.period_seconds}s (intensity ${data.settings.intensity})`;
         return {
           data: { ...data, restarts, gaveUp: true },

@@ -10,8 +10,10 @@ import { releaseProxy, wrap, type Endpoint, type Remote } from 'comlink';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { HostConfig, HostEntry } from '../actors/host.js';
+import { addRestart } from '../actors/policy.js';
 import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
 import type { ServiceView } from '../actors/service.js';
+import { bootNow } from '../clock.js';
 import type { Fact } from '../os/kernel.js';
 import { workerUrl } from './paths.js';
 import type { FromWorker, HostApi, HostInit, ToWorker } from './wire.js';
@@ -189,10 +191,10 @@ export class ActorHostSupervisor {
       this.teardown(new CallError('the actor host restarted while handling this call; try again', 'host_down'));
       port1.close();
       if (this.stopping) return;
-      const now = Date.now();
       const period = this.opts.periodMs ?? 60_000;
-      this.restarts = [...this.restarts.filter((t) => now - t < period), now];
-      if (this.restarts.length > (this.opts.maxRestarts ?? 5)) {
+      const { times, exceeded } = addRestart(this.restarts, bootNow(), period, this.opts.maxRestarts ?? 5);
+      this.restarts = times;
+      if (exceeded) {
         const err = new Error(`actor host died ${this.restarts.length} times within ${period / 1000}s (last exit code ${code})`);
         for (const w of this.readyWaiters.splice(0)) w.reject(err);
         this.opts.fatal(err);

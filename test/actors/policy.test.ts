@@ -1,5 +1,5 @@
 import t from 'tap';
-import { backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart, startupGraceMs } from '../../src/actors/policy.js';
+import { addRestart, backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart, startupGraceMs } from '../../src/actors/policy.js';
 
 t.test('backoff doubles from backoff_seconds and is capped at max_backoff_seconds', async (t) => {
   const policy = { backoff_seconds: 1, max_backoff_seconds: 10 };
@@ -50,4 +50,16 @@ t.test('start-up grace: what interval probing would give, at least 2 s', async (
   t.equal(startupGraceMs({ initial_delay_seconds: 0, failure_threshold: 3, interval_seconds: 30 }), 90_000);
   t.equal(startupGraceMs({ initial_delay_seconds: 5, failure_threshold: 3, interval_seconds: 1 }), 8_000);
   t.equal(startupGraceMs({ initial_delay_seconds: 0, failure_threshold: 2, interval_seconds: 0.05 }), 2_000);
+});
+
+t.test('addRestart: one restart window (OTP add_restart) — times within the period, plus now; exceeded past the intensity', async (t) => {
+  let w = addRestart([], 1_000, 10_000, 2);
+  t.same(w, { times: [1_000], exceeded: false });
+  w = addRestart(w.times, 2_000, 10_000, 2);
+  t.same(w, { times: [1_000, 2_000], exceeded: false }, 'two within the period: at the intensity, not past it');
+  w = addRestart(w.times, 3_000, 10_000, 2);
+  t.same(w, { times: [1_000, 2_000, 3_000], exceeded: true }, 'the third within 10 s exceeds intensity 2');
+  w = addRestart([1_000, 2_000], 11_500, 10_000, 2);
+  t.same(w, { times: [2_000, 11_500], exceeded: false }, 'restarts older than the period drop out');
+  t.same(addRestart([1_000], 11_000, 10_000, 0), { times: [11_000], exceeded: true }, 'intensity 0: the first restart exceeds it');
 });
