@@ -4,20 +4,24 @@
  * what happened back as facts. It decides nothing about lifecycles.
  *
  * Each service runs as the leader of its own process group (detached), writes its own output to
- * O_APPEND files, and is known by pid + process start time, so it outlives the orchestrator and
- * can be re-adopted later without ever mistaking a reused pid for it.
+ * O_APPEND files, and is known by pid + process start time + the run mark in its environment, so
+ * it outlives the orchestrator and can be re-adopted later without ever mistaking a reused pid or
+ * process group for it (adopt.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import type { KernelEffect, RunInfo, ServiceMsg } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
+import {
+  adoptedRunId, groupHolder, groupMayLive, markedRuns, RUN_ID_ENV, runMark, spawnedRunId, withPendingProcess,
+  type GroupHolder, type MarkedRun,
+} from './adopt.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
-import { bootId, groupMembers, isLive, isSameProcess, procTable, readStat, ticksToMs } from './proc.js';
+import { bootId, groupMembers, isLive, isSameProcess, readStat, ticksToMs } from './proc.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
 export interface Fact {
@@ -42,7 +46,10 @@ interface Proc {
   id: string;
   run: RunInfo;
   startTicks: number;
+  /** Our child; null for an adopted run, whose group is signalled only while it carries `mark`. */
   child: ChildProcess | null;
+  /** The run mark its processes carry (RUN_ID_ENV). */
+  mark: string;
   leaderExited: boolean;
   watching: boolean;
 }
@@ -85,10 +92,12 @@ export class Kernel {
 
   /**
    * Re-adopt the processes an earlier orchestrator started, from the ledger. A row is ours only if
-   * the machine has not rebooted and the pid still has the recorded start time. A leader that died
-   * while we were down but left live processes in its group is adopted too (as exited), so its
-   * group is cleared before the service starts again — never two copies at once. Returns what was
-   * adopted and the rows whose processes are all gone.
+   * the machine has not rebooted, the pid still has the recorded start time (or, leader gone, its
+   * group has members young enough to be its descendants), and a live member of the group carries
+   * the run's mark: a group id reused by a stranger is never adopted, so never signalled. A leader
+   * that died while we were down but left live processes in its group is adopted too (as exited),
+   * so its group is cleared before the service starts again — never two copies at once. Returns
+   * what was adopted and the rows whose processes are all gone (or were never ours).
    */
   adoptFromLedger(epoch: string): { adopted: RunInfo[]; vanished: RunRow[] } {
     const adopted: RunInfo[] = [];
@@ -108,21 +117,29 @@ export class Kernel {
       }
       const sameBoot = row.boot_id === boot;
       const leaderAlive = sameBoot && isSameProcess(row.pid, row.proc_start);
-      const groupAlive = sameBoot && !leaderAlive && ourGroupLives(row.pgid, row.proc_start);
-      if (!leaderAlive && !groupAlive) {
-        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null, 'gone while the orchestrator was down');
+      const groupAlive = sameBoot && !leaderAlive && groupMayLive(row.pgid, row.proc_start);
+      const origin = spawnedRunId(row, (id) => this.opts.ledger.row(id));
+      const mark = runMark(this.opts.registryId, row.service, origin ?? row.run_id);
+      const holder: GroupHolder = leaderAlive || groupAlive ? groupHolder(row.pgid, mark) : 'empty';
+      if (holder !== 'ours') {
+        if (holder === 'stranger') {
+          this.opts.log.warn({ service: row.service, pgid: row.pgid, childPid: row.pid, mark },
+            'the ledger\'s process group is alive but no member carries our run mark (its id was reused): not adopted, never signalled');
+        }
+        this.opts.ledger.ended(row.service, row.run_id, Date.now(), null, null,
+          holder === 'stranger' ? 'gone while the orchestrator was down (its process group id now belongs to another)' : 'gone while the orchestrator was down');
         vanished.push(row);
         continue;
       }
       const run: RunInfo = {
-        runId: `${epoch}.adopted.${row.id}`, pid: row.pid, pgid: row.pgid,
+        runId: adoptedRunId(epoch, row.id), pid: row.pid, pgid: row.pgid,
         startedAt: ticksToMs(row.proc_start), adopted: true,
       };
       this.opts.ledger.handOver(row.run_id, {
         service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
         boot_id: boot, started_at: row.started_at,
       }, Date.now());
-      const proc: Proc = { id: row.service, run, startTicks: row.proc_start, child: null, leaderExited: !leaderAlive, watching: false };
+      const proc: Proc = { id: row.service, run, startTicks: row.proc_start, child: null, mark, leaderExited: !leaderAlive, watching: false };
       this.procs.set(row.service, proc);
       if (!leaderAlive) this.watchGroup(proc);
       adopted.push(run);
@@ -197,7 +214,7 @@ export class Kernel {
       const stat = readStat(pid);
       const startTicks = stat?.startTicks ?? 0;
       const run: RunInfo = { runId, pid, pgid: pid, startedAt: stat ? ticksToMs(startTicks) : bootNow() };
-      this.procs.set(id, { id, run, startTicks, child, leaderExited: false, watching: false });
+      this.procs.set(id, { id, run, startTicks, child, mark: runMark(this.opts.registryId, id, runId), leaderExited: false, watching: false });
       this.opts.onFact({ id, msg: { type: 'spawned', run } });
       afterFact(() => {
         this.record(id, () => this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now()), 'the run');
@@ -215,7 +232,7 @@ export class Kernel {
     if (!proc || proc.run.runId !== runId || proc.leaderExited) return;
     proc.leaderExited = true;
     const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    const groupEmpty = groupMembers(proc.run.pgid).length === 0;
+    const groupEmpty = this.holder(proc) !== 'ours';
     if (groupEmpty) this.procs.delete(id);
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
     afterFact(() => {
@@ -251,10 +268,11 @@ export class Kernel {
     let delay = GROUP_POLL_MIN_MS;
     const check = () => {
       if (this.closed || this.procs.get(proc.id) !== proc) return;
-      if (groupMembers(proc.run.pgid).length === 0) {
+      const holder = this.holder(proc);
+      if (holder !== 'ours') {
         this.procs.delete(proc.id);
         // The run ends with its group (the leader's exit status, if known, stays on the row).
-        this.endRun(proc.id, proc.run.runId, null, null, 'process group ended after the leader');
+        this.endRun(proc.id, proc.run.runId, null, null, holder === 'stranger' ? STRANGER_REASON : 'process group ended after the leader');
         this.opts.onFact({ id: proc.id, msg: { type: 'group_empty', runId: proc.run.runId } });
         return;
       }
@@ -267,6 +285,12 @@ export class Kernel {
   private signal(id: string, runId: string, signal: string): void {
     const proc = this.procs.get(id);
     if (!proc || proc.run.runId !== runId) return;
+    if (!proc.child) {
+      // Adopted: the group is signalled only while a member still carries our mark.
+      const holder = this.holder(proc);
+      if (holder === 'stranger') { this.disown(proc); return; }
+      if (holder === 'empty') { if (proc.leaderExited) this.watchGroup(proc); return; }
+    }
     try {
       process.kill(-proc.run.pgid, signal as NodeJS.Signals);
       this.opts.log.debug({ service: id, pgid: proc.run.pgid, signal }, 'signalled process group');
@@ -276,6 +300,27 @@ export class Kernel {
       // ESRCH: the group is already empty; the exit or group watch reports it.
       if (code === 'ESRCH' && proc.leaderExited) this.watchGroup(proc);
     }
+  }
+
+  /**
+   * Who holds the run's process group. Our own child's group is ours while it has live members; an
+   * adopted group only while a live member carries the run mark (and a stranger's is warned about).
+   */
+  private holder(proc: Proc): GroupHolder {
+    const holder = proc.child ? (groupMembers(proc.run.pgid).length ? 'ours' : 'empty') : groupHolder(proc.run.pgid, proc.mark);
+    if (holder === 'stranger') {
+      this.opts.log.warn({ service: proc.id, pgid: proc.run.pgid, childPid: proc.run.pid, mark: proc.mark },
+        'the adopted process group no longer carries our run mark: treated as gone, never signalled');
+    }
+    return holder;
+  }
+
+  /** An adopted run whose group is no longer ours: it is over, as if its group had emptied. */
+  private disown(proc: Proc): void {
+    this.procs.delete(proc.id);
+    const { runId } = proc.run;
+    this.opts.onFact({ id: proc.id, msg: proc.leaderExited ? { type: 'group_empty', runId } : { type: 'exited', runId, code: null, signal: null, groupEmpty: true } });
+    afterFact(() => this.endRun(proc.id, runId, null, null, STRANGER_REASON));
   }
 
   private probe(e: Extract<KernelEffect, { type: 'probe' }>): void {
@@ -329,31 +374,7 @@ export class Kernel {
   }
 }
 
-/**
- * Does the process group an earlier orchestrator started still have live members that are ours?
- * A live process whose pid is the group id but whose start time differs means the id was reused
- * by someone else; members older than our leader cannot be its descendants.
- */
-function ourGroupLives(pgid: number, leaderStartTicks: number): boolean {
-  const table = procTable();
-  const holder = table.find((p) => p.pid === pgid && isLive(p));
-  if (holder && holder.startTicks !== leaderStartTicks) return false;
-  return table.some((p) => p.pgid === pgid && isLive(p) && p.startTicks >= leaderStartTicks);
-}
-
-/**
- * The environment variable every service process carries: registry identity, service and run id.
- * Run ids count per service ("<epoch>.<n>"), so two services share them: the mark needs all three
- * to be unique across services and orchestrators on one machine (see RunLedger.pending).
- */
-export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
-const runMark = (registryId: string, service: string, runId: string) => `${registryId}/${service}/${runId}`;
-
-/** A run's process group (its leader's pid), dated by its leader or, leader gone, its oldest member. */
-interface MarkedRun {
-  pgid: number;
-  startTicks: number;
-}
+const STRANGER_REASON = 'its process group no longer carries our run mark (treated as gone)';
 
 /**
  * Bookkeeping of a lifecycle fact (its ledger write and log line) that may follow the fact itself:
@@ -363,40 +384,6 @@ interface MarkedRun {
  */
 function afterFact(fn: () => void): void {
   queueMicrotask(fn);
-}
-
-/**
- * The processes of every run on the machine, by run mark (one scan for all pending runs): the
- * run's own leader if it lives (the oldest, should a process it started have left the group with
- * the mark), else — the leader exited and left children behind — its group, led by the dead
- * leader's pid and dated by its oldest member, so adoption clears it.
- */
-function markedRuns(): Map<string, MarkedRun> {
-  const leaders = new Map<string, MarkedRun>();
-  const orphans = new Map<string, MarkedRun>();
-  const prefix = `\0${RUN_ID_ENV}=`;
-  for (const p of procTable()) {
-    if (!isLive(p)) continue;
-    let environ: string;
-    try {
-      environ = `\0${readFileSync(`/proc/${p.pid}/environ`, 'latin1')}`;
-    } catch {
-      continue;
-    }
-    const at = environ.indexOf(prefix);
-    if (at < 0) continue;
-    const end = environ.indexOf('\0', at + prefix.length);
-    const mark = environ.slice(at + prefix.length, end < 0 ? undefined : end);
-    const into = p.pid === p.pgid ? leaders : orphans;
-    const seen = into.get(mark);
-    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pgid: p.pgid, startTicks: p.startTicks });
-  }
-  for (const [mark, group] of orphans) if (!leaders.has(mark)) leaders.set(mark, group);
-  return leaders;
-}
-
-function withPendingProcess(row: RunRow, p: MarkedRun | undefined): RunRow {
-  return p ? { ...row, pid: p.pgid, pgid: p.pgid, proc_start: p.startTicks } : row; // a service leads its own group
 }
 
 function decodeWaitStatus(status: number | null): { code: number | null; signal: string | null } {

@@ -135,6 +135,24 @@ export function bootId(): string {
   return cachedBootId;
 }
 
+/**
+ * One variable of a process's environment as it started (/proc/PID/environ), or undefined: not
+ * set, not readable, or the process is a zombie (its environment is gone with its memory).
+ */
+export function envValue(pid: number, name: string): string | undefined {
+  let environ: string;
+  try {
+    environ = `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`;
+  } catch {
+    return undefined;
+  }
+  const prefix = `\0${name}=`;
+  const at = environ.indexOf(prefix);
+  if (at < 0) return undefined;
+  const end = environ.indexOf('\0', at + prefix.length);
+  return environ.slice(at + prefix.length, end < 0 ? undefined : end);
+}
+
 /** Is this pid still the very process that started at `startTicks`? */
 export function isSameProcess(pid: number, startTicks: number): boolean {
   const stat = readStat(pid);

@@ -28,6 +28,7 @@ export class RunLedger {
   private readonly end;
   private readonly leaderEnd;
   private readonly open;
+  private readonly one;
   private readonly recent;
   private readonly count;
 
@@ -45,6 +46,7 @@ export class RunLedger {
       'UPDATE runs SET exit_code = ?, signal = ?, reason = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
     );
     this.open = db.prepare<[], RunRow>('SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id');
+    this.one = db.prepare<[number], RunRow>('SELECT * FROM runs WHERE id = ?');
     this.recent = db.prepare<[string, number], RunRow>('SELECT * FROM runs WHERE service = ? ORDER BY id DESC LIMIT ?');
     this.count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM runs WHERE service = ?');
   }
@@ -89,6 +91,11 @@ export class RunLedger {
   /** Runs never seen to end: candidates for re-adoption. */
   openRuns(): RunRow[] {
     return this.open.all();
+  }
+
+  /** One row by its id (a hand-over names the row it came from). */
+  row(id: number): RunRow | undefined {
+    return this.one.get(id);
   }
 
   history(service: string, limit: number): RunRow[] {

@@ -1,0 +1,91 @@
+/**
+ * Run marks and ledger identity: how a restarted orchestrator tells its own process groups from
+ * anyone else's. Every service process carries a run mark in its environment (RUN_ID_ENV); a group
+ * is ours only while a live member carries the mark of the run the ledger says it holds. Pids and
+ * group ids are reused, start times can be matched — the mark is what a stranger never has.
+ */
+import type { RunRow } from '../store/runs.js';
+import { envValue, groupMembers, isLive, procTable } from './proc.js';
+
+/**
+ * The environment variable every service process carries: registry identity, service and run id.
+ * Run ids count per service ("<epoch>.<n>"), so two services share them: the mark needs all three
+ * to be unique across services and orchestrators on one machine (see RunLedger.pending).
+ */
+export const RUN_ID_ENV = 'ORCHESTRATOR_RUN_ID';
+export const runMark = (registryId: string, service: string, runId: string) => `${registryId}/${service}/${runId}`;
+
+/** The run id a new orchestrator gives a run it takes over (the ledger row it came from, by id). */
+export const adoptedRunId = (epoch: string, rowId: number) => `${epoch}.adopted.${rowId}`;
+const ADOPTED_RUN = /^\d+\.adopted\.(\d+)$/;
+
+/**
+ * The run id a row's processes were started with, so the one in their mark: a hand-over renames a
+ * run, so follow the hand-overs back to the spawn. Undefined if the chain is broken.
+ */
+export function spawnedRunId(row: RunRow, rowById: (id: number) => RunRow | undefined): string | undefined {
+  let runId = row.run_id;
+  const seen = new Set<number>();
+  for (let m = ADOPTED_RUN.exec(runId); m; m = ADOPTED_RUN.exec(runId)) {
+    const id = Number(m[1]);
+    const before = seen.has(id) ? undefined : rowById(id);
+    if (!before || before.service !== row.service) return undefined;
+    seen.add(id);
+    runId = before.run_id;
+  }
+  return runId;
+}
+
+/** Who holds a process group now: nobody live, a member carrying the mark (ours), or only others. */
+export type GroupHolder = 'empty' | 'ours' | 'stranger';
+
+export function groupHolder(pgid: number, mark: string): GroupHolder {
+  const members = groupMembers(pgid);
+  if (members.length === 0) return 'empty';
+  return members.some((pid) => envValue(pid, RUN_ID_ENV) === mark) ? 'ours' : 'stranger';
+}
+
+/**
+ * Does the process group an earlier orchestrator started still have live members that could be
+ * ours by the ledger's dates? A live process whose pid is the group id but whose start time differs
+ * means the id was reused by someone else; members older than our leader cannot be its descendants.
+ * (Dates alone do not prove a group ours: groupHolder checks the run mark.)
+ */
+export function groupMayLive(pgid: number, leaderStartTicks: number): boolean {
+  const table = procTable();
+  const holder = table.find((p) => p.pid === pgid && isLive(p));
+  if (holder && holder.startTicks !== leaderStartTicks) return false;
+  return table.some((p) => p.pgid === pgid && isLive(p) && p.startTicks >= leaderStartTicks);
+}
+
+/** A run's process group (its leader's pid), dated by its leader or, leader gone, its oldest member. */
+export interface MarkedRun {
+  pgid: number;
+  startTicks: number;
+}
+
+/**
+ * The processes of every run on the machine, by run mark (one scan for all pending runs): the
+ * run's own leader if it lives (the oldest, should a process it started have left the group with
+ * the mark), else — the leader exited and left children behind — its group, led by the dead
+ * leader's pid and dated by its oldest member, so adoption clears it.
+ */
+export function markedRuns(): Map<string, MarkedRun> {
+  const leaders = new Map<string, MarkedRun>();
+  const orphans = new Map<string, MarkedRun>();
+  for (const p of procTable()) {
+    if (!isLive(p)) continue;
+    const mark = envValue(p.pid, RUN_ID_ENV);
+    if (mark === undefined) continue;
+    const into = p.pid === p.pgid ? leaders : orphans;
+    const seen = into.get(mark);
+    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pgid: p.pgid, startTicks: p.startTicks });
+  }
+  for (const [mark, group] of orphans) if (!leaders.has(mark)) leaders.set(mark, group);
+  return leaders;
+}
+
+/** A pending row (pid 0) with the process found by its mark, if any. */
+export function withPendingProcess(row: RunRow, p: MarkedRun | undefined): RunRow {
+  return p ? { ...row, pid: p.pgid, pgid: p.pgid, proc_start: p.startTicks } : row; // a service leads its own group
+}
