@@ -7,6 +7,8 @@
  *     logs.keep archives per stream and logs.max_total bytes per service;
  *   - follows streams someone watches (fs.watch) and hands their new lines to the feed;
  *   - notices a full or unwritable disk, reports it, and carries on.
+ * Its periods (marks, scans, disk checks) run on the boot clock, so a wall-clock jump pauses
+ * none of them; only the time written into a mark is wall-clock, as readers ask by wall time.
  */
 import {
   closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statfsSync, statSync, unlinkSync, watch, writeSync,
@@ -17,6 +19,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { serviceLogDir, type Stream } from '../os/logs.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
+import { bootNow } from '../clock.js';
 import {
   encodeMark, listArchives, livePath, marksPath, readState, STREAMS, writeState,
   type Archive, type StreamFiles, type StreamState,
@@ -58,6 +61,7 @@ interface StreamTrack {
   archives: Archive[];
   /** Physical size seen at the last tick. */
   size: number;
+  /** Boot-clock time of the last mark written. */
   lastMarkAt: number;
   markedOffset: number;
   marksFd: number | null;
@@ -77,6 +81,7 @@ export class LogStore {
   private changeTimer: NodeJS.Timeout | null = null;
   /** Streams that grew within the last second and still owe a time mark. */
   private readonly owed = new Set<StreamTrack>();
+  /** Boot-clock times (bootNow) of the last full scan and disk check. */
   private lastFullScan = 0;
   private lastDiskCheck = 0;
   private lossyWarned = false;
@@ -221,7 +226,7 @@ export class LogStore {
         this.changed.add(t);
         this.changeTimer ??= setTimeout(() => {
           this.changeTimer = null;
-          const now = Date.now();
+          const now = bootNow();
           for (const c of this.changed) this.check(c, now);
           this.changed.clear();
         }, CHANGE_DELAY_MS);
@@ -233,7 +238,7 @@ export class LogStore {
   }
 
   private tick(): void {
-    const now = Date.now();
+    const now = bootNow();
     const full = !this.dirWatcher || now - this.lastFullScan >= FULL_SCAN_MS;
     if (full) {
       this.lastFullScan = now;
@@ -245,7 +250,7 @@ export class LogStore {
     if (now - this.lastDiskCheck >= (this.conditions.size ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.checkDisk(now);
   }
 
-  /** Stat one live file: follow its new lines, mark its time, rotate it when full. */
+  /** Stat one live file: follow its new lines, mark its time, rotate it when full. `now` is bootNow(). */
   private check(t: StreamTrack, now: number): void {
     const size = sizeOf(t.file);
     if (size !== t.size) {
@@ -256,18 +261,19 @@ export class LogStore {
     }
     const logical = t.state.base + size;
     if (logical !== t.markedOffset) {
-      if (now - t.lastMarkAt >= MARK_EVERY_MS) { this.mark(t, now, logical); this.owed.delete(t); } else this.owed.add(t);
+      if (now - t.lastMarkAt >= MARK_EVERY_MS) { this.mark(t, logical); this.owed.delete(t); } else this.owed.add(t);
     } else {
       this.owed.delete(t);
     }
     if (!t.rotating && size - t.state.dataStart >= this.limits.maxSize) this.rotate(t);
   }
 
-  private mark(t: StreamTrack, at: number, logical: number): void {
+  /** Write a time mark: the wall time now (what readers ask by), kept apart from the boot-clock period. */
+  private mark(t: StreamTrack, logical: number): void {
     try {
       t.marksFd ??= openSync(marksPath(this.dir, t.service, t.stream), 'a');
-      writeSync(t.marksFd, encodeMark(at, logical));
-      t.lastMarkAt = at;
+      writeSync(t.marksFd, encodeMark(Date.now(), logical));
+      t.lastMarkAt = bootNow();
       t.markedOffset = logical;
     } catch (err) {
       this.writeFailed(err, `time marks of ${t.service}`);
@@ -288,7 +294,7 @@ export class LogStore {
       : Math.floor((Math.min(data - 1, this.limits.maxSize)) / BLOCK) * BLOCK;
     if (length <= 0) return;
     t.rotating = true;
-    this.mark(t, Date.now(), t.state.base + t.size);
+    this.mark(t, t.state.base + t.size);
     if (flood) for (const a of [...t.archives]) this.dropArchive(t, a); // older than what is dropped now
     this.pool.rotateLog({ dir: this.dir, id: t.service, stream: t.stream, state: { ...t.state }, length, discard: flood }).then((r) => {
       if (r.method === 'collapse' || r.method === 'truncate') {
@@ -313,7 +319,7 @@ export class LogStore {
       this.writeFailed(err, `rotation of ${t.service} ${t.stream}`, `rotate:${t.service}`);
     }).finally(() => {
       t.rotating = false;
-      if (this.timer) this.check(t, Date.now()); // more to do if the writer is still ahead
+      if (this.timer) this.check(t, bootNow()); // more to do if the writer is still ahead
     });
   }
 
