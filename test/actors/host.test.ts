@@ -3,7 +3,7 @@ import t from 'tap';
 import { ActorHost } from '../../src/actors/host.js';
 import type { KernelEffect, ServiceEvent } from '../../src/actors/protocol.js';
 import { makeSpec } from '../helpers/specs.js';
-import { manualScheduler } from './runtime.test.js';
+import { manualScheduler } from '../helpers/scheduler.js';
 
 function setup(specs: Array<Record<string, unknown>>, strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one' = 'one_for_one') {
   const sched = manualScheduler();

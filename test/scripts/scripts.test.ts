@@ -8,22 +8,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, freePort } from '../helpers/harness.js';
+import { until } from '../helpers/process.js';
 import { start, type RunResult } from '../cli/run.js';
 import { copyProject, ourProcesses } from './copy.js';
 
 interface Health { pid: number; status: string }
 interface Svc { id: string; state: string; health: string; pid: number | null }
-
-/** Poll a condition with a deadline (these are other processes: there is no event to wait on). */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const getJson = async <T>(url: string): Promise<T | undefined> => {
   try {
@@ -57,10 +47,10 @@ t.test('start, start again, status, stop, stop again; stale pid files', async (t
   t.match(first.stdout, new RegExp(`orchestrator running \\(pid ${pid}\\)\\n  API:\\s+${api}/api/services\\n`), 'prints the URLs');
   const health = (await getJson<Health>(`${api}/health`))!;
   t.equal(health.pid, pid, 'the pid file is the process answering /health (the script returned after /health answered)');
-  const web = await until('web healthy', async () => {
+  const web = await until(async () => {
     const s = await getJson<Svc>(`${api}/api/services/web`);
     return s?.health === 'healthy' ? s : undefined;
-  });
+  }, 'web healthy', 20_000, 100);
   t.ok(web.pid && alive(web.pid), 'the orchestrator runs the copy\'s service');
 
   // --- start again: no second instance
