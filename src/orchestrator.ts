@@ -85,7 +85,11 @@ export class Orchestrator extends EventEmitter {
     super();
     this.setMaxListeners(0);
     const logger = log.logger;
-    this.registry = Registry.open(config.database.path);
+    this.registry = Registry.open(config.database.path, { log: logger.child({ component: 'registry' }) });
+    // A registry that refuses writes holds them (store/pending-writes.ts): supervision goes on,
+    // the condition shows, and an events_dropped summary reaches the feed like any event.
+    this.registry.writes.on('change', (problem: string | null) => this.setCondition('registry', problem));
+    this.registry.writes.on('event', (e: StoredEvent) => this.emit('event', e));
     this.kernel = new Kernel({
       logDir: config.orchestrator.log_dir,
       ledger: this.registry.runs,
@@ -315,14 +319,15 @@ export class Orchestrator extends EventEmitter {
     this.emit('views', views, removed);
   }
 
-  /** Run a registry write that must not take the orchestrator down (a full disk, say). */
+  /**
+   * Run a registry write that must not take the orchestrator down. A disk that refuses writes
+   * does not throw (the write is held, and the 'registry' condition shows it); anything else is logged.
+   */
   private guard(what: string, fn: () => void): void {
     try {
       fn();
-      this.setCondition('registry', null);
     } catch (err) {
       this.log.logger.error({ err }, `could not ${what}`);
-      this.setCondition('registry', `registry write failed (${what}): ${(err as Error).message}`);
     }
   }
 

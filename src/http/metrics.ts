@@ -49,6 +49,10 @@ export function renderMetrics(o: Orchestrator): string {
   metric('orchestrator_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.max / 1e9 : 0]]);
   loop.reset();
   metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.registry.events.lastSeq()]]);
+  const writes = o.registry.writes;
+  metric('orchestrator_registry_writable', 'gauge', '1 when the registry takes writes; 0 while records are held in memory.', [[{}, writes.writable ? 1 : 0]]);
+  metric('orchestrator_registry_held_records', 'gauge', 'Records held in memory until the registry takes writes again.', [[{}, writes.held]]);
+  metric('orchestrator_registry_dropped_records_total', 'counter', 'Held records dropped (oldest events, resource-history minutes) to stay within the bound.', [[{}, writes.dropped]]);
   metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.hostReady() ? 1 : 0]]);
   return `${out.join('\n')}\n`;
 }

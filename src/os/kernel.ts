@@ -179,13 +179,9 @@ export class Kernel {
       files = { stdout: 'ignore', stderr: 'ignore', close: () => undefined };
     }
     let child: ChildProcess;
-    try {
-      this.opts.ledger.pending(id, runId, bootId(), Date.now());
-    } catch (err) {
-      files.close();
-      fail(`cannot record the run in the registry: ${(err as Error).message}`);
-      return;
-    }
+    // Supervision does not depend on the registry either: a disk that refuses writes has the row
+    // held in memory (written once it can be); any other refusal is logged and the child still runs.
+    this.record(id, () => this.opts.ledger.pending(id, runId, bootId(), Date.now()), 'the run about to start');
     try {
       const [command, ...args] = splitCommandLine(executable);
       child = spawn(command!, args, {

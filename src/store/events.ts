@@ -1,5 +1,10 @@
-/** The event log: every lifecycle transition with a strictly increasing sequence number. */
+/**
+ * The event log: every lifecycle transition with a strictly increasing sequence number. Numbers
+ * are given here, in memory, when an event is recorded, so an event the registry cannot take yet
+ * (see pending-writes.ts) is numbered like any other; reads merge those held events in.
+ */
 import type { DB } from './db.js';
+import type { PendingWrites } from './pending-writes.js';
 
 export interface StoredEvent {
   seq: number;
@@ -22,39 +27,61 @@ interface Row { seq: number; at: number; service: string | null; type: string; d
 const toEvent = (r: Row): StoredEvent => ({ seq: r.seq, at: r.at, service: r.service, type: r.type, data: JSON.parse(r.data) });
 
 export class EventLog {
-  private readonly insert;
+  private readonly insertOne;
   private readonly since;
   private readonly sinceService;
   private readonly latestService;
-  private readonly last;
   private readonly prune;
+  /** The last sequence number given (written or held). */
+  private seq: number;
 
-  constructor(private readonly db: DB) {
-    this.insert = db.prepare<[number, string | null, string, string], void>('INSERT INTO events (at, service, type, data) VALUES (?, ?, ?, ?)');
+  constructor(private readonly db: DB, private readonly writes: PendingWrites) {
+    this.insertOne = db.prepare<[number, number, string | null, string, string], void>('INSERT INTO events (seq, at, service, type, data) VALUES (?, ?, ?, ?, ?)');
     this.since = db.prepare<[number, number], Row>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
     this.sinceService = db.prepare<[string, number, number], Row>('SELECT * FROM events WHERE service = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.latestService = db.prepare<[string, number], Row>('SELECT * FROM events WHERE service = ? ORDER BY seq DESC LIMIT ?');
-    this.last = db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM events');
     this.prune = db.prepare<[number, number], void>('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE at < ? ORDER BY seq LIMIT ?)');
+    // AUTOINCREMENT's counter: numbers are never reused, even after the newest events were deleted.
+    const last = db.prepare<[], { seq: number | null }>("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), COALESCE((SELECT MAX(seq) FROM events), 0)) AS seq").get();
+    this.seq = last?.seq ?? 0;
   }
 
-  /** Append a batch in one transaction; returns the stored events with their sequence numbers. */
+  /**
+   * Number a batch and write it in one transaction (or hold it while the registry cannot be
+   * written); returns the events with their sequence numbers either way.
+   */
   append(events: NewEvent[]): StoredEvent[] {
-    return this.db.transaction((batch: NewEvent[]) => batch.map((e) => {
-      const info = this.insert.run(e.at, e.service, e.type, JSON.stringify(e.data)) as unknown as { lastInsertRowid: number | bigint };
-      return { seq: Number(info.lastInsertRowid), ...e };
-    }))(events);
+    const stored = events.map((e) => ({ seq: ++this.seq, ...e }));
+    this.writes.write('event', () => this.insert(stored), { events: stored });
+    return stored;
+  }
+
+  /** The next sequence number (for an event made elsewhere, such as events_dropped). */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Write numbered events in one transaction. */
+  insert(events: StoredEvent[]): void {
+    this.db.transaction((batch: StoredEvent[]) => {
+      for (const e of batch) this.insertOne.run(e.seq, e.at, e.service, e.type, JSON.stringify(e.data));
+    })(events);
   }
 
   /** Events after `seq` (exclusive), oldest first. */
   after(seq: number, limit: number, service?: string): StoredEvent[] {
-    const rows = service ? this.sinceService.all(service, seq, limit) : this.since.all(seq, limit);
-    return rows.map(toEvent);
+    const rows = (service ? this.sinceService.all(service, seq, limit) : this.since.all(seq, limit)).map(toEvent);
+    const held = this.writes.heldEvents().filter((e) => e.seq > seq && (!service || e.service === service));
+    if (held.length === 0) return rows;
+    return [...rows, ...held].sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 
   /** The newest `limit` events of a service, newest first. */
   latest(service: string, limit: number): StoredEvent[] {
-    return this.latestService.all(service, limit).map(toEvent);
+    const rows = this.latestService.all(service, limit).map(toEvent);
+    const held = this.writes.heldEvents().filter((e) => e.service === service);
+    if (held.length === 0) return rows;
+    return [...rows, ...held].sort((a, b) => b.seq - a.seq).slice(0, limit);
   }
 
   /** Delete events older than `before` (wall ms), at most `batch`; returns how many went. */
@@ -62,7 +89,8 @@ export class EventLog {
     return (this.prune.run(before, batch) as unknown as { changes: number }).changes;
   }
 
+  /** The newest event's sequence number (held ones included). */
   lastSeq(): number {
-    return this.last.get()?.seq ?? 0;
+    return this.seq;
   }
 }

@@ -1,7 +1,12 @@
-/** The registry: one SQLite file, written only by the main thread. */
+/**
+ * The registry: one SQLite file, written only by the main thread. Every write goes through
+ * `writes` (pending-writes.ts), so a disk that refuses writes holds records in memory instead of
+ * failing whoever wrote them.
+ */
 import { randomUUID } from 'node:crypto';
 import { openRegistry, type DB } from './db.js';
 import { EventLog } from './events.js';
+import { PendingWrites, type PendingOptions } from './pending-writes.js';
 import { RunLedger } from './runs.js';
 import { SampleHistory } from './samples.js';
 import { ServiceTable } from './services.js';
@@ -11,20 +16,27 @@ export class Registry {
   readonly runs: RunLedger;
   readonly services: ServiceTable;
   readonly samples: SampleHistory;
+  /** Writes the registry could not take yet, and whether it takes writes now. */
+  readonly writes: PendingWrites;
   private readonly getMeta;
   private readonly setMetaStmt;
+  /** Kept in memory once known: a value still held must not be read back stale from the file. */
+  private id: string | undefined;
+  private epoch: number | undefined;
 
-  private constructor(readonly db: DB, readonly path: string) {
-    this.events = new EventLog(db);
-    this.runs = new RunLedger(db);
-    this.services = new ServiceTable(db);
-    this.samples = new SampleHistory(db);
+  private constructor(readonly db: DB, readonly path: string, opts: PendingOptions) {
+    this.writes = new PendingWrites(db, path, opts);
+    this.events = new EventLog(db, this.writes);
+    this.writes.sink = this.events;
+    this.runs = new RunLedger(db, this.writes);
+    this.services = new ServiceTable(db, this.writes);
+    this.samples = new SampleHistory(db, this.writes);
     this.getMeta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     this.setMetaStmt = db.prepare<[string, string], void>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   }
 
-  static open(path: string): Registry {
-    return new Registry(openRegistry(path), path);
+  static open(path: string, opts: PendingOptions = {}): Registry {
+    return new Registry(openRegistry(path), path, opts);
   }
 
   meta(key: string): string | undefined {
@@ -32,26 +44,24 @@ export class Registry {
   }
 
   setMeta(key: string, value: string): void {
-    this.setMetaStmt.run(key, value);
+    this.writes.write('meta', () => this.setMetaStmt.run(key, value), { key: `meta:${key}` });
   }
 
   /** This registry's identity (made once), so its runs are told apart from another orchestrator's. */
   identity(): string {
-    let id = this.meta('id');
-    if (!id) {
-      id = randomUUID();
-      this.setMeta('id', id);
+    this.id ??= this.meta('id');
+    if (!this.id) {
+      this.id = randomUUID();
+      this.setMeta('id', this.id);
     }
-    return id;
+    return this.id;
   }
 
   /** A counter that grows across every start of the orchestrator and of its actor host. */
   nextEpoch(): number {
-    return this.db.transaction(() => {
-      const next = Number(this.meta('epoch') ?? '0') + 1;
-      this.setMeta('epoch', String(next));
-      return next;
-    })();
+    this.epoch = Math.max(this.epoch ?? 0, Number(this.meta('epoch') ?? '0')) + 1;
+    this.setMeta('epoch', String(this.epoch));
+    return this.epoch;
   }
 
   /** Return pages freed by pruning to the file system (a bounded amount per call). */
@@ -70,7 +80,10 @@ export class Registry {
     return String(this.db.pragma('integrity_check', { simple: true }));
   }
 
+  /** Writes what is still held if it can (what it cannot is lost, and logged), then closes. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.writes.close();
+    this.db.close();
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The pid ledger: one row per process the orchestrator started. pid, process group and the
  * process start time (/proc/PID/stat field 22) together identify a process even after the pid is
- * reused, so a restarted orchestrator re-adopts only what is really its own.
+ * reused, so a restarted orchestrator re-adopts only what is really its own. Writes go through
+ * PendingWrites: while the registry cannot be written they are held, in order, not refused.
  */
 import type { DB } from './db.js';
+import type { PendingWrites } from './pending-writes.js';
 
 export interface RunRow {
   id: number;
@@ -32,7 +34,7 @@ export class RunLedger {
   private readonly recent;
   private readonly count;
 
-  constructor(private readonly db: DB) {
+  constructor(private readonly db: DB, private readonly writes: PendingWrites) {
     this.insert = db.prepare<NewRun, void>(
       'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at)',
     );
@@ -56,17 +58,17 @@ export class RunLedger {
    * next one still knows a process may exist and finds it by its ORCHESTRATOR_RUN_ID.
    */
   pending(service: string, runId: string, bootId: string, at: number): void {
-    this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at });
+    this.writes.write('run', () => this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at }));
   }
 
   /** The pending run's process is known now. */
   identified(service: string, runId: string, pid: number, pgid: number, procStart: number, at: number): void {
-    this.identify.run(pid, pgid, procStart, at, service, runId);
+    this.writes.write('run', () => this.identify.run(pid, pgid, procStart, at, service, runId));
   }
 
   /** The run is over: its process group is empty (an exit status already recorded is kept when none is given). */
   ended(service: string, runId: string, at: number, code: number | null, signal: string | null, reason: string): void {
-    this.end.run(at, code, signal, reason, service, runId);
+    this.writes.write('run', () => this.end.run(at, code, signal, reason, service, runId));
   }
 
   /**
@@ -74,7 +76,7 @@ export class RunLedger {
    * stays open until the group is empty, so a new orchestrator still knows there is a group to clear.
    */
   leaderExited(service: string, runId: string, code: number | null, signal: string | null, reason: string): void {
-    this.leaderEnd.run(code, signal, reason, service, runId);
+    this.writes.write('run', () => this.leaderEnd.run(code, signal, reason, service, runId));
   }
 
   /**
@@ -82,10 +84,10 @@ export class RunLedger {
    * transaction, so a kill -9 in between cannot leave the process out of the ledger.
    */
   handOver(oldRunId: string, run: NewRun, at: number): void {
-    this.db.transaction(() => {
+    this.writes.write('run', () => this.db.transaction(() => {
       this.end.run(at, null, null, 'handed over to a new orchestrator', run.service, oldRunId);
       this.insert.run(run);
-    })();
+    })());
   }
 
   /** Runs never seen to end: candidates for re-adoption. */

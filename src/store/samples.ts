@@ -4,6 +4,7 @@
  * Sparklines and GET /api/services/{id}/metrics read these buckets, never raw samples.
  */
 import type { DB } from './db.js';
+import type { PendingWrites } from './pending-writes.js';
 
 export const BUCKET_MS = 60_000;
 
@@ -24,7 +25,7 @@ export class SampleHistory {
   private readonly range;
   private readonly prune;
 
-  constructor(private readonly db: DB) {
+  constructor(private readonly db: DB, private readonly writes: PendingWrites) {
     this.insert = db.prepare<Bucket, void>(`
       INSERT INTO samples (service, bucket, n, cpu_avg, cpu_max, rss_avg, rss_max) VALUES (@service, @bucket, @n, @cpu_avg, @cpu_max, @rss_avg, @rss_max)
       ON CONFLICT (service, bucket) DO UPDATE SET
@@ -76,6 +77,6 @@ export class SampleHistory {
 
   private write(buckets: Bucket[]): void {
     if (buckets.length === 0) return;
-    this.db.transaction((bs: Bucket[]) => { for (const b of bs) this.insert.run(b); })(buckets);
+    this.writes.write('sample', () => this.db.transaction((bs: Bucket[]) => { for (const b of bs) this.insert.run(b); })(buckets), { size: buckets.length });
   }
 }

@@ -1,9 +1,12 @@
 /**
  * Registered services and their wanted state. Services registered through the API live here
  * (their definition as given, re-validated at each start); file-defined ones are recorded too so
- * the wanted state of every service survives an orchestrator crash.
+ * the wanted state of every service survives an orchestrator crash. Writes go through
+ * PendingWrites (held while the registry cannot be written); a status or command replaces the
+ * same service's older held one.
  */
 import type { DB } from './db.js';
+import type { PendingWrites } from './pending-writes.js';
 
 export interface ServiceRow {
   id: string;
@@ -41,7 +44,7 @@ export class ServiceTable {
   private readonly getStmt;
   private readonly commandedStmt;
 
-  constructor(db: DB) {
+  constructor(db: DB, private readonly writes: PendingWrites) {
     this.statusStmt = db.prepare<StatusRow & { id: string; now: number }, void>(
       'UPDATE services SET want = @want, state = @state, reason = @reason, restarts = @restarts, attempts = @attempts, last_exit = @last_exit, updated_at = @now WHERE id = @id',
     );
@@ -55,21 +58,21 @@ export class ServiceTable {
   }
 
   upsert(row: Pick<ServiceRow, 'id' | 'source' | 'spec' | 'want'>, now = Date.now()): void {
-    this.upsertStmt.run({ ...row, now });
+    this.writes.write('service', () => this.upsertStmt.run({ ...row, now }));
   }
 
   /** Record the lifecycle summary of a service (wanted state, failures, counters). */
   saveStatus(id: string, status: StatusRow, now = Date.now()): void {
-    this.statusStmt.run({ ...status, id, now });
+    this.writes.write('status', () => this.statusStmt.run({ ...status, id, now }), { key: `status:${id}` });
   }
 
   /** Remember an operator's start or stop: it outlasts a clean restart (auto_start no longer decides). */
   setCommanded(id: string, want: 'up' | 'down', now = Date.now()): void {
-    this.commandedStmt.run({ id, want, now });
+    this.writes.write('status', () => this.commandedStmt.run({ id, want, now }), { key: `commanded:${id}` });
   }
 
   delete(id: string): void {
-    this.deleteStmt.run(id);
+    this.writes.write('service', () => this.deleteStmt.run(id));
   }
 
   all(): ServiceRow[] {
