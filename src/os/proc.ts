@@ -47,9 +47,9 @@ export function ticksToMs(ticks: number): number {
   return (ticks * 1000) / clockTicks();
 }
 
-/** Every process on the machine (a snapshot). */
-export function procTable(): ProcStat[] {
-  const out: ProcStat[] = [];
+/** The pid of every process on the machine: one directory read (~0.5 ms for 1,000), no stat. */
+export function procPids(): number[] {
+  const out: number[] = [];
   let names: string[];
   try {
     names = readdirSync('/proc');
@@ -58,8 +58,16 @@ export function procTable(): ProcStat[] {
   }
   for (const name of names) {
     const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const stat = readStat(Number(name));
+    if (c >= 48 && c <= 57) out.push(Number(name));
+  }
+  return out;
+}
+
+/** Every process on the machine (a snapshot). */
+export function procTable(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const pid of procPids()) {
+    const stat = readStat(pid);
     if (stat) out.push(stat);
   }
   return out;
@@ -84,23 +92,33 @@ export function groupMembers(pgid: number, table?: ProcStat[]): number[] {
 
 /**
  * The process table indexed once for many lookups: a sampling round asks for the tree of every
- * service, so the index is built once per table, not once per service.
+ * service, so the index is built once per table, not once per service. `update` brings it up to
+ * date from a pid listing (procPids) at the cost of one stat per process started since: ended
+ * processes drop out, new ones join their group and parent. What it cannot see is a change in a
+ * known process (re-parented, or moved to another group); a new table from a full scan does.
  */
 export class ProcTree {
-  private readonly byGroup = new Map<number, number[]>();
-  private readonly children = new Map<number, number[]>();
+  /** Live processes by pid. */
+  private readonly procs = new Map<number, ProcStat>();
+  /** Pids read and found dead (zombies), so an update does not read them again. */
+  private readonly dead = new Set<number>();
+  private readonly byGroup = new Map<number, Set<number>>();
+  private readonly children = new Map<number, Set<number>>();
 
   constructor(table: ProcStat[]) {
-    for (const s of table) {
-      if (!isLive(s)) continue;
-      push(this.byGroup, s.pgid, s.pid);
-      push(this.children, s.ppid, s.pid);
-    }
+    for (const s of table) this.add(s);
   }
 
-  /** Did the scan see a live member of this group? */
-  knows(pgid: number): boolean {
-    return this.byGroup.has(pgid);
+  /** Take in the processes started since (read now) and drop those that ended. */
+  update(pids: number[]): void {
+    const listed = new Set(pids);
+    for (const pid of this.procs.keys()) if (!listed.has(pid)) this.remove(pid);
+    for (const pid of this.dead) if (!listed.has(pid)) this.dead.delete(pid);
+    for (const pid of pids) {
+      if (this.procs.has(pid) || this.dead.has(pid)) continue;
+      const s = readStat(pid);
+      if (s) this.add(s);
+    }
   }
 
   /** The whole tree of a group: its live members plus live descendants of the leader that left the group. */
@@ -115,11 +133,32 @@ export class ProcTree {
     }
     return [...members];
   }
+
+  private add(s: ProcStat): void {
+    if (!isLive(s)) { this.dead.add(s.pid); return; }
+    this.procs.set(s.pid, s);
+    addTo(this.byGroup, s.pgid, s.pid);
+    addTo(this.children, s.ppid, s.pid);
+  }
+
+  private remove(pid: number): void {
+    const s = this.procs.get(pid)!;
+    this.procs.delete(pid);
+    removeFrom(this.byGroup, s.pgid, pid);
+    removeFrom(this.children, s.ppid, pid);
+  }
 }
 
-function push(map: Map<number, number[]>, key: number, value: number): void {
-  const list = map.get(key);
-  if (list) list.push(value); else map.set(key, [value]);
+function addTo(map: Map<number, Set<number>>, key: number, value: number): void {
+  const set = map.get(key);
+  if (set) set.add(value); else map.set(key, new Set([value]));
+}
+
+function removeFrom(map: Map<number, Set<number>>, key: number, value: number): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
 }
 
 let cachedBootId: string | undefined;

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { harness, node } from '../helpers/harness.js';
 
 t.test('memory limit: the whole tree over max_memory for 3 samples → restart with reason memory_limit', async (t) => {
@@ -16,6 +18,27 @@ t.test('memory limit: the whole tree over max_memory for 3 samples → restart w
   t.ok(Number(limit.data.rss) > 120 * 1024 * 1024, `RSS at the breach: ${limit.data.rss}`);
   const stopping = h.events('leak', 'state').find((e) => e.data.to === 'stopping')!;
   t.match(String(stopping.data.reason), /^memory_limit: RSS \d+ B over \d+ B for 3 samples/);
+});
+
+t.test('memory limit: a child forked after the service was sampled counts from the next round, not the next full scan', async (t) => {
+  const h = await harness(t, {
+    config: { monitoring: { sample_interval: 0.5 } },
+    services: {
+      late: { id: 'late', executable: node('late-leaky-child.mjs'), environment: { CHILD_MB: 300 }, resources: { max_memory: '128MB' }, restart_policy: { backoff_seconds: 0, max_retries: 5 } },
+    },
+  });
+  const first = await h.waitView('late', (v) => v.state === 'running' && v.usage?.pids === 1, 'the leader sampled alone');
+  process.kill(first.pid!, 'SIGUSR2');
+  const after = await h.waitView('late', (v) => v.restarts >= 1 && v.lastExit?.reason === 'memory_limit', 'restarted for memory', 30_000);
+  t.not(after.pid, first.pid);
+  const stopping = h.events('late', 'state').find((e) => e.data.to === 'stopping')!;
+  t.match(String(stopping.data.reason), /^memory_limit: RSS \d+ B over \d+ B for 3 samples/);
+  t.ok(Number(h.events('late', 'limit')[0]!.data.rss) > 300 * 1024 * 1024, 'the breach counted the child\'s memory');
+  // The child is stopped with its group: if the limit had seen it only at the next full scan
+  // (up to 15 s), it would have lived to say so.
+  const log = readFileSync(join(h.dir, 'logs', 'services', 'late.stdout.log'), 'utf8');
+  t.match(log, /^child up \d+$/m, 'the child ran');
+  t.notMatch(log, /child alive for 5 s/, 'and was stopped before it had lived 5 s');
 });
 
 t.test('CPU limit: a busy loop over max_cpu for 3 samples → restart with reason cpu_limit', async (t) => {
