@@ -49,6 +49,9 @@ export interface ShutdownOptions {
   reason?: string;
 }
 
+/** How long a left-behind group of a service no longer defined gets between SIGTERM and SIGKILL. */
+const UNKNOWN_STOP_TIMEOUT_MS = 5_000;
+
 /** Fields whose change needs a restart of a running service; anything else applies live. */
 const RESTART_FIELDS: (keyof ServiceSpec)[] = ['executable', 'environment', 'working_dir'];
 
@@ -170,7 +173,7 @@ export class Orchestrator extends EventEmitter {
     const logger = this.log.logger;
     const uncleanStop = this.registry.meta('running') === '1';
     const epoch = String(this.registry.nextEpoch());
-    const { adopted, vanished } = this.kernel.adoptFromLedger(epoch);
+    const { adopted, vanished, leftBehind } = this.kernel.adoptFromLedger(epoch);
 
     const { specs, problems } = this.loadSpecs();
     this.problems = problems;
@@ -189,12 +192,21 @@ export class Orchestrator extends EventEmitter {
       this.initial.set(spec.id, start);
       if (spec.source === 'file') this.registry.services.upsert({ id: spec.id, source: 'file', spec: JSON.stringify(spec), want: start.want });
     }
+    // Groups of ours whose runs never reached the ledger (held while the disk was full, then a
+    // kill -9): stopped before any service starts, so none runs twice (os/kernel.ts stopLeftBehind).
+    const orphans = await this.kernel.stopLeftBehind(leftBehind, (id) => {
+      const stop = this.specs.get(id)?.stop;
+      return stop ? { signal: stop.signal, timeoutMs: stop.timeout_seconds * 1000 } : { signal: 'SIGTERM', timeoutMs: UNKNOWN_STOP_TIMEOUT_MS };
+    });
     const events: ServiceEvent[] = [{
       service: null, type: 'orchestrator_started', at: bootNow(),
       data: { pid: process.pid, services: specs.length, adopted: adopted.length, unclean_previous_stop: uncleanStop, problems: problems.map(formatProblem) },
     }];
     for (const row of vanished) {
       events.push({ service: row.service, type: 'gone_while_down', at: bootNow(), data: { pid: row.pid, started_at: row.started_at } });
+    }
+    for (const g of orphans) {
+      events.push({ service: g.service, type: 'orphan_stopped', at: bootNow(), data: { pid: g.pid, pgid: g.pgid, run_mark: g.mark, signal: g.signal, gone: g.gone } });
     }
     this.recordEvents(events);
     this.registry.setMeta('running', '1');
@@ -207,7 +219,7 @@ export class Orchestrator extends EventEmitter {
         this.kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGTERM' }]);
       }
     }
-    logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length }, 'orchestrator started');
+    logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length, orphans: orphans.length }, 'orchestrator started');
   }
 
   /**

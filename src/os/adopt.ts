@@ -2,7 +2,8 @@
  * Run marks and ledger identity: how a restarted orchestrator tells its own process groups from
  * anyone else's. Every service process carries a run mark in its environment (RUN_ID_ENV); a group
  * is ours only while a live member carries the mark of the run the ledger says it holds. Pids and
- * group ids are reused, start times can be matched — the mark is what a stranger never has.
+ * group ids are reused, start times can be matched — the mark is what a stranger never has. A
+ * live group carrying this registry's mark that no ledger row accounts for was left behind by us.
  */
 import type { RunRow } from '../store/runs.js';
 import { envValue, groupMembers, isLive, procTable } from './proc.js';
@@ -64,25 +65,68 @@ export interface MarkedRun {
   startTicks: number;
 }
 
+/** A live process carrying a run mark. */
+export interface MarkedProcess extends MarkedRun {
+  pid: number;
+  mark: string;
+}
+
+/** Every live process on the machine that carries a run mark (one /proc scan, environ included). */
+export function markedProcesses(): MarkedProcess[] {
+  const out: MarkedProcess[] = [];
+  for (const p of procTable()) {
+    if (!isLive(p)) continue;
+    const mark = envValue(p.pid, RUN_ID_ENV);
+    if (mark !== undefined) out.push({ pid: p.pid, pgid: p.pgid, startTicks: p.startTicks, mark });
+  }
+  return out;
+}
+
 /**
  * The processes of every run on the machine, by run mark (one scan for all pending runs): the
  * run's own leader if it lives (the oldest, should a process it started have left the group with
  * the mark), else — the leader exited and left children behind — its group, led by the dead
  * leader's pid and dated by its oldest member, so adoption clears it.
  */
-export function markedRuns(): Map<string, MarkedRun> {
+export function markedRuns(marked: MarkedProcess[] = markedProcesses()): Map<string, MarkedRun> {
   const leaders = new Map<string, MarkedRun>();
   const orphans = new Map<string, MarkedRun>();
-  for (const p of procTable()) {
-    if (!isLive(p)) continue;
-    const mark = envValue(p.pid, RUN_ID_ENV);
-    if (mark === undefined) continue;
+  for (const p of marked) {
     const into = p.pid === p.pgid ? leaders : orphans;
-    const seen = into.get(mark);
-    if (!seen || p.startTicks < seen.startTicks) into.set(mark, { pgid: p.pgid, startTicks: p.startTicks });
+    const seen = into.get(p.mark);
+    if (!seen || p.startTicks < seen.startTicks) into.set(p.mark, { pgid: p.pgid, startTicks: p.startTicks });
   }
   for (const [mark, group] of orphans) if (!leaders.has(mark)) leaders.set(mark, group);
   return leaders;
+}
+
+/** A process group of ours that no open ledger row accounts for (its rows were lost). */
+export interface LeftBehind {
+  service: string;
+  mark: string;
+  pgid: number;
+  /** The group's oldest process carrying the mark (its leader, unless the leader has exited). */
+  pid: number;
+}
+
+/**
+ * The process groups carrying a mark of this registry (same identity) that no adopted run
+ * claims: a spawn whose ledger row never reached the disk (held while the disk was full, then the
+ * orchestrator was killed), or whose row was ended while its processes lived. One entry per group.
+ */
+export function leftBehind(marked: MarkedProcess[], registryId: string, claimed: ReadonlySet<string>): LeftBehind[] {
+  const prefix = `${registryId}/`;
+  const groups = new Map<string, LeftBehind & { startTicks: number }>();
+  for (const p of marked) {
+    if (!p.mark.startsWith(prefix) || claimed.has(p.mark)) continue;
+    const rest = p.mark.slice(prefix.length);
+    const cut = rest.lastIndexOf('/');
+    if (cut <= 0) continue; // not a mark we write
+    const key = `${p.pgid} ${p.mark}`;
+    const seen = groups.get(key);
+    if (!seen || p.startTicks < seen.startTicks) groups.set(key, { service: rest.slice(0, cut), mark: p.mark, pgid: p.pgid, pid: p.pid, startTicks: p.startTicks });
+  }
+  return [...groups.values()].map(({ startTicks: _, ...g }) => g);
 }
 
 /** A pending row (pid 0) with the process found by its mark, if any. */

@@ -16,8 +16,8 @@ import { bootNow } from '../clock.js';
 import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import {
-  adoptedRunId, groupHolder, groupMayLive, markedRuns, RUN_ID_ENV, runMark, spawnedRunId, withPendingProcess,
-  type GroupHolder, type MarkedRun,
+  adoptedRunId, groupHolder, groupMayLive, leftBehind, markedProcesses, markedRuns, RUN_ID_ENV, runMark, spawnedRunId,
+  withPendingProcess, type GroupHolder, type LeftBehind,
 } from './adopt.js';
 import { openServiceLogs } from './logs.js';
 import { Prober } from './probes.js';
@@ -97,15 +97,18 @@ export class Kernel {
    * the run's mark: a group id reused by a stranger is never adopted, so never signalled. A leader
    * that died while we were down but left live processes in its group is adopted too (as exited),
    * so its group is cleared before the service starts again — never two copies at once. Returns
-   * what was adopted and the rows whose processes are all gone (or were never ours).
+   * what was adopted, the rows whose processes are all gone (or were never ours), and the groups
+   * carrying our mark that no row accounts for (leftBehind: see stopLeftBehind).
    */
-  adoptFromLedger(epoch: string): { adopted: RunInfo[]; vanished: RunRow[] } {
+  adoptFromLedger(epoch: string): { adopted: RunInfo[]; vanished: RunRow[]; leftBehind: LeftBehind[] } {
     const adopted: RunInfo[] = [];
     const vanished: RunRow[] = [];
     const boot = bootId();
     const open = this.opts.ledger.openRuns();
-    // Spawns the previous orchestrator never saw complete (pid 0): their processes are found by run mark.
-    const marked = open.some((r) => r.pid === 0) ? markedRuns() : new Map<string, MarkedRun>();
+    // One scan of every process's mark: spawns the previous orchestrator never saw complete (pid 0)
+    // are found by it, and so are groups of ours whose rows never reached the disk.
+    const scanned = markedProcesses();
+    const marked = markedRuns(scanned);
     for (const found of open) {
       if (this.procs.has(found.service)) continue;
       const row = found.pid === 0 ? withPendingProcess(found, marked.get(runMark(this.opts.registryId, found.service, found.run_id))) : found;
@@ -145,7 +148,34 @@ export class Kernel {
       adopted.push(run);
     }
     if (adopted.length) this.watchAdopted();
-    return { adopted, vanished };
+    const claimed = new Set([...this.procs.values()].map((p) => p.mark));
+    return { adopted, vanished, leftBehind: leftBehind(scanned, this.opts.registryId, claimed) };
+  }
+
+  /**
+   * Stop process groups of ours that the ledger does not know (their rows were held in memory when
+   * the disk was full and lost with a kill -9): their services start afresh, so they must be gone
+   * first — never two copies at once. Each group gets its service's stop signal, then SIGKILL after
+   * its stop timeout, and is signalled only while a live member carries its mark (never our own
+   * group). Resolves once every group is empty, no longer ours, or would not die.
+   */
+  async stopLeftBehind(groups: LeftBehind[], stopOf: (service: string) => { signal: NodeJS.Signals; timeoutMs: number }): Promise<StoppedGroup[]> {
+    const ownGroup = readStat(process.pid)?.pgid;
+    return Promise.all(groups.filter((g) => g.pgid !== ownGroup && g.pgid !== process.pid).map(async (g) => {
+      const { signal, timeoutMs } = stopOf(g.service);
+      const log = this.opts.log.child({ service: g.service, pgid: g.pgid, childPid: g.pid, mark: g.mark });
+      const send = (sig: NodeJS.Signals): boolean => {
+        if (groupHolder(g.pgid, g.mark) !== 'ours') return false;
+        try { process.kill(-g.pgid, sig); return true; } catch { return false; }
+      };
+      log.warn({ signal }, 'a process group of ours that the ledger does not know (its run was never recorded): stopping it');
+      let forced = false;
+      if (send(signal) && !(await groupGone(g, timeoutMs))) {
+        forced = send('SIGKILL');
+        if (forced && !(await groupGone(g, LEFT_BEHIND_KILL_WAIT_MS))) log.error('the group did not end after SIGKILL');
+      }
+      return { ...g, signal: forced ? 'SIGKILL' : signal, gone: groupHolder(g.pgid, g.mark) !== 'ours' };
+    }));
   }
 
   async close(): Promise<void> {
@@ -367,6 +397,25 @@ export class Kernel {
       if (!any && this.adoptedTimer) { clearInterval(this.adoptedTimer); this.adoptedTimer = null; }
     }, ADOPTED_POLL_MS);
     this.adoptedTimer.unref();
+  }
+}
+
+/** A left-behind group after stopLeftBehind: the last signal it got, and whether it is gone. */
+export interface StoppedGroup extends LeftBehind {
+  signal: NodeJS.Signals;
+  gone: boolean;
+}
+
+const LEFT_BEHIND_KILL_WAIT_MS = 5_000;
+
+/** Wait (polling with backoff) until no live member of the group carries its mark; false at the deadline. */
+async function groupGone(g: LeftBehind, timeoutMs: number): Promise<boolean> {
+  const deadline = bootNow() + timeoutMs;
+  for (let delay = GROUP_POLL_MIN_MS; ; delay = Math.min(delay * 2, GROUP_POLL_MAX_MS)) {
+    if (groupHolder(g.pgid, g.mark) !== 'ours') return true;
+    const left = deadline - bootNow();
+    if (left <= 0) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
   }
 }
 
