@@ -5,12 +5,10 @@
  * reconnects, resuming from the last event it saw.
  */
 import { WebSocket } from 'undici';
+import { CLOSE_TOO_SLOW, type FeedMessage } from '../api/types.js';
 import { CliError, EXIT, type Client } from './client.js';
 
-export interface FeedMessage {
-  type: string;
-  [key: string]: unknown;
-}
+export type { FeedMessage };
 
 export interface FollowOptions {
   topics: string[];
@@ -26,7 +24,6 @@ export interface FollowOptions {
   note(text: string): void;
 }
 
-const CLOSE_TOO_SLOW = 1013;
 
 /** Resolves when a stop signal arrives; `stopped` tells whether it did. */
 export class StopSignal {
@@ -104,7 +101,7 @@ function connectOnce(client: Client, stop: StopSignal, opts: FollowOptions, firs
         if (first && opts.onLive) Promise.resolve().then(() => opts.onLive!()).catch(fail);
         return;
       }
-      if (msg.type === 'error') opts.note(`feed: ${String(msg.message ?? msg.code)}`);
+      if (msg.type === 'error') opts.note(`feed: ${msg.message}`);
       try { opts.onMessage(msg); } catch (e) { fail(e); }
     });
     ws.addEventListener('close', (ev) => {

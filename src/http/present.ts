@@ -2,44 +2,13 @@
  * The API's JSON shape of a service, from its spec and latest view. Boot-clock times become ISO
  * timestamps and uptimes here, at the edge, and nowhere else.
  */
-import type { ServiceView } from '../actors/service.js';
+import type { PresentedEvent, PresentedService } from '../api/types.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { ServiceSpec } from '../config/schema.js';
 import type { ServiceEntry } from '../orchestrator.js';
 import type { StoredEvent } from '../store/events.js';
 
 const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());
-
-export interface PresentedService {
-  id: string;
-  name: string;
-  type: string;
-  source: ServiceSpec['source'];
-  /** Registered by the service itself and not started by the orchestrator. */
-  external: boolean;
-  group: string;
-  state: ServiceView['state'];
-  health: ServiceView['health'];
-  want: ServiceView['want'];
-  reason: string;
-  pid: number | null;
-  adopted: boolean;
-  started_at: string | null;
-  uptime_seconds: number | null;
-  restarts: number;
-  attempts: number;
-  last_exit: { code: number | null; signal: string | null; reason: string; at: string | null; detail?: string } | null;
-  health_check: {
-    endpoint: string | null;
-    last: { ok: boolean; latency_ms: number; status: number | null; error: string | null; at: string | null } | null;
-    consecutive_failures: number;
-  };
-  usage: { cpu_percent: number; rss_bytes: number; pids: number; sampled_at: string | null } | null;
-  waiting_for: string[];
-  next_start_at: string | null;
-  api_endpoint: string | null;
-  depends_on: string[];
-}
 
 export function presentService({ spec, view }: ServiceEntry): PresentedService {
   return {
@@ -84,6 +53,8 @@ export function presentSpec(spec: ServiceSpec): Record<string, unknown> {
   return { ...rest, ...(file ? { file } : {}) };
 }
 
-export function presentEvent(e: StoredEvent): { seq: number; at: string; service: string | null; type: string; data: Record<string, unknown> } {
+export type { PresentedEvent, PresentedService };
+
+export function presentEvent(e: StoredEvent): PresentedEvent {
   return { seq: e.seq, at: new Date(e.at).toISOString(), service: e.service, type: e.type, data: e.data };
 }

@@ -16,6 +16,7 @@ import type { Orchestrator } from '../orchestrator.js';
 import type { Stream } from '../os/logs.js';
 import type { StoredEvent } from '../store/events.js';
 import { version } from '../version.js';
+import { CLOSE_TOO_SLOW, type FeedMessage, type PresentedService } from '../api/types.js';
 import { presentEvent, presentService } from './present.js';
 import type { Engine, WsConnection } from './engine/types.js';
 import { guard, readRequest, sizeProblem, type Security } from './server.js';
@@ -39,7 +40,6 @@ export interface FeedOptions {
   onLogInterest?(service: string, interested: boolean): void;
 }
 
-export const CLOSE_TOO_SLOW = 1013;
 /** Minimum spacing of event frames under load (a lone event is never held back). */
 const EVENT_FRAME_MS = 10;
 /** A frame of this many events or more means the feed is busy. */
@@ -111,7 +111,7 @@ export class Feed {
   }
 
   publishLog(service: string, stream: Stream, lines: string[]): void {
-    this.engine.publish(`logs/${service}`, JSON.stringify({ type: 'log', service, stream, lines }));
+    this.engine.publish(`logs/${service}`, frame({ type: 'log', service, stream, lines }));
   }
 
   close(): void {
@@ -129,7 +129,7 @@ export class Feed {
     // Nobody listening to the fleet: only per-service subscribers (if any) need presenting.
     const fleet = this.engine.numSubscribers('services') > 0;
     if (!fleet && this.clients.size === 0) { this.pendingViews.clear(); return; }
-    const updated: unknown[] = [];
+    const updated: PresentedService[] = [];
     const removed: string[] = [];
     for (const [id, v] of this.pendingViews) {
       if (v === null) { removed.push(id); continue; }
@@ -138,10 +138,10 @@ export class Feed {
       if (!fleet && !single) continue;
       const presented = presentService({ spec: this.o.get(id).spec, view: v });
       if (fleet) updated.push(presented);
-      if (single) this.engine.publish(`service/${id}`, JSON.stringify({ type: 'services', services: [presented], removed: [] }));
+      if (single) this.engine.publish(`service/${id}`, frame({ type: 'services', services: [presented], removed: [] }));
     }
     this.pendingViews.clear();
-    if (fleet && (updated.length || removed.length)) this.engine.publish('services', JSON.stringify({ type: 'services', services: updated, removed }));
+    if (fleet && (updated.length || removed.length)) this.engine.publish('services', frame({ type: 'services', services: updated, removed }));
   }
 
   private dropSlowClients(): void {
@@ -203,9 +203,9 @@ export class Feed {
     data.catchingUp = true;
     const lastSeq = this.o.registry.events.lastSeq();
     ws.cork(() => {
-      ws.send(JSON.stringify({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
+      ws.send(frame({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
       if (data.since !== null) this.replay(ws, data, lastSeq);
-      ws.send(JSON.stringify({ type: 'snapshot', seq: lastSeq, services: this.o.list().map(presentService) }));
+      ws.send(frame({ type: 'snapshot', seq: lastSeq, services: this.o.list().map(presentService) }));
       this.subscribe(ws, data.topics);
     });
   }
@@ -216,7 +216,7 @@ export class Feed {
    */
   private replay(ws: WsConnection<ClientData>, data: ClientData, lastSeq: number): void {
     const since = data.since!;
-    const reset = (reason: string): void => { ws.send(JSON.stringify({ type: 'reset', reason: `${reason}; start from the snapshot`, seq: lastSeq })); };
+    const reset = (reason: string): void => { ws.send(frame({ type: 'reset', reason: `${reason}; start from the snapshot`, seq: lastSeq })); };
     if (since === lastSeq) return;
     if (since > lastSeq) return reset(`since=${since} is ahead of the newest event ${lastSeq} (the registry was replaced)`);
     if (lastSeq - since > this.opts.maxReplay) return reset(`more than ${this.opts.maxReplay} events behind`);
@@ -237,32 +237,32 @@ export class Feed {
     try {
       msg = JSON.parse(text) as typeof msg;
     } catch (e) {
-      ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: `message is not valid JSON: ${(e as Error).message}` }));
+      ws.send(frame({ type: 'error', code: 'bad_message', message: `message is not valid JSON: ${(e as Error).message}` }));
       return;
     }
     if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
-      ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: 'a message must be a JSON object like {"type":"subscribe","topics":["services"]}' }));
+      ws.send(frame({ type: 'error', code: 'bad_message', message: 'a message must be a JSON object like {"type":"subscribe","topics":["services"]}' }));
       return;
     }
     switch (msg.type) {
       case 'ping':
-        ws.send(JSON.stringify({ type: 'pong', seq: this.o.registry.events.lastSeq() }));
+        ws.send(frame({ type: 'pong', seq: this.o.registry.events.lastSeq() }));
         return;
       case 'subscribe':
       case 'unsubscribe': {
         const topics = Array.isArray(msg.topics) ? msg.topics : [];
         const bad = topics.filter((t) => typeof t !== 'string' || !validTopic(t));
         if (topics.length === 0 || bad.length) {
-          ws.send(JSON.stringify({ type: 'error', code: 'bad_topic', message: `topics must be a non-empty list of "services", "service/<id>" or "logs/<id>"${bad.length ? `; not valid: ${JSON.stringify(bad).slice(0, 200)}` : ''}` }));
+          ws.send(frame({ type: 'error', code: 'bad_topic', message: `topics must be a non-empty list of "services", "service/<id>" or "logs/<id>"${bad.length ? `; not valid: ${JSON.stringify(bad).slice(0, 200)}` : ''}` }));
           return;
         }
         if (msg.type === 'subscribe') this.subscribe(ws, topics as string[]);
         else for (const t of topics as string[]) ws.unsubscribe(t);
-        ws.send(JSON.stringify({ type: 'subscribed', topics: ws.topics() }));
+        ws.send(frame({ type: 'subscribed', topics: ws.topics() }));
         return;
       }
       default:
-        ws.send(JSON.stringify({ type: 'error', code: 'bad_message', message: `unknown message type ${JSON.stringify(msg.type)}; expected subscribe, unsubscribe or ping` }));
+        ws.send(frame({ type: 'error', code: 'bad_message', message: `unknown message type ${JSON.stringify(msg.type)}; expected subscribe, unsubscribe or ping` }));
     }
   }
 
@@ -283,7 +283,7 @@ export class Feed {
 
 /** The frame for events recorded together: a lone one as {"type":"event"}, several as eventsFrame. */
 function eventFrame(list: StoredEvent[]): string {
-  return list.length === 1 ? JSON.stringify({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list);
+  return list.length === 1 ? frame({ type: 'event', event: presentEvent(list[0]!) }) : eventsFrame(list);
 }
 
 /**
@@ -291,7 +291,7 @@ function eventFrame(list: StoredEvent[]): string {
  * check for gaps without reading the events; for one topic's subset they need not be contiguous.
  */
 function eventsFrame(list: StoredEvent[]): string {
-  return JSON.stringify({ type: 'events', from: list[0]!.seq, to: list[list.length - 1]!.seq, events: list.map(presentEvent) });
+  return frame({ type: 'events', from: list[0]!.seq, to: list[list.length - 1]!.seq, events: list.map(presentEvent) });
 }
 
 function validTopic(t: string): boolean {
@@ -302,4 +302,9 @@ function validTopic(t: string): boolean {
 
 function wantsEvent(topics: string[], e: StoredEvent): boolean {
   return topics.includes('services') || (!!e.service && topics.includes(`service/${e.service}`));
+}
+
+/** Every frame the feed sends goes through here: the compiler holds it to the wire (api/types.ts). */
+function frame(msg: FeedMessage): string {
+  return JSON.stringify(msg);
 }

@@ -14,6 +14,7 @@
  * executable). Registering again (after a restart of the service) updates the registration.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ServiceDetail } from '../api/types.js';
 
 export interface ServiceAgentOptions {
   /** Where the orchestrator probes the service, e.g. http://localhost:8001/health. serveHealth() fills it in. */
@@ -42,19 +43,8 @@ export interface HealthPayload {
   timestamp: string;
 }
 
-/** The orchestrator's view of a service (GET /api/services/{id}); see the REST API for every field. */
-export interface RegisteredService {
-  id: string;
-  name: string;
-  type: string;
-  external: boolean;
-  state: string;
-  health: string;
-  pid: number | null;
-  api_endpoint: string | null;
-  health_check: { endpoint: string | null; [key: string]: unknown };
-  [key: string]: unknown;
-}
+/** The orchestrator's view of a service (GET /api/services/{id}): the API's own wire type. */
+export type RegisteredService = ServiceDetail;
 
 /** A refusal from the orchestrator (HTTP status and error code) or no answer at all (status 0). */
 export class OrchestratorError extends Error {

@@ -1,10 +1,11 @@
 /** events [-f] [--service ID] [--limit N] [--since SEQ]: the registry's history, then live events. */
+import type { PresentedEvent } from '../../api/types.js';
 import { bool, int, positionals, str } from '../args.js';
 import { type Command, type Context, withCommon } from '../context.js';
 import { follow, StopSignal, type FeedMessage } from '../feed.js';
 import { clock, inline } from '../format.js';
 
-interface EventJson { seq: number; at: string; service: string | null; type: string; data: Record<string, unknown> }
+type EventJson = PresentedEvent;
 interface EventPage { events: EventJson[]; last_seq: number }
 
 const EVENT_COLOURS: Record<string, 'green' | 'red' | 'yellow'> = {
@@ -50,8 +51,8 @@ const events: Command = {
       since: () => last,
       note: ctx.note,
       onMessage: (msg: FeedMessage) => {
-        if (msg.type === 'reset') { ctx.note(`feed: ${String(msg.reason)}`); last = Number(msg.seq); return; }
-        const list = msg.type === 'event' ? [msg.event as EventJson] : msg.type === 'events' ? (msg.events as EventJson[]) : [];
+        if (msg.type === 'reset') { ctx.note(`feed: ${msg.reason}`); last = msg.seq; return; }
+        const list = msg.type === 'event' ? [msg.event] : msg.type === 'events' ? msg.events : [];
         for (const e of list) {
           if (e.seq <= last) continue;
           last = e.seq;

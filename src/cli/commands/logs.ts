@@ -1,9 +1,10 @@
 /** logs ID [-f] [--stream stdout|stderr] [--lines N]: the tail of a service's output, then live lines. */
+import type { LogStream } from '../../api/types.js';
 import { bool, int, positionals, str, UsageError } from '../args.js';
 import { type Command, type Context, withCommon } from '../context.js';
 import { follow, StopSignal, type FeedMessage } from '../feed.js';
 
-type Stream = 'stdout' | 'stderr';
+type Stream = LogStream;
 interface Line { stream: Stream; line: string }
 
 /**
@@ -63,9 +64,9 @@ const logs: Command = {
       },
       onMessage: (msg: FeedMessage) => {
         if (msg.type !== 'log' || msg.service !== id) return;
-        const stream = msg.stream as Stream;
+        const stream = msg.stream;
         if (!streams.includes(stream)) return;
-        for (const line of msg.lines as string[]) {
+        for (const line of msg.lines) {
           if (buffering) pending[stream].push(line);
           else print(stream, line);
         }

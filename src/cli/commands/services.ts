@@ -1,5 +1,5 @@
 /** The seed's verbs: status, list, show, start, stop, restart — plus health and url. */
-import type { PresentedService } from '../../http/present.js';
+import type { PresentedService } from '../../api/types.js';
 import { bool, positionals, seconds, str, UsageError } from '../args.js';
 import { CliError, EXIT, type Client } from '../client.js';
 import { type Command, type Context, withCommon } from '../context.js';

@@ -1,0 +1,82 @@
+/**
+ * The public wire: the JSON shapes the REST API answers with and the frames of the /ws feed. The
+ * server builds them (http/present.ts, http/ws.ts); the dashboard, the CLI and the SDK read them —
+ * all from this one file, so a change here is a change everywhere the compiler looks.
+ */
+import type { Health, ServiceState, Want } from '../actors/protocol.js';
+import type { ServiceSpec } from '../config/schema.js';
+
+export type { Health, ServiceState, Want };
+
+/** A service as GET /api/services (and the feed's snapshot and services frames) show it. */
+export interface PresentedService {
+  id: string;
+  name: string;
+  type: string;
+  source: ServiceSpec['source'];
+  /** Registered by the service itself and not started by the orchestrator. */
+  external: boolean;
+  group: string;
+  state: ServiceState;
+  health: Health;
+  want: Want;
+  reason: string;
+  pid: number | null;
+  adopted: boolean;
+  started_at: string | null;
+  uptime_seconds: number | null;
+  restarts: number;
+  attempts: number;
+  last_exit: { code: number | null; signal: string | null; reason: string; at: string | null; detail?: string } | null;
+  health_check: {
+    endpoint: string | null;
+    last: { ok: boolean; latency_ms: number; status: number | null; error: string | null; at: string | null } | null;
+    consecutive_failures: number;
+  };
+  usage: { cpu_percent: number; rss_bytes: number; pids: number; sampled_at: string | null } | null;
+  waiting_for: string[];
+  next_start_at: string | null;
+  api_endpoint: string | null;
+  depends_on: string[];
+}
+
+/** An event of the registry, numbered (`seq`) in the order it was recorded. */
+export interface PresentedEvent {
+  seq: number;
+  at: string;
+  service: string | null;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** GET /api/services/{id}: the service, its spec as configured, and its latest events. */
+export interface ServiceDetail extends PresentedService {
+  spec: Record<string, unknown>;
+  events: PresentedEvent[];
+}
+
+export type LogStream = 'stdout' | 'stderr';
+
+/** Frames the /ws feed sends. */
+export type FeedMessage =
+  | { type: 'hello'; seq: number; version: string; server_time: string }
+  | { type: 'event'; event: PresentedEvent }
+  /** Events recorded together, `from` … `to` in seq order (a client checks for gaps from the head). */
+  | { type: 'events'; from: number; to: number; events: PresentedEvent[] }
+  | { type: 'snapshot'; seq: number; services: PresentedService[] }
+  | { type: 'services'; services: PresentedService[]; removed: string[] }
+  | { type: 'log'; service: string; stream: LogStream; lines: string[] }
+  /** The client cannot be given every event it missed: start again from a snapshot. */
+  | { type: 'reset'; seq: number; reason: string }
+  | { type: 'pong'; seq: number }
+  | { type: 'subscribed'; topics: string[] }
+  | { type: 'error'; code: 'bad_message' | 'bad_topic'; message: string };
+
+/** Messages a /ws client may send. */
+export type ClientMessage =
+  | { type: 'subscribe'; topics: string[] }
+  | { type: 'unsubscribe'; topics: string[] }
+  | { type: 'ping' };
+
+/** Close code for a client that does not keep up (its send buffer passed the limit): reconnect with ?since=. */
+export const CLOSE_TOO_SLOW = 1013;
