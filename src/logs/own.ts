@@ -42,7 +42,7 @@ export class OwnLogRotation {
     this.busy = true;
     try {
       this.log.flush();
-      const aside = this.file.replace(/\.log$/, '') + `.${Date.now()}.log`;
+      const aside = this.file.replace(/\.log$/, '') + `.${this.stamp()}.log`;
       replaceWithEmpty(this.file, aside);
       this.log.reopen();
       await this.pool.gzipFile(aside);
@@ -54,10 +54,24 @@ export class OwnLogRotation {
     }
   }
 
-  private prune(): void {
+  /**
+   * The archive's name: the wall time now, but always after the newest archive's, so names keep
+   * sorting oldest first (prune relies on it) even after the wall clock was set back.
+   */
+  private stamp(): number {
+    const newest = this.archives().map((n) => Number(/\.(\d+)\.log(\.gz)?$/.exec(n)![1])).reduce((a, b) => Math.max(a, b), 0);
+    return Math.max(Date.now(), newest + 1);
+  }
+
+  /** Names of the archives (compressed or not yet), oldest first. */
+  private archives(): string[] {
     const stem = basename(this.file).replace(/\.log$/, '');
+    return safeReaddir(dirname(this.file)).filter((n) => n.startsWith(`${stem}.`) && /\.\d+\.log(\.gz)?$/.test(n)).sort();
+  }
+
+  private prune(): void {
     const dir = dirname(this.file);
-    const old = safeReaddir(dir).filter((n) => n.startsWith(`${stem}.`) && /\.\d+\.log\.gz$/.test(n)).sort();
+    const old = this.archives().filter((n) => n.endsWith('.gz'));
     for (const name of old.slice(0, Math.max(0, old.length - this.limits.keep))) {
       try { unlinkSync(join(dir, name)); } catch { /* gone */ }
     }

@@ -1,12 +1,14 @@
 /**
  * The log store's timed work goes on after the wall clock is set back an hour: time marks keep
  * being written (and still carry wall time), the periodic scan still finds growth no file-system
- * notification reported, and a full disk is still noticed and its clearing too.
+ * notification reported, and a full disk is still noticed and its clearing too; the orchestrator's
+ * own log archives made after the jump are kept, not taken for the oldest.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fixture, node } from '../helpers/harness.js';
 import { until } from '../helpers/process.js';
 import { reapFolders, serve, servedFolder } from '../helpers/serve.js';
@@ -78,4 +80,23 @@ t.test('wall clock set back an hour: time marks, scans and disk checks go on', a
   unlinkSync(`${ballast}.tail`);
   await until(async () => (await health()).problems.every((p) => !/log disk/.test(p)), 'the condition to clear', 25_000);
   t.pass('and its end too');
+});
+
+t.test("wall clock set back an hour: the orchestrator's own log archives made since are kept", async (t) => {
+  const { dir, port } = await servedFolder({
+    c1: { id: 'c1', executable: node('crashy.mjs'), restart_policy: { backoff_seconds: 0, max_retries: 1_000_000 } },
+    c2: { id: 'c2', executable: node('crashy.mjs'), restart_policy: { backoff_seconds: 0, max_retries: 1_000_000 } },
+  }, { logs: { max_size: 2048, keep: 2 }, monitoring: { sample_interval: 0.05 }, supervision: { intensity: 1_000_000, period_seconds: 1 } });
+  const s = await serve(dir, port, [], { CLOCK_JUMP_ON: 'SIGUSR2', CLOCK_JUMP_MS: String(JUMP_MS) }, [`--import=${fixture('clock-jump.mjs')}`]);
+  t.teardown(async () => { s.run.child.kill('SIGTERM'); await s.run.exit; });
+  const logs = join(dir, 'logs');
+  const archives = () => readdirSync(logs).filter((n) => /^orchestrator\.\d+\.log\.gz$/.test(n)).sort();
+  const before = await until(() => { const a = archives(); return a.length === 2 ? a : undefined; }, 'two archives before the jump', 60_000);
+  s.run.child.kill('SIGUSR2');
+  await until(async () => Math.abs(Date.parse(((await (await fetch(`${s.url}/health`)).json()) as { timestamp: string }).timestamp) - Date.now() - JUMP_MS) < 10_000, 'the jump to happen');
+  // keep=2: once two rotations followed the jump, the two kept are theirs (named as the jump set back
+  // the time, they were taken for the oldest and deleted at once).
+  const kept = await until(() => { const a = archives(); return a.length === 2 && a.every((n) => !before.includes(n)) ? a : undefined; }, 'the two newest archives kept', 40_000);
+  const times = gunzipSync(readFileSync(join(logs, kept[1]!))).toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { time: number }).time);
+  t.ok(Math.abs(times[times.length - 1]! - (Date.now() + JUMP_MS)) < 60_000, 'the newest archive holds lines written after the jump');
 });
