@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import pidusage from 'pidusage';
-import { ProcTree, procPids, procTable } from './proc.js';
+import { isLive, ProcTree, procPids, procTable, readStat } from './proc.js';
 
 export interface SampleRequest {
   id: string;
@@ -57,10 +57,17 @@ export async function sampleTrees(requests: SampleRequest[], now = performance.n
     for (const pid of trees[i]!) {
       const s = stats.get(pid);
       if (!s) continue;
+      // No resident memory: an exited process its parent has not reaped yet (a zombie) is not a member.
+      if (s.memory === 0 && !isLiveNow(pid)) continue;
       cpu += s.cpu;
       rss += s.memory;
       pids++;
     }
     return { ...r, cpu: Math.round(cpu * 10) / 10, rss, pids };
   });
+}
+
+function isLiveNow(pid: number): boolean {
+  const s = readStat(pid);
+  return s !== undefined && isLive(s);
 }
