@@ -6,17 +6,12 @@ import { join } from 'node:path';
 import { Registry } from '../../src/store/index.js';
 import { procTable } from '../../src/os/proc.js';
 import { alive, freePort, node } from '../helpers/harness.js';
-import { killHard, reapFolders, serve, servedFolder, type Served } from '../helpers/serve.js';
+import { byId, killHard, reapFolders, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);
 
 
-const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
-let current: Served | undefined;
-t.afterEach(async () => {
-  if (current && current.run.child.exitCode === null) { current.run.child.kill('SIGTERM'); await current.run.exit; }
-  current = undefined;
-});
+const live = servedPerTest(t);
 
 t.test('kill -9 of the orchestrator leaves services running; the next start adopts them with pid and uptime', async (t) => {
   const webPort = await freePort();
@@ -25,7 +20,7 @@ t.test('kill -9 of the orchestrator leaves services running; the next start adop
     worker: { id: 'worker', executable: node('sleeper.mjs') },
     parked: { id: 'parked', executable: node('sleeper.mjs') },
   }, { monitoring: { sample_interval: 0.3 } });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   await s.waitFor((l) => l.length === 3 && l.every((x) => x.state === 'running') && byId(l).web.health === 'healthy', 'all up');
   const before = byId(await s.services());
   // Accepted means durable: kill -9 right after the 202, and the stop still holds.
@@ -33,7 +28,7 @@ t.test('kill -9 of the orchestrator leaves services running; the next start adop
   await killHard(s);
   t.ok(alive(before.web.pid) && alive(before.worker.pid), 'services outlive a kill -9 of the orchestrator');
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => byId(l).web.health === 'healthy' && byId(l).worker.usage !== null && byId(l).parked.state === 'stopped', 'adopted, health-checked and sampled'));
   for (const id of ['web', 'worker']) {
     t.equal(after[id].pid, before[id].pid, `${id}: same pid`);
@@ -60,7 +55,7 @@ t.test('services that died while the orchestrator was down: restarted per policy
     temp: { id: 'temp', executable: node('sleeper.mjs'), restart: 'temporary' },
     forky: { id: 'forky', executable: node('forks.mjs'), environment: { CHILDREN: 2 } },
   });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = byId(await s.waitFor((l) => l.length === 3 && l.every((x) => x.state === 'running'), 'up'));
   const grandkids = await (async () => {
     for (;;) {
@@ -74,7 +69,7 @@ t.test('services that died while the orchestrator was down: restarted per policy
   process.kill(before.forky.pid, 'SIGKILL'); // the leader only: its grandchildren live on in the group
   t.ok(grandkids.every(alive), 'grandchildren still alive while we are down');
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => byId(l).perm.state === 'running' && byId(l).temp.state === 'failed' && byId(l).forky.state === 'running' && byId(l).forky.pid !== before.forky.pid, 'settled'));
   t.not(after.perm.pid, before.perm.pid, 'permanent: restarted');
   t.equal(after.perm.last_exit.reason, 'gone_while_down');
@@ -92,7 +87,7 @@ t.test('killed while clearing the group of an exited leader: the run stays open 
   const { dir, port } = await servedFolder({
     forky: { id: 'forky', executable: node('forks.mjs'), environment: { CHILDREN: 2, EXIT_AFTER_FORK: 1, IGNORE_TERM: 1 }, stop: { timeout_seconds: 5 }, restart_policy: { max_retries: 0 } },
   });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   await s.waitFor((l) => l[0]!.state === 'exited', 'the leader exited, its group being cleared');
   await killHard(s);
   const r = Registry.open(join(dir, 'data', 'registry.db'));
@@ -108,7 +103,7 @@ t.test('killed while clearing the group of an exited leader: the run stays open 
   t.same(open.map((row) => [row.service, row.exit_code, row.reason]), [['forky', 0, 'exited with code 0']],
     'the run is still open in the ledger, with the leader\'s exit recorded');
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   // max_retries 0: once the group is cleared, the crash-looping service is not started again.
   await s.waitFor((l) => l[0]!.state !== 'exited' && l[0]!.state !== 'stopping', 'the old group cleared');
   t.same(grandkids.filter(alive), [], 'the grandchildren were stopped by the next orchestrator');
@@ -116,7 +111,7 @@ t.test('killed while clearing the group of an exited leader: the run stays open 
 
 t.test('a reused pid is never taken for ours', async (t) => {
   const { dir, port } = await servedFolder({ s: { id: 's', executable: node('sleeper.mjs') } });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = await s.service('s').then(async () => byId(await s.waitFor((l) => l[0]!.state === 'running', 'up')).s);
   await killHard(s);
   process.kill(before.pid, 'SIGKILL');
@@ -127,7 +122,7 @@ t.test('a reused pid is never taken for ours', async (t) => {
   r.db.prepare('UPDATE runs SET pid = ?, pgid = ? WHERE ended_at IS NULL').run(stranger.pid, stranger.pid);
   r.close();
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => l[0]!.state === 'running', 'running again')).s;
   t.not(after.pid, stranger.pid, 'the stranger was not adopted');
   t.equal(after.adopted, false, 'a fresh process of ours');
@@ -137,7 +132,7 @@ t.test('a reused pid is never taken for ours', async (t) => {
 t.test('killed between recording a spawn and learning its pid: each process is found by its own run mark', async (t) => {
   // Run ids count per service, so both first runs are "<epoch>.1": the mark must tell them apart.
   const { dir, port } = await servedFolder({ a: { id: 'a', executable: node('sleeper.mjs') }, b: { id: 'b', executable: node('sleeper.mjs') } });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = byId(await s.waitFor((l) => l.every((x) => x.state === 'running'), 'both up'));
   await killHard(s);
   const r = Registry.open(join(dir, 'data', 'registry.db'));
@@ -145,7 +140,7 @@ t.test('killed between recording a spawn and learning its pid: each process is f
   t.equal(new Set(runIds).size, 1, `both services' open runs share one run id (${runIds.join(', ')})`);
   r.db.prepare('UPDATE runs SET pid = 0, pgid = 0, proc_start = 0 WHERE ended_at IS NULL').run();
   r.close();
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => l.every((x) => x.state === 'running'), 'both running'));
   for (const id of ['a', 'b']) {
     t.equal(after[id].pid, before[id].pid, `${id}: its own process adopted, not started a second time`);
@@ -155,22 +150,22 @@ t.test('killed between recording a spawn and learning its pid: each process is f
 
 t.test('serve --keep-services leaves services running on SIGTERM; the next start adopts them', async (t) => {
   const { dir, port } = await servedFolder({ a: { id: 'a', executable: node('sleeper.mjs') } });
-  let s = current = await serve(dir, port, ['--keep-services']);
+  let s = await live.serve(dir, port, ['--keep-services']);
   const before = byId(await s.waitFor((l) => l[0]!.state === 'running', 'up')).a;
   s.run.child.kill('SIGTERM');
   t.equal((await s.run.exit).code, 0);
   t.ok(alive(before.pid), 'left running for an upgrade');
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => l[0]!.adopted === true, 'adopted')).a;
   t.equal(after.pid, before.pid);
 });
 
 t.test('a failed service stays failed across a kill -9 (no fresh retries)', async (t) => {
   const { dir, port } = await servedFolder({ c: { id: 'c', executable: node('crashy.mjs'), restart_policy: { max_retries: 1, backoff_seconds: 0 } } });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const failed = byId(await s.waitFor((l) => l[0]!.state === 'failed', 'failed')).c;
   await killHard(s);
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.services()).c;
   t.equal(after.state, 'failed');
   t.equal(after.reason, failed.reason);

@@ -13,16 +13,11 @@ import { readStat } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { alive, node, writeServices } from '../helpers/harness.js';
 import { until } from '../helpers/process.js';
-import { killHard, reapFolders, serve, servedFolder, type Served } from '../helpers/serve.js';
+import { byId, killHard, reapFolders, type Served, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);
 
-const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
-let current: Served | undefined;
-t.afterEach(async () => {
-  if (current && current.run.child.exitCode === null) { current.run.child.kill('SIGKILL'); await current.run.exit; }
-  current = undefined;
-});
+const live = servedPerTest(t, 'SIGKILL');
 
 /** Stop the orchestrator politely (it stops its services) and wait until it has exited. */
 async function stop(t: Test, s: Served): Promise<void> {
@@ -54,7 +49,7 @@ t.test('ledger rows pointing at strangers after a crash: nothing of theirs is ad
     reused: { id: 'reused', executable: node('sleeper.mjs') },
     impostor: { id: 'impostor', executable: node('sleeper.mjs') },
   });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = byId(await s.waitFor((l) => l.length === 2 && l.every((x) => x.state === 'running'), 'both up'));
   await killHard(s);
   await killGroup(before.reused.pid);
@@ -91,7 +86,7 @@ t.test('ledger rows pointing at strangers after a crash: nothing of theirs is ad
   plant.run(impostorPid, impostorPid, readStat(impostorPid)!.startTicks, 'impostor');
   r.close();
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => l.every((x) => x.state === 'running' && x.pid !== reusedPgid), 'both running again'));
   for (const id of ['reused', 'impostor']) {
     t.equal(after[id].adopted, false, `${id}: a fresh process of ours, not the stranger`);
@@ -125,7 +120,7 @@ t.test('an adopted group whose members stop carrying our run mark is treated as 
   // Once told to, the process replaces itself (same pid, group and start time) with one that lacks our mark.
   writeFileSync(script, 'while [ ! -e "$TRIGGER" ]; do sleep 0.05; done\nexec env -u ORCHESTRATOR_RUN_ID sleep 300\n');
   writeServices(dir, { shed: { id: 'shed', executable: `sh ${script}`, environment: { TRIGGER: trigger } } });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = byId(await s.waitFor((l) => l[0]?.state === 'running', 'up')).shed;
   const pid = before.pid as number;
   killLater(t, pid);
@@ -133,7 +128,7 @@ t.test('an adopted group whose members stop carrying our run mark is treated as 
 
   // Adopted twice: the second orchestrator finds the mark through the first one's hand-over.
   for (const last of [false, true]) {
-    s = current = await serve(dir, port);
+    s = await live.serve(dir, port);
     await s.waitFor((l) => l[0]?.adopted === true && l[0].pid === pid && l[0].state === 'running', 'adopted');
     if (!last) await killHard(s);
   }

@@ -13,16 +13,11 @@ import { envValue, procTable, readStat } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { alive, fixture, node } from '../helpers/harness.js';
 import { until } from '../helpers/process.js';
-import { killHard, reapFolders, serve, servedFolder, type Served } from '../helpers/serve.js';
+import { byId, killHard, reapFolders, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);
 
-const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
-let current: Served | undefined;
-t.afterEach(async () => {
-  if (current && current.run.child.exitCode === null) { current.run.child.kill('SIGKILL'); await current.run.exit; }
-  current = undefined;
-});
+const live = servedPerTest(t, 'SIGKILL');
 
 /** Live processes carrying a run mark of this registry for this service. */
 const ours = (registryId: string, service: string) => procTable()
@@ -35,7 +30,7 @@ t.test('after a kill -9 that lost their ledger rows, our processes are stopped a
     stubborn: { id: 'stubborn', executable: node('ignores-sigterm.mjs'), stop: { timeout_seconds: 1 } },
     kept: { id: 'kept', executable: node('sleeper.mjs') },
   });
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   const before = byId(await s.waitFor((l) => l.length === 3 && l.every((x) => x.state === 'running'), 'all up'));
   await killHard(s);
   for (const id of ['worker', 'stubborn', 'kept']) t.teardown(() => { try { process.kill(-before[id].pid, 'SIGKILL'); } catch { /* gone */ } });
@@ -57,7 +52,7 @@ t.test('after a kill -9 that lost their ledger rows, our processes are stopped a
   await until(() => envValue(strangerPid, 'ORCHESTRATOR_RUN_ID') !== undefined, 'the stranger runs');
   t.same(ours(registryId, 'worker'), [before.worker.pid], 'before the restart: one worker of ours, the unledgered one');
 
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   const after = byId(await s.waitFor((l) => l.length === 3 && l.every((x) => x.state === 'running'), 'all running again'));
   for (const id of ['worker', 'stubborn']) {
     t.notOk(alive(before[id].pid), `${id}: the unledgered process was stopped`);

@@ -4,16 +4,11 @@
  */
 import t from 'tap';
 import { node } from '../helpers/harness.js';
-import { killHard, reapFolders, serve, servedFolder, type Served } from '../helpers/serve.js';
+import { byId, killHard, reapFolders, type Served, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);
 
-const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
-let current: Served | undefined;
-t.afterEach(async () => {
-  if (current && current.run.child.exitCode === null) { current.run.child.kill('SIGTERM'); await current.run.exit; }
-  current = undefined;
-});
+const live = servedPerTest(t);
 
 async function stopCleanly(s: Served): Promise<void> {
   s.run.child.kill('SIGTERM');
@@ -33,14 +28,14 @@ t.test('a stop or start by an operator holds across clean restarts and crashes; 
     return s.parked?.state === 'stopped' && s.manual?.state === 'running' && s.auto?.state === 'running' && s.idle?.state === 'stopped';
   };
 
-  let s = current = await serve(dir, port);
+  let s = await live.serve(dir, port);
   await s.waitFor((l) => byId(l).auto?.state === 'running' && byId(l).parked?.state === 'running', 'auto_start services up');
   t.equal(await s.put('parked', 'stop'), 202);
   t.equal(await s.put('manual', 'start'), 202);
   await s.waitFor(settled, 'the commands carried out');
 
   await stopCleanly(s);
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   let after = byId(await s.waitFor(settled, 'after a clean restart'));
   t.equal(after.parked.want, 'down', 'stopped by hand: still stopped after a clean restart');
   t.equal(after.manual.want, 'up', 'started by hand (auto_start: false): running after a clean restart');
@@ -49,7 +44,7 @@ t.test('a stop or start by an operator holds across clean restarts and crashes; 
 
   // Once more, through a crash.
   await killHard(s);
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   after = byId(await s.waitFor(settled, 'after a crash'));
   t.equal(after.parked.want, 'down', 'still stopped after a crash');
 
@@ -57,7 +52,7 @@ t.test('a stop or start by an operator holds across clean restarts and crashes; 
   t.equal(await s.put('parked', 'start'), 202, 'start accepted');
   await s.waitFor((l) => byId(l).parked?.state === 'running', 'parked started again');
   await stopCleanly(s);
-  s = current = await serve(dir, port);
+  s = await live.serve(dir, port);
   after = byId(await s.waitFor((l) => byId(l).parked?.state === 'running' && byId(l).auto?.state === 'running', 'parked up after a clean restart'));
   t.equal(after.parked.want, 'up', 'the later start is what holds');
 });

@@ -51,6 +51,23 @@ export async function serve(dir: string, port: number, extraArgs: string[] = [],
   };
 }
 
+/** GET /api/services rows by id. */
+export const byId = (list: Array<{ id: string }>) => Object.fromEntries(list.map((s) => [s.id, s])) as Record<string, any>;
+
+/**
+ * Orchestrators for the tests of `t`, one at a time: `live.serve(…)` starts one (as serve() does)
+ * and remembers it; after each test, one still running gets `signal` (SIGTERM: it stops its
+ * services first; SIGKILL: it leaves them to reapFolders) and is waited for.
+ */
+export function servedPerTest(t: { afterEach(fn: () => Promise<void>): void }, signal: NodeJS.Signals = 'SIGTERM'): { serve: typeof serve } {
+  let current: Served | undefined;
+  t.afterEach(async () => {
+    if (current && current.run.child.exitCode === null) { current.run.child.kill(signal); await current.run.exit; }
+    current = undefined;
+  });
+  return { serve: async (...args) => (current = await serve(...args)) };
+}
+
 /** kill -9 the orchestrator and wait for it to be gone. */
 export async function killHard(s: Served): Promise<void> {
   s.run.child.kill('SIGKILL');

@@ -4,41 +4,20 @@
  * the ballast is gone.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { Registry } from '../../src/store/index.js';
+import { fill, mountTmpfs, unfill } from '../helpers/disk.js';
 
 /** A tmpfs of `size` on a fresh folder, unmounted at the test's end. */
 function smallDisk(t: Test, size: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'orch-regfull-'));
-  mkdirSync(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-  t.teardown(() => {
-    try { execFileSync('umount', ['-l', dir]); } catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  mountTmpfs(t, dir, size);
   return dir;
 }
-
-/** Fill the file system under `path` to the last byte (files `path` and `path`.tail). */
-function fill(path: string): void {
-  for (const [file, size] of [[path, 16 * 1024], [`${path}.tail`, 512]] as const) {
-    const fd = openSync(file, 'w');
-    try {
-      for (;;) writeSync(fd, Buffer.alloc(size, 0x61));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-const unfill = (path: string) => { unlinkSync(path); unlinkSync(`${path}.tail`); };
 
 /** The registry's 'change' to `want` (a message, or null once recovered), with a deadline. */
 async function change(r: Registry, want: 'problem' | 'cleared'): Promise<string | null> {

@@ -5,41 +5,22 @@
  * events, statuses — is in the registry and the condition clears.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from '../../src/store/index.js';
+import { fill, mountTmpfs, unfill } from '../helpers/disk.js';
 import { freePort, harness, node } from '../helpers/harness.js';
 import { until } from '../helpers/process.js';
 import { WsClient } from '../http/lib.js';
-
-/** Fill the file system under `path` to the last byte (files `path` and `path`.tail). */
-function fill(path: string): void {
-  for (const [file, size] of [[path, 16 * 1024], [`${path}.tail`, 512]] as const) {
-    const fd = openSync(file, 'w');
-    try {
-      for (;;) writeSync(fd, Buffer.alloc(size, 0x61));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
 
 interface Health { status: string; problems: string[] }
 
 t.test('registry disk full: supervision goes on from memory, it shows, and everything is written when space returns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orch-regfull-'));
   const data = join(dir, 'data');
-  mkdirSync(data);
   // The registry alone on an 8 MB tmpfs; the logs stay on the normal disk. Needs root (CI is).
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', data]);
-  t.teardown(() => {
-    try { execFileSync('umount', ['-l', data]); } catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  mountTmpfs(t, data, '8m', dir);
   const port = await freePort();
   const h = await harness(t, {
     dir, http: true,
@@ -81,8 +62,7 @@ t.test('registry disk full: supervision goes on from memory, it shows, and every
   t.ok(rest.events.some((e) => e.type === 'condition') && rest.events.some((e) => e.type === 'exit'), '/api/events lists the held events');
 
   // Space returns: everything held is written, the condition clears.
-  unlinkSync(ballast);
-  unlinkSync(`${ballast}.tail`);
+  unfill(ballast);
   const cleared = await h.waitFor(() => h.events(null, 'condition_cleared').find((e) => e.data.key === 'registry'), 'the registry condition to clear', 20_000);
   await until(async () => ((await health()).status === 'ok' ? true : undefined), '/health ok again', 20_000);
   t.equal(await metric('orchestrator_registry_writable'), 1, '/metrics: writable again');
