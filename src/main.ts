@@ -1,6 +1,6 @@
 /**
- * Composition root of `orchestrator serve`: config → registry → HTTP bind → supervision tree,
- * and the process's signal traps. Nothing else lives here.
+ * `orchestrator serve`: config → log → the system (system.ts composes the parts) → HTTP bind →
+ * run, and the process's signal traps and exit codes. Nothing else lives here.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,8 +11,8 @@ import { checkBindSafety } from './http/server.js';
 import { causeOf, fatalExit, SERVE_EXIT, settle } from './fatal.js';
 import { createLog, type OrchestratorLog } from './log.js';
 import { pid1Plan, runUnderInit, WRAPPED_ENV } from './os/init.js';
-import { Orchestrator } from './orchestrator.js';
 import { RegistryError } from './store/db.js';
+import { openSystem, type System } from './system.js';
 
 export interface ServeOptions {
   config?: string;
@@ -65,9 +65,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   if (pid1.kind === 'allowed') logger.warn(pid1.warning);
   if (wrappedBy) logger.info({ init: wrappedBy }, `started by the PID 1 launcher under ${wrappedBy} (a subreaper): orphaned processes are reaped`);
 
-  let o: Orchestrator;
+  let o: System;
   try {
-    o = Orchestrator.open(config, log);
+    o = openSystem(config, log);
   } catch (e) {
     if (e instanceof RegistryError) fatalExit(log, SERVE_EXIT.registry, e.message, e);
     fatalExit(log, SERVE_EXIT.registry, `cannot open the registry: ${causeOf(e)}`, e, { stack: true });
@@ -75,7 +75,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   let http: HttpHandle;
   try {
-    http = await listen(o, logger, { publicDir: publicDir() });
+    http = await listen(o.ports, logger, { publicDir: publicDir() });
   } catch (e) {
     // Nothing was started yet (run() comes after the bind): close the registry and the pool.
     await settle(o.shutdown({ keepServices: true, reason: 'cannot listen' }));
@@ -105,9 +105,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading services');
-    o.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    o.fleet.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
-  o.on('fatal', (err: Error) => {
+  o.onFatal((err) => {
     http.close();
     void settle(o.shutdown({ keepServices: true, reason: `actor host cannot stay up: ${err.message}` })).then(() => {
       fatalExit(log, SERVE_EXIT.internal, `actor host cannot stay up: ${err.message}; exiting and leaving services running for the next start to adopt`, err, { stack: true });
@@ -122,7 +122,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     fatalExit(log, SERVE_EXIT.startFailed, `start failed: ${causeOf(e)}`, e, { stack: !(e instanceof RegistryError) });
   }
   const url = `http://${config.orchestrator.host.includes(':') ? `[${config.orchestrator.host}]` : config.orchestrator.host}:${http.port}`;
-  logger.info({ url, config: configFile, services: o.list().length, engine: http.engine, node: process.version }, `listening on ${url} (engine ${http.engine}, Node ${process.version})`);
+  logger.info({ url, config: configFile, services: o.fleet.list().length, engine: http.engine, node: process.version }, `listening on ${url} (engine ${http.engine}, Node ${process.version})`);
   if (!(opts.logStdout ?? process.stdout.isTTY)) process.stdout.write(`orchestrator listening on ${url} (engine ${http.engine}, Node ${process.version}; dashboard ${url}/, API ${url}/api/services)\n`);
 }
 

@@ -1,6 +1,6 @@
 /** Assembles the HTTP side: security, REST routes, the /ws feed, live log tails and the dashboard. */
 import type { Logger } from 'pino';
-import type { Orchestrator } from '../orchestrator.js';
+import type { HttpPorts } from './ports.js';
 import type { Stream } from '../os/logs.js';
 import { createEngine, type EngineName } from './engine/index.js';
 import { apiRoutes } from './routes.js';
@@ -23,7 +23,7 @@ export interface HttpOptions {
 }
 
 /** Bind first (so a busy port fails before any service starts), then attach the orchestrator. */
-export async function listen(o: Orchestrator, log: Logger, opts: HttpOptions): Promise<HttpHandle> {
+export async function listen(o: HttpPorts, log: Logger, opts: HttpOptions): Promise<HttpHandle> {
   const httpLog = log.child({ component: 'http' });
   const { engine, reason } = createEngine(o.config.orchestrator.http_engine);
   httpLog.info({ engine: engine.name, reason }, `HTTP engine: ${engine.name}`);
@@ -37,16 +37,19 @@ export async function listen(o: Orchestrator, log: Logger, opts: HttpOptions): P
   const onEvent = feed.publishEvent.bind(feed);
   const onViews = feed.publishViews.bind(feed);
   const onLines = (service: string, stream: Stream, lines: string[]) => feed.publishLog(service, stream, lines);
-  o.on('event', onEvent);
-  o.on('views', onViews);
-  o.on('lines', onLines);
+  const detach = () => {
+    o.feed.history.off('event', onEvent);
+    o.feed.views.off('views', onViews);
+    o.feed.lines.off('lines', onLines);
+  };
+  o.feed.history.on('event', onEvent);
+  o.feed.views.on('views', onViews);
+  o.feed.lines.on('lines', onLines);
   let port: number;
   try {
     port = await server.listen(o.config.orchestrator.host, o.config.orchestrator.port);
   } catch (e) {
-    o.off('event', onEvent);
-    o.off('views', onViews);
-    o.off('lines', onLines);
+    detach();
     feed.close();
     server.close();
     throw e;
@@ -54,9 +57,7 @@ export async function listen(o: Orchestrator, log: Logger, opts: HttpOptions): P
   return {
     port, engine: engine.name, server, feed,
     close: () => {
-      o.off('event', onEvent);
-      o.off('views', onViews);
-      o.off('lines', onLines);
+      detach();
       feed.close();
       server.close();
     },

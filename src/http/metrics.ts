@@ -1,6 +1,6 @@
 /** GET /metrics in the Prometheus text exposition format (0.0.4). */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Orchestrator } from '../orchestrator.js';
+import type { HttpPorts } from './ports.js';
 
 const STATES = ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff', 'failed'] as const;
 
@@ -11,7 +11,7 @@ export function startLoopMonitor(): void {
   if (!loopDelay) { loopDelay = monitorEventLoopDelay({ resolution: 10 }); loopDelay.enable(); }
 }
 
-export function renderMetrics(o: Orchestrator): string {
+export function renderMetrics(o: HttpPorts): string {
   startLoopMonitor();
   const out: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number]>) => {
@@ -21,7 +21,7 @@ export function renderMetrics(o: Orchestrator): string {
       out.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
     }
   };
-  const services = o.list();
+  const services = o.fleet.list();
   metric('orchestrator_service_up', 'gauge', '1 when the service has a running process.',
     services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'running' ? 1 : 0]));
   metric('orchestrator_service_state', 'gauge', 'Lifecycle state of the service (1 for the current state).',
@@ -41,18 +41,18 @@ export function renderMetrics(o: Orchestrator): string {
   metric('orchestrator_process_cpu_seconds_total', 'counter', 'CPU time used by the orchestrator process.', [[{}, (cpu.user + cpu.system) / 1e6]]);
   metric('orchestrator_process_resident_memory_bytes', 'gauge', 'Resident memory of the orchestrator process.', [[{}, mem.rss]]);
   metric('orchestrator_process_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, mem.heapUsed]]);
-  metric('orchestrator_process_start_time_seconds', 'gauge', 'Start time of the orchestrator, unix seconds.', [[{}, o.startedAt / 1000]]);
-  metric('orchestrator_uptime_seconds', 'gauge', 'Seconds since the orchestrator started.', [[{}, o.uptimeSeconds()]]);
+  metric('orchestrator_process_start_time_seconds', 'gauge', 'Start time of the orchestrator, unix seconds.', [[{}, o.status.startedAt / 1000]]);
+  metric('orchestrator_uptime_seconds', 'gauge', 'Seconds since the orchestrator started.', [[{}, o.status.uptimeSeconds()]]);
   // Since the previous scrape: a stall shows up once, then ages out instead of hiding in a lifetime histogram.
   const loop = loopDelay!;
   metric('orchestrator_event_loop_delay_p99_seconds', 'gauge', 'p99 event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.percentile(99) / 1e9 : 0]]);
   metric('orchestrator_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.max / 1e9 : 0]]);
   loop.reset();
-  metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.registry.events.lastSeq()]]);
-  const writes = o.registry.writes;
+  metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.events.lastSeq()]]);
+  const writes = o.history.writes();
   metric('orchestrator_registry_writable', 'gauge', '1 when the registry takes writes; 0 while records are held in memory.', [[{}, writes.writable ? 1 : 0]]);
   metric('orchestrator_registry_held_records', 'gauge', 'Records held in memory until the registry takes writes again.', [[{}, writes.held]]);
   metric('orchestrator_registry_dropped_records_total', 'counter', 'Held records dropped (oldest events, resource-history minutes) to stay within the bound.', [[{}, writes.dropped]]);
-  metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.hostReady() ? 1 : 0]]);
+  metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.status.hostReady() ? 1 : 0]]);
   return `${out.join('\n')}\n`;
 }

@@ -5,7 +5,7 @@
 import type { PresentedEvent, PresentedService } from '../api/types.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { ServiceSpec } from '../config/schema.js';
-import type { ServiceEntry } from '../orchestrator.js';
+import type { ServiceEntry } from '../fleet/views.js';
 import type { StoredEvent } from '../store/events.js';
 
 const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());

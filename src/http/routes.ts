@@ -2,14 +2,15 @@
 import { formatProblem, type Problem } from '../config/load.js';
 import { ID_PATTERN } from '../config/schema.js';
 import { AppError, badRequest, notFound } from '../errors.js';
-import type { FleetSummary, Orchestrator } from '../orchestrator.js';
-import { queryLogs, type LogQuery } from '../logs/query.js';
+import type { FleetSummary } from '../fleet/views.js';
+import type { LogQuery } from '../logs/query.js';
 import type { Stream } from '../os/logs.js';
 import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { presentEvent, presentService, presentSpec } from './present.js';
 import type { EngineName } from './engine/types.js';
+import type { HttpPorts } from './ports.js';
 import type { Request, Result, Route } from './server.js';
 
 const MAX_LOG_LINES = 10_000;
@@ -22,45 +23,45 @@ const DETAIL_EVENTS = 10;
  * while nothing in it changes: within one millisecond (its `timestamp`) and for the same fleet
  * summary, problems, conditions and actor-host state. What a client reads is the same either way.
  */
-function healthHandler(o: Orchestrator, engine: EngineName): () => Result {
-  const startedAt = new Date(o.startedAt).toISOString();
+function healthHandler(o: HttpPorts, engine: EngineName): () => Result {
+  const startedAt = new Date(o.status.startedAt).toISOString();
   let last: { ms: number; summary: FleetSummary; problems: Problem[]; conditions: string; hostUp: boolean; result: Result } | null = null;
   return () => {
     const ms = Date.now();
-    const summary = o.summary();
-    const conditions = o.conditions();
+    const summary = o.fleet.summary();
+    const conditions = o.history.conditions();
     const conditionsKey = conditions.join('\n');
-    const hostUp = o.hostReady();
-    if (last && last.ms === ms && last.summary === summary && last.problems === o.problems && last.conditions === conditionsKey && last.hostUp === hostUp) {
+    const hostUp = o.status.hostReady();
+    if (last && last.ms === ms && last.summary === summary && last.problems === o.fleet.problems && last.conditions === conditionsKey && last.hostUp === hostUp) {
       return last.result;
     }
-    const problems = o.problems.length ? [...o.problems.map(formatProblem), ...conditions] : conditions;
+    const problems = o.fleet.problems.length ? [...o.fleet.problems.map(formatProblem), ...conditions] : conditions;
     const body = {
       status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok',
       version: version(),
       pid: process.pid,
       engine,
       started_at: startedAt,
-      uptime_seconds: Math.round(o.uptimeSeconds() * 10) / 10,
+      uptime_seconds: Math.round(o.status.uptimeSeconds() * 10) / 10,
       services: summary,
       problems,
       timestamp: new Date(ms).toISOString(),
     };
     const result: Result = { status: hostUp ? 200 : 503, text: JSON.stringify(body), contentType: 'application/json; charset=utf-8' };
-    last = { ms, summary, problems: o.problems, conditions: conditionsKey, hostUp, result };
+    last = { ms, summary, problems: o.fleet.problems, conditions: conditionsKey, hostUp, result };
     return result;
   };
 }
 
-export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
+export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
   startLoopMonitor();
   const json = (status: number, body: unknown): Result => ({ status, json: body });
   const detail = (id: string) => {
-    const entry = o.get(id);
+    const entry = o.fleet.get(id);
     return {
       ...presentService(entry),
       spec: presentSpec(entry.spec),
-      events: o.registry.events.latest(id, DETAIL_EVENTS).map(presentEvent),
+      events: o.events.latest(id, DETAIL_EVENTS).map(presentEvent),
     };
   };
 
@@ -70,7 +71,7 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'get', pattern: '/api/services',
       handler: (req) => {
         const state = req.query.get('state');
-        const services = o.list().filter(({ view }) => !state || view.state === state).map(presentService);
+        const services = o.fleet.list().filter(({ view }) => !state || view.state === state).map(presentService);
         return json(200, { services, count: services.length });
       },
     },
@@ -79,14 +80,14 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'post', pattern: '/api/services',
       handler: async (req) => {
         if (req.body === undefined) throw badRequest('a JSON body with the service definition is required');
-        const entry = await o.register(req.body);
+        const entry = await o.fleet.register(req.body);
         return json(entry.created ? 201 : 200, detail(entry.spec.id));
       },
     },
     ...(['start', 'stop', 'restart'] as const).map((command): Route => ({
       method: 'put', pattern: `/api/services/:id/${command}`,
       handler: async (req) => {
-        const entry = await o.command(serviceId(req), command, `${command} requested over the API`);
+        const entry = await o.fleet.command(serviceId(req), command, `${command} requested over the API`);
         return json(202, presentService(entry));
       },
     })),
@@ -94,7 +95,7 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'patch', pattern: '/api/services/:id',
       handler: async (req) => {
         if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw badRequest('a JSON object with the fields to change is required');
-        const result = await o.update(serviceId(req), req.body as Record<string, unknown>, true);
+        const result = await o.fleet.update(serviceId(req), req.body as Record<string, unknown>, true);
         return json(200, { ...detail(result.spec.id), restarted: result.restarted });
       },
     },
@@ -102,7 +103,7 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'del', pattern: '/api/services/:id',
       handler: async (req) => {
         const id = serviceId(req);
-        await o.remove(id);
+        await o.fleet.remove(id);
         return json(200, { id, removed: true });
       },
     },
@@ -110,9 +111,9 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'get', pattern: '/api/services/:id/logs',
       handler: async (req) => {
         const id = serviceId(req);
-        if (!o.has(id)) throw notFound(`service "${id}"`);
+        if (!o.fleet.has(id)) throw notFound(`service "${id}"`);
         const q = logQuery(req);
-        const answer = await queryLogs(o.logs, o.pool, id, q);
+        const answer = await o.logs.query(id, q);
         const headers: Array<[string, string]> = [];
         if (answer.truncated) headers.push(['x-log-truncated', 'true']);
         if (answer.timedOut) headers.push(['x-log-timed-out', 'true']);
@@ -128,9 +129,9 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'get', pattern: '/api/services/:id/metrics',
       handler: (req) => {
         const id = serviceId(req);
-        if (!o.has(id)) throw notFound(`service "${id}"`);
+        if (!o.fleet.has(id)) throw notFound(`service "${id}"`);
         const since = timeParam(req, 'since', Date.now() - 3_600_000);
-        const points = o.registry.samples.since(id, since, MAX_METRIC_POINTS).map((b) => ({
+        const points = o.history.samplesSince(id, since, MAX_METRIC_POINTS).map((b) => ({
           at: new Date(b.bucket).toISOString(), cpu_percent: round1(b.cpu_avg), cpu_max: round1(b.cpu_max),
           rss_bytes: Math.round(b.rss_avg), rss_max: b.rss_max, samples: b.n,
         }));
@@ -143,9 +144,9 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
         const id = serviceId(req);
         const limit = intParam(req, 'limit', 100, 1, MAX_EVENTS);
         const since = req.query.has('since') ? intParam(req, 'since', 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
-        const events = since === undefined ? o.registry.events.latest(id, limit).reverse() : o.registry.events.after(since, limit, id);
-        if (!o.has(id) && events.length === 0) throw notFound(`service "${id}"`);
-        return json(200, { events: events.map(presentEvent), last_seq: o.registry.events.lastSeq() });
+        const events = since === undefined ? o.events.latest(id, limit).reverse() : o.events.after(since, limit, id);
+        if (!o.fleet.has(id) && events.length === 0) throw notFound(`service "${id}"`);
+        return json(200, { events: events.map(presentEvent), last_seq: o.events.lastSeq() });
       },
     },
     {
@@ -153,14 +154,14 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       handler: (req) => {
         const limit = intParam(req, 'limit', 100, 1, MAX_EVENTS);
         const since = intParam(req, 'since', 0, 0, Number.MAX_SAFE_INTEGER);
-        const events = o.registry.events.after(since, limit);
-        return json(200, { events: events.map(presentEvent), last_seq: o.registry.events.lastSeq() });
+        const events = o.events.after(since, limit);
+        return json(200, { events: events.map(presentEvent), last_seq: o.events.lastSeq() });
       },
     },
     {
       method: 'post', pattern: '/api/reload',
       handler: async () => {
-        const r = await o.reload();
+        const r = await o.fleet.reload();
         return json(200, { ...r, problems: r.problems.map((p) => ({ file: p.file, line: p.line, col: p.col, field: p.field, message: p.message })) });
       },
     },
@@ -174,7 +175,7 @@ export function apiRoutes(o: Orchestrator, engine: EngineName): Route[] {
       method: 'post' as const, pattern: '/api/_bench/events',
       handler: (req: Request) => {
         const body = (req.body ?? {}) as { rate?: number; seconds?: number };
-        o.host.benchEvents(Number(body.rate ?? 1000), Number(body.seconds ?? 10));
+        o.status.benchEvents(Number(body.rate ?? 1000), Number(body.seconds ?? 10));
         return json(202, { started: true });
       },
     }] : []),

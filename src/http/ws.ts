@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { ServiceView } from '../actors/service.js';
 import { ID_PATTERN } from '../config/schema.js';
-import type { Orchestrator } from '../orchestrator.js';
+import type { HttpPorts } from './ports.js';
 import type { Stream } from '../os/logs.js';
 import type { StoredEvent } from '../store/events.js';
 import { version } from '../version.js';
@@ -57,7 +57,7 @@ export class Feed {
   private readonly checkTimer: NodeJS.Timeout;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
 
-  constructor(private readonly engine: Engine, private readonly sec: Security, private readonly o: Orchestrator, private readonly log: Logger, opts: FeedOptions = {}) {
+  constructor(private readonly engine: Engine, private readonly sec: Security, private readonly o: HttpPorts, private readonly log: Logger, opts: FeedOptions = {}) {
     this.opts = { maxBufferedBytes: 1024 * 1024, updateIntervalMs: 100, maxReplay: 10_000, ...opts };
     this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
     this.checkTimer.unref();
@@ -133,10 +133,10 @@ export class Feed {
     const removed: string[] = [];
     for (const [id, v] of this.pendingViews) {
       if (v === null) { removed.push(id); continue; }
-      if (!this.o.has(id)) continue;
+      if (!this.o.fleet.has(id)) continue;
       const single = this.engine.numSubscribers(`service/${id}`) > 0;
       if (!fleet && !single) continue;
-      const presented = presentService({ spec: this.o.get(id).spec, view: v });
+      const presented = presentService({ spec: this.o.fleet.get(id).spec, view: v });
       if (fleet) updated.push(presented);
       if (single) this.engine.publish(`service/${id}`, frame({ type: 'services', services: [presented], removed: [] }));
     }
@@ -201,11 +201,11 @@ export class Feed {
     this.clients.add(ws);
     const data = ws.data;
     data.catchingUp = true;
-    const lastSeq = this.o.registry.events.lastSeq();
+    const lastSeq = this.o.events.lastSeq();
     ws.cork(() => {
       ws.send(frame({ type: 'hello', version: version(), seq: lastSeq, server_time: new Date().toISOString() }));
       if (data.since !== null) this.replay(ws, data, lastSeq);
-      ws.send(frame({ type: 'snapshot', seq: lastSeq, services: this.o.list().map(presentService) }));
+      ws.send(frame({ type: 'snapshot', seq: lastSeq, services: this.o.fleet.list().map(presentService) }));
       this.subscribe(ws, data.topics);
     });
   }
@@ -220,11 +220,11 @@ export class Feed {
     if (since === lastSeq) return;
     if (since > lastSeq) return reset(`since=${since} is ahead of the newest event ${lastSeq} (the registry was replaced)`);
     if (lastSeq - since > this.opts.maxReplay) return reset(`more than ${this.opts.maxReplay} events behind`);
-    const first = this.o.registry.events.after(since, 1)[0];
+    const first = this.o.events.after(since, 1)[0];
     if (!first || first.seq !== since + 1) return reset(`events after ${since} are no longer kept`);
     let cursor = since;
     while (cursor < lastSeq) {
-      const batch = this.o.registry.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
+      const batch = this.o.events.after(cursor, 1000).filter((e) => e.seq <= lastSeq);
       if (batch.length === 0) break;
       const wanted = batch.filter((e) => wantsEvent(data.topics, e));
       for (let i = 0; i < wanted.length; i += 100) ws.send(eventsFrame(wanted.slice(i, i + 100)));
@@ -246,7 +246,7 @@ export class Feed {
     }
     switch (msg.type) {
       case 'ping':
-        ws.send(frame({ type: 'pong', seq: this.o.registry.events.lastSeq() }));
+        ws.send(frame({ type: 'pong', seq: this.o.events.lastSeq() }));
         return;
       case 'subscribe':
       case 'unsubscribe': {

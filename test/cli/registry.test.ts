@@ -23,7 +23,7 @@ t.test('register (YAML and JSON), remove, reload', async (t) => {
   t.equal(reg.code, 0, reg.stderr);
   t.match(reg.stdout, /^registered extra: (starting|running)\n$/);
   await h.waitView('extra', (v) => v.health === 'healthy', 'registered service healthy');
-  t.equal(h.o.get('extra').spec.working_dir, h.dir, 'runs in the folder of its file');
+  t.equal(h.o.fleet.get('extra').spec.working_dir, h.dir, 'runs in the folder of its file');
 
   const again = await cli(t, ['register', yamlFile, ...u]);
   t.equal(again.code, 1, 'registering an existing id again is refused');
@@ -47,20 +47,20 @@ t.test('register (YAML and JSON), remove, reload', async (t) => {
 
   const stdin = await cli(t, ['register', '-', ...u], { input: 'id: piped\nexecutable: node x.js\nauto_start: false\n' });
   t.equal(stdin.code, 0, stdin.stderr);
-  t.ok(h.o.has('piped'), '"-" reads stdin');
+  t.ok(h.o.fleet.has('piped'), '"-" reads stdin');
 
   const extraPid = h.view('extra').pid!;
   const rm = await cli(t, ['remove', 'extra', ...u]);
   t.equal(rm.code, 0, rm.stderr);
   t.equal(rm.stdout, 'removed extra\n');
-  t.notOk(h.o.has('extra'));
+  t.notOk(h.o.fleet.has('extra'));
   t.notOk(alive(extraPid), 'its process was stopped');
 
   writeFileSync(join(h.dir, 'services', 'late.yaml'), stringify({ id: 'late', executable: node('sleeper.mjs'), auto_start: false }));
   const reload = await cli(t, ['reload', ...u]);
   t.equal(reload.code, 0, reload.stderr);
   t.match(reload.stdout, /^added: late\nremoved: none\nchanged: none\nrestarted: none\n$/);
-  t.ok(h.o.has('late'));
+  t.ok(h.o.fleet.has('late'));
   writeFileSync(join(h.dir, 'services', 'broken.yaml'), 'id: broken\nexecutable: [\n');
   const broken = await cli(t, ['reload', ...u]);
   t.equal(broken.code, 1, 'reload with a broken file exits 1');

@@ -64,7 +64,7 @@ t.test('a dropped feed reconnects by itself and resumes from the last seq', asyn
   for (const ws of live.splice(0)) await ws.close({ code: 1001, reason: 'network down' });
   await page.locator('[data-conn="reconnecting"]').waitFor();
   t.pass('the indicator shows the drop');
-  await h.o.command('agent', 'stop', 'stopped while the dashboard was away');
+  await h.o.fleet.command('agent', 'stop', 'stopped while the dashboard was away');
   await h.waitView('agent', (v) => v.state === 'stopped', 'agent stopped');
   t.equal(await page.locator(row('agent')).getAttribute('data-state'), 'running', 'the page could not see it yet');
 

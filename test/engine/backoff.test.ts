@@ -18,7 +18,7 @@ t.test('crash loop: exponential backoff, then failed after max_retries; restarta
   t.equal(h.events('c', 'exit').length, 4, 'every exit is an event with its reason');
   t.ok(h.events('c', 'exit').every((e) => e.data.code === 3 && e.data.reason === 'crashed'));
 
-  await h.o.command('c', 'start');
+  await h.o.fleet.command('c', 'start');
   await h.waitFor(() => h.events('c', 'exit').length === 5, 'it runs (and crashes) again after a start by hand');
 });
 

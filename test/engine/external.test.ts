@@ -32,7 +32,7 @@ t.test('an external service (registered by itself) is health-checked and shown, 
 
   const del = await fetch(`${h.url}/api/services/ext`, { method: 'DELETE' });
   t.equal(del.status, 200, 'deregistered');
-  t.notOk(h.o.has('ext'));
+  t.notOk(h.o.fleet.has('ext'));
 });
 
 t.test('an external service with an executable can be started by the orchestrator when it is down', async (t) => {

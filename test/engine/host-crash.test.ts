@@ -42,7 +42,7 @@ t.test('the actor-host worker throws: it is restarted and re-adopts every servic
   t.equal(h.events(undefined, 'state').filter((e) => e.data.to === 'starting' && e.at > h.events(null, 'actor_host_restarted')[0]!.at).length, 0, 'nothing was started again');
 
   // The new host really controls the adopted processes.
-  await h.o.command('a', 'stop');
+  await h.o.fleet.command('a', 'stop');
   await h.waitView('a', (v) => v.state === 'stopped');
   t.notOk(alive(before.get('a')!), 'stop after re-adoption works');
   process.kill(before.get('web')!, 'SIGKILL');
@@ -54,7 +54,7 @@ t.test('a call in flight when the worker dies is rejected, not left hanging', as
   await h.waitView('s', (v) => v.state === 'running');
   await h.waitFor(() => readFileSync(join(h.dir, 'logs', 'services', 's.stdout.log'), 'utf8').includes('stubborn'), 'SIGTERM handler installed');
   // remove() waits for the process group to be gone (3 s of SIGTERM-ignoring): still pending when we crash the host.
-  const file = h.o.get('s').spec;
+  const file = h.o.fleet.get('s').spec;
   t.equal(file.source, 'file');
   const pending = h.o.host.call('remove', ['s'], 60_000);
   h.o.host.crash('during a call');

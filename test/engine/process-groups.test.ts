@@ -13,7 +13,7 @@ t.test('stop kills the whole process group: no grandchild is left behind', async
   const v = await h.waitView('f', (v) => v.state === 'running');
   const kids = await h.waitFor(() => { const k = grandchildren(h.dir, 'f'); return k.length === 3 ? k : undefined; }, 'grandchildren started');
   t.ok(kids.every(alive), 'grandchildren alive while running');
-  await h.o.command('f', 'stop');
+  await h.o.fleet.command('f', 'stop');
   await h.waitView('f', (v) => v.state === 'stopped');
   t.notOk(alive(v.pid!), 'leader gone');
   t.same(kids.filter(alive), [], 'every grandchild gone when stopped is reported');
@@ -38,7 +38,7 @@ t.test('a service that ignores SIGTERM is SIGKILLed after stop.timeout_seconds',
   const v = await h.waitView('s', (v) => v.state === 'running');
   await h.waitFor(() => readFileSync(join(h.dir, 'logs', 'services', 's.stdout.log'), 'utf8').includes('stubborn'), 'fixture ready');
   const started = performance.now();
-  await h.o.command('s', 'stop');
+  await h.o.fleet.command('s', 'stop');
   const stopped = await h.waitView('s', (v) => v.state === 'stopped');
   const took = performance.now() - started;
   t.ok(took >= 450, `stop waited for the timeout (${took.toFixed(0)} ms)`);
@@ -52,7 +52,7 @@ t.test('grandchildren that ignore SIGTERM are SIGKILLed with the group', async (
   const h = await harness(t, { services: { f: { id: 'f', executable: node('forks.mjs'), environment: { CHILDREN: 2, IGNORE_TERM: 1 }, stop: { timeout_seconds: 0.3 } } } });
   await h.waitView('f', (v) => v.state === 'running');
   const kids = await h.waitFor(() => { const k = grandchildren(h.dir, 'f'); return k.length === 2 ? k : undefined; }, 'grandchildren');
-  await h.o.command('f', 'stop');
+  await h.o.fleet.command('f', 'stop');
   await h.waitView('f', (v) => v.state === 'stopped');
   t.same(kids.filter(alive), [], 'stubborn grandchildren gone too');
 });

@@ -32,7 +32,7 @@ t.test('one_for_all group: a crash restarts its siblings; intensity exceeded →
   t.match(h.view('steady').reason, /supervisor of group "pair" gave up/);
   t.equal(h.view('loner').state, 'running');
   void s1;
-  await h.o.command('steady', 'start');
+  await h.o.fleet.command('steady', 'start');
   await h.waitView('steady', (v) => v.state === 'running', 'a start by hand revives a member of a group that gave up');
   t.equal(h.view('shaky').state, 'failed', 'the other members stay failed until they are started too');
 });

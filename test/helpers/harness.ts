@@ -13,7 +13,7 @@ import type { ServiceView } from '../../src/actors/service.js';
 import { loadOrchestratorConfig } from '../../src/config/load.js';
 import { listen, type HttpHandle } from '../../src/http/index.js';
 import { createLog } from '../../src/log.js';
-import { Orchestrator } from '../../src/orchestrator.js';
+import { openSystem, type System } from '../../src/system.js';
 import type { StoredEvent } from '../../src/store/events.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -39,7 +39,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   dir: string;
-  o: Orchestrator;
+  o: System;
   http?: HttpHandle;
   url: string;
   view(id: string): ServiceView;
@@ -82,12 +82,12 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
   // Only the engine choice comes from the environment (CI runs the HTTP suites once with `node`).
   const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), engineEnv());
   const log = createLog({ level: 'debug', file: join(dir, 'logs', 'orchestrator.log') });
-  const o = Orchestrator.open(config, log);
+  const o = openSystem(config, log);
   // Every event, kept in memory too, so tests can look at them after the registry is closed.
   const seen: StoredEvent[] = o.registry.events.after(0, 1_000_000);
-  o.on('event', (e: StoredEvent) => seen.push(e));
+  o.history.on('event', (e) => seen.push(e));
   let http: HttpHandle | undefined;
-  if (opts.http) http = await listen(o, log.logger, { publicDir: PUBLIC_DIR });
+  if (opts.http) http = await listen(o.ports, log.logger, { publicDir: PUBLIC_DIR });
   await o.run();
   let down = false;
   const shutdown = async (s: { keepServices?: boolean } = {}) => {
@@ -115,26 +115,26 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
     const recheck = setInterval(onChange, 50);
     const deadline = setTimeout(() => {
       finish();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\nviews: ${JSON.stringify(o.list().map((e) => [e.view.id, e.view.state, e.view.health, e.view.reason]))}`));
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\nviews: ${JSON.stringify(o.fleet.list().map((e) => [e.view.id, e.view.state, e.view.health, e.view.reason]))}`));
     }, timeoutMs);
     const finish = () => {
       clearInterval(recheck);
       clearTimeout(deadline);
-      o.off('views', onChange);
-      o.off('event', onChange);
+      o.views.off('views', onChange);
+      o.history.off('event', onChange);
     };
-    o.on('views', onChange);
-    o.on('event', onChange);
+    o.views.on('views', onChange);
+    o.history.on('event', onChange);
     attempt();
   });
   return {
     dir, o, http,
     url: http ? `http://127.0.0.1:${http.port}` : '',
-    view: (id) => o.get(id).view,
+    view: (id) => o.fleet.get(id).view,
     waitFor,
     waitView: (id, pred, what = `${id} to match`, timeoutMs) => waitFor(() => {
-      if (!o.has(id)) return undefined;
-      const v = o.get(id).view;
+      if (!o.fleet.has(id)) return undefined;
+      const v = o.fleet.get(id).view;
       return pred(v) ? v : undefined;
     }, what, timeoutMs),
     events: (service, type) => seen.filter((e) => (service === undefined || e.service === service) && (!type || e.type === type)),

@@ -157,7 +157,7 @@ t.test('GET /api/openapi.json describes every route the server registers', async
   t.equal(doc.openapi, '3.1.0');
   t.type(doc.info.version, 'string');
 
-  const table = apiRoutes(h.o, h.http!.engine).map((r) => `${r.method === 'del' ? 'delete' : r.method} ${r.pattern.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
+  const table = apiRoutes(h.o.ports, h.http!.engine).map((r) => `${r.method === 'del' ? 'delete' : r.method} ${r.pattern.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
   table.push('get /ws');
   const documented: string[] = [];
   const operationIds = new Set<string>();

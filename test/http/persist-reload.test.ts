@@ -98,10 +98,10 @@ t.test('POST /api/reload applies only the differences', async (t) => {
   t.equal(h.view('rename').pid, pids.rename, 'renamed service: same process');
   t.equal((await req(url, '/api/services/rename')).json.name, 'Renamed');
   await h.waitView('envchange', (v) => v.state === 'running' && v.pid !== pids.envchange, 'envchange restarted');
-  t.notOk(h.o.has('dropped'), 'dropped is gone');
+  t.notOk(h.o.fleet.has('dropped'), 'dropped is gone');
   t.notOk(alive(pids.dropped), 'and its process stopped');
   await h.waitView('added', (v) => v.state === 'running', 'added started');
-  t.ok(h.o.has('from-api'), 'API-registered services are not touched by a reload');
+  t.ok(h.o.fleet.has('from-api'), 'API-registered services are not touched by a reload');
 
   // A broken file: reported with file, line and field; its service keeps running as it was.
   writeFileSync(join(h.dir, 'services', 'keep.yaml'), `id: keep\nexecutable: ${node('sleeper.mjs')}\nrestart_policy:\n  max_retries: three\n`);

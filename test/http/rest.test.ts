@@ -198,7 +198,7 @@ t.test('REST API', async (t) => {
     errorShape(t, await req(url, '/api/services', { method: 'POST', body: { id: 'dep', executable: 'x', depends_on: ['ghost'] } }), 400, 'validation', 'depends_on[0]');
     errorShape(t, await req(url, '/api/services', { method: 'POST', body: [1, 2] }), 400, 'validation');
     errorShape(t, await req(url, '/api/services', { method: 'POST', headers: { 'content-type': 'application/json' } }), 400, 'bad_request');
-    t.notOk(h.o.has('bad') || h.o.has('u') || h.o.has('dep') || h.o.has('noexec'), 'nothing invalid was registered');
+    t.notOk(h.o.fleet.has('bad') || h.o.fleet.has('u') || h.o.fleet.has('dep') || h.o.fleet.has('noexec'), 'nothing invalid was registered');
   });
 
   t.test('PATCH restarts only when executable, environment or working_dir change', async (t) => {
@@ -263,7 +263,7 @@ t.test('REST API', async (t) => {
     errorShape(t, file, 409, 'conflict');
     t.match(file.json.error.message, /defined in .*services\/web\.yaml/, 'names its file');
     t.match(file.json.error.message, /remove that file/);
-    t.ok(h.o.has('web'), 'still there');
+    t.ok(h.o.fleet.has('web'), 'still there');
   });
 
   t.test('DELETE of a service others depend on → 409', async (t) => {

@@ -34,7 +34,7 @@ t.test('API key: every /api, /metrics and /ws request needs it; /health stays op
   const post = await req(url, '/api/services', { method: 'POST', body: { id: 'sneaky', executable: node('sleeper.mjs') } });
   errorShape(t, post, 401, 'unauthorized');
   errorShape(t, await req(url, '/api/reload', { method: 'POST' }), 401, 'unauthorized');
-  t.notOk(h.o.has('sneaky'), 'nothing registered without the key');
+  t.notOk(h.o.fleet.has('sneaky'), 'nothing registered without the key');
   const ok = await req(url, '/api/services', { method: 'POST', headers: { 'x-api-key': KEY }, body: { id: 'legit', executable: node('sleeper.mjs'), auto_start: false } });
   t.equal(ok.status, 201, 'with the key');
 
@@ -73,7 +73,7 @@ t.test('Host header: only the bind address, localhost and configured names (DNS 
   }
   const post = await req(url, '/api/services', { method: 'POST', headers: { host: 'evil.example' }, body: { id: 'rebind', executable: node('sleeper.mjs') } });
   t.equal(post.status, 421, 'a mutation through a rebound name is refused');
-  t.notOk(h.o.has('rebind'));
+  t.notOk(h.o.fleet.has('rebind'));
   t.equal((await refusedUpgrade(url, '/ws', { host: 'evil.example' })).status, 421, '/ws through a rebound name');
 
   for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'localhost', `orchestrator.internal:${port}`, 'ORCHESTRATOR.internal', `[::1]:${port}`]) {
@@ -112,13 +112,13 @@ t.test('CORS, Origin on mutations and /ws, JSON-only bodies', async (t) => {
     const post = await req(url, '/api/services', { method: 'POST', headers: { origin: foreign }, body: { id: 'csrf', executable: node('sleeper.mjs') } });
     errorShape(t, post, 403, 'forbidden');
     t.match(post.json.error.message, /Origin http:\/\/evil\.example is not allowed/);
-    t.notOk(h.o.has('csrf'), 'nothing registered');
+    t.notOk(h.o.fleet.has('csrf'), 'nothing registered');
     errorShape(t, await req(url, '/api/services/svc/start', { method: 'PUT', headers: { origin: foreign } }), 403, 'forbidden');
     t.equal(h.view('svc').want, 'down', 'the service was not started');
     errorShape(t, await req(url, '/api/services/svc', { method: 'DELETE', headers: { origin: foreign } }), 403, 'forbidden');
     errorShape(t, await req(url, '/api/reload', { method: 'POST', headers: { origin: foreign } }), 403, 'forbidden');
     errorShape(t, await req(url, '/api/services', { method: 'POST', headers: { origin: 'null' }, body: { id: 'csrf', executable: 'x' } }), 403, 'forbidden', undefined);
-    t.ok(h.o.has('svc'), 'not removed');
+    t.ok(h.o.fleet.has('svc'), 'not removed');
 
     const fromAllowed = await req(url, '/api/services', { method: 'POST', headers: { origin: allowed }, body: { id: 'from-ui', executable: node('sleeper.mjs'), auto_start: false } });
     t.equal(fromAllowed.status, 201, 'a configured origin may');
@@ -150,7 +150,7 @@ t.test('CORS, Origin on mutations and /ws, JSON-only bodies', async (t) => {
     }
     errorShape(t, await req(url, '/api/services', { method: 'POST', body }), 415, 'unsupported_media_type');
     errorShape(t, await req(url, '/api/services/from-ui', { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: '{"name":"x"}' }), 415, 'unsupported_media_type');
-    t.notOk(h.o.has('plain'), 'a text/plain POST registered nothing');
+    t.notOk(h.o.fleet.has('plain'), 'a text/plain POST registered nothing');
     const charset = await req(url, '/api/services', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body });
     t.equal(charset.status, 201, 'application/json with a charset');
     const merge = await req(url, '/api/services/plain', { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: '{"name":"Plain"}' });
@@ -169,7 +169,7 @@ t.test('request bodies over 1 MB get 413; the server stays up', async (t) => {
   errorShape(t, chunked, 413, 'too_large');
   const patch = await req(url, '/api/services/any', { method: 'PATCH', body: big, chunked: true, headers: { 'content-type': 'application/json' } });
   errorShape(t, patch, 413, 'too_large');
-  t.notOk(h.o.has('big'));
+  t.notOk(h.o.fleet.has('big'));
 
   // Just under the limit is read and judged on its content.
   const under = JSON.stringify({ id: 'under', executable: node('sleeper.mjs'), auto_start: false, name: 'n'.repeat(1024 * 1024 - 200 - node('sleeper.mjs').length) });

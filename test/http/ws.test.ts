@@ -15,7 +15,7 @@ const flood = fileURLToPath(new URL('./fixtures/flood.mjs', import.meta.url));
 /** A harness whose HTTP side is started here, with feed options the default listen does not take. */
 async function withFeed(t: Tap, opts: Parameters<typeof harness>[1], feed: FeedOptions): Promise<{ h: Harness; http: HttpHandle; url: string }> {
   const h = await harness(t, { ...opts, http: false });
-  const http = await listen(h.o, h.o.log.logger, { publicDir: PUBLIC_DIR, feed });
+  const http = await listen(h.o.ports, h.o.log.logger, { publicDir: PUBLIC_DIR, feed });
   t.teardown(() => http.close());
   return { h, http, url: `http://127.0.0.1:${http.port}` };
 }

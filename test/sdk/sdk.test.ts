@@ -49,7 +49,7 @@ t.test('a real Python service registers through orchestrator_sdk and is seen hea
   const end = await py.exited;
   t.equal(end.code, 0, end.stderr);
   t.match(end.stdout, /deregistered True/);
-  t.notOk(h.o.has('py-agent'), 'deregistered on SIGTERM');
+  t.notOk(h.o.fleet.has('py-agent'), 'deregistered on SIGTERM');
   t.ok(h.events('py-agent', 'removed').length === 1, 'and the removal is recorded');
 });
 
@@ -61,7 +61,7 @@ t.test("the seed's three lines, exactly; registering twice; errors", async (t) =
   t.equal(ok.code, 0, `the seed's snippet runs (registering twice is fine)\n${ok.stderr}`);
   const v = h.view('my-service');
   t.equal(v.state, 'running', 'an external service without a health endpoint is shown running');
-  t.equal(h.o.get('my-service').spec.external, true);
+  t.equal(h.o.fleet.get('my-service').spec.external, true);
   t.equal(h.events('my-service', 'registered').length, 1, 'the second registration updated the first');
 
   const wrong = await start(t, 'python3', ['-c', `
@@ -79,7 +79,7 @@ print(a.deregister(), a.deregister())
 `], { env: { PYTHONPATH } }).exited;
   t.equal(wrong.code, 0, wrong.stderr);
   t.equal(wrong.stdout, '401 unauthorized\n0 unreachable\nTrue False\n', 'wrong key → 401, unreachable → 0, deregister is idempotent');
-  t.notOk(h.o.has('my-service'));
+  t.notOk(h.o.fleet.has('my-service'));
 });
 
 t.test('a real Node service registers through agent-orchestrator/sdk and is seen healthy', async (t) => {
@@ -109,7 +109,7 @@ t.test('a real Node service registers through agent-orchestrator/sdk and is seen
   const end = await agent.exited;
   t.equal(end.code, 0, end.stderr);
   t.match(end.stdout, /deregistered true/);
-  t.notOk(h.o.has('node-agent'), 'deregistered on SIGTERM');
+  t.notOk(h.o.fleet.has('node-agent'), 'deregistered on SIGTERM');
 });
 
 t.test('ServiceAgent in process: payload, handlers, idempotent register, errors, retry', async (t) => {
@@ -136,7 +136,7 @@ t.test('ServiceAgent in process: payload, handlers, idempotent register, errors,
 
   const taken = new ServiceAgent('inproc', h.url, { apiKey: 'k' });
   const port = await freePort();
-  await h.o.register({ id: 'managed', executable: node('healthy.mjs'), environment: { PORT: port }, auto_start: false });
+  await h.o.fleet.register({ id: 'managed', executable: node('healthy.mjs'), environment: { PORT: port }, auto_start: false });
   const clash = await new ServiceAgent('managed', h.url, { apiKey: 'k' }).register().catch((e: unknown) => e);
   t.ok(clash instanceof OrchestratorError && clash.status === 409, 'an id used by a managed service is refused (409)');
   const wrongKey = await new ServiceAgent('x', h.url, { apiKey: 'nope' }).register().catch((e: unknown) => e);
@@ -154,7 +154,7 @@ t.test('ServiceAgent in process: payload, handlers, idempotent register, errors,
   const h2 = await harness(t, { http: true, config: { orchestrator: { port: later } } });
   const late = await waiting;
   t.equal((late as { id?: string }).id, 'late', `registered once the orchestrator came up (${String(late)})`);
-  t.ok(h2.o.has('late'));
+  t.ok(h2.o.fleet.has('late'));
 
   // handleHealth inside an existing server, with a failing check.
   const sick = new ServiceAgent('sick', h.url, { healthCheck: () => { throw new Error('db down'); } });

@@ -1,0 +1,100 @@
+/**
+ * The latest view of every service, as the actors last published it. Queries (REST, /ws snapshots,
+ * /health, /metrics) read these and never cross into the worker; every change passes through here
+ * once and is published as one 'views' batch.
+ */
+import { EventEmitter } from 'node:events';
+import type { ServiceView } from '../actors/service.js';
+import type { ServiceSpec } from '../config/schema.js';
+import { notFound } from '../errors.js';
+import type { Catalog } from './catalog.js';
+
+export interface ServiceEntry {
+  spec: ServiceSpec;
+  view: ServiceView;
+}
+
+export interface FleetSummary {
+  total: number;
+  by_state: Record<string, number>;
+  healthy: number;
+  unhealthy: number;
+}
+
+export interface ViewEvents {
+  views: [ServiceView[], string[]];
+}
+
+export class Views extends EventEmitter<ViewEvents> {
+  private readonly latest = new Map<string, ServiceView>();
+  private summaryCache: FleetSummary | null = null;
+
+  constructor(private readonly catalog: Catalog) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  /** A view taken from the answer to a command, ahead of the batch that will carry it too. */
+  set(id: string, view: ServiceView): void {
+    this.latest.set(id, view);
+    this.summaryCache = null;
+  }
+
+  drop(id: string): void {
+    this.latest.delete(id);
+    this.summaryCache = null;
+  }
+
+  /** A batch from the actors: kept, then published. */
+  apply(views: ServiceView[], removed: string[]): void {
+    for (const v of views) this.set(v.id, v);
+    for (const id of removed) this.drop(id);
+    this.emit('views', views, removed);
+  }
+
+  /** The view of a service, if the actors have published one (not yet during boot). */
+  peek(id: string): ServiceView | undefined {
+    return this.latest.get(id);
+  }
+
+  list(): ServiceEntry[] {
+    const out: ServiceEntry[] = [];
+    for (const spec of this.catalog.all()) {
+      const view = this.latest.get(spec.id);
+      if (view) out.push({ spec, view });
+    }
+    return out;
+  }
+
+  get(id: string): ServiceEntry {
+    const spec = this.catalog.get(id);
+    const view = this.latest.get(id);
+    if (!spec || !view) throw notFound(`service "${id}"`);
+    return { spec, view };
+  }
+
+  has(id: string): boolean {
+    return this.catalog.has(id);
+  }
+
+  /**
+   * Counts by state and health, for GET /health: kept until a view changes, so a health check
+   * costs the same for one service or a thousand.
+   */
+  summary(): FleetSummary {
+    if (!this.summaryCache) {
+      const byState: Record<string, number> = {};
+      let healthy = 0;
+      let unhealthy = 0;
+      let total = 0;
+      for (const { view } of this.list()) {
+        total++;
+        byState[view.state] = (byState[view.state] ?? 0) + 1;
+        if (view.health === 'healthy') healthy++;
+        else if (view.health === 'unhealthy') unhealthy++;
+      }
+      this.summaryCache = { total, by_state: byState, healthy, unhealthy };
+    }
+    return this.summaryCache;
+  }
+}

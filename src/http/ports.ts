@@ -1,0 +1,37 @@
+/**
+ * What the HTTP side may reach of the orchestrator: narrow ports, each a slice of one part, so a
+ * route cannot touch the registry, the kernel or the actor host behind the fleet's back.
+ * system.ts builds them; tests can build them from the same parts.
+ */
+import type { EventEmitter } from 'node:events';
+import type { OrchestratorConfig } from '../config/schema.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { EventQuery, History } from '../fleet/history.js';
+import type { Views } from '../fleet/views.js';
+import type { LogAnswer, LogQuery } from '../logs/query.js';
+import type { Stream } from '../os/logs.js';
+
+/** New log lines of a followed service, as the log store reads them. */
+export type LogLines = EventEmitter<{ lines: [string, Stream, string[]] }>;
+
+export interface HttpPorts {
+  config: OrchestratorConfig;
+  /** Queries over the latest views and the commands on services. */
+  fleet: Pick<Fleet, 'list' | 'get' | 'has' | 'summary' | 'problems' | 'command' | 'register' | 'update' | 'remove' | 'reload'>;
+  events: EventQuery;
+  history: Pick<History, 'conditions' | 'samplesSince' | 'writes'>;
+  /** What the /ws feed publishes: stored events, view batches, log lines. */
+  feed: { history: Pick<History, 'on' | 'off'>; views: Pick<Views, 'on' | 'off'>; lines: LogLines };
+  logs: {
+    follow(id: string): void;
+    unfollow(id: string): void;
+    query(id: string, q: LogQuery): Promise<LogAnswer>;
+  };
+  status: {
+    startedAt: number;
+    uptimeSeconds(): number;
+    hostReady(): boolean;
+    /** Load generation for bench/ws-fanout.mjs (ORCHESTRATOR_BENCH=1 only). */
+    benchEvents(rate: number, seconds: number): void;
+  };
+}

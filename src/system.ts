@@ -1,0 +1,273 @@
+/**
+ * The composition root: builds the parts of a running orchestrator and wires them, once —
+ * registry → kernel (processes, logs) → actor host (the supervision tree in a worker) → fleet
+ * (catalogue, views, history, commands) — and runs the boot and shutdown sequences. Nothing here
+ * decides a lifecycle (actors do) or touches a process (the kernel does); the wiring below is
+ * the only place a fact, an effect or a view crosses from one part to another.
+ *
+ * `serve` (main.ts) adds the process around it: the HTTP bind, signal traps, exit codes.
+ */
+import { EventEmitter } from 'node:events';
+import { bootNow } from './clock.js';
+import { formatProblem } from './config/load.js';
+import type { OrchestratorConfig } from './config/schema.js';
+import type { ServiceEvent } from './actors/protocol.js';
+import { Catalog } from './fleet/catalog.js';
+import { Fleet, startingPoint } from './fleet/fleet.js';
+import { History } from './fleet/history.js';
+import { Views } from './fleet/views.js';
+import type { HttpPorts, LogLines } from './http/ports.js';
+import { queryLogs } from './logs/query.js';
+import type { OrchestratorLog } from './log.js';
+import { OwnLogRotation } from './logs/own.js';
+import { LogStore } from './logs/store.js';
+import { childBaseEnv, Kernel } from './os/kernel.js';
+import { LogDiskGuard } from './os/log-disk.js';
+import { Registry } from './store/index.js';
+import { Retention } from './store/retention.js';
+import { ActorHostSupervisor } from './workers/actor-host.js';
+import { CpuPool } from './workers/cpu-pool.js';
+
+export interface ShutdownOptions {
+  /** Leave services running for the next orchestrator to adopt (upgrades). */
+  keepServices?: boolean;
+  reason?: string;
+}
+
+/** How long a left-behind group of a service no longer defined gets between SIGTERM and SIGKILL. */
+const UNKNOWN_STOP_TIMEOUT_MS = 5_000;
+
+export interface System {
+  readonly config: OrchestratorConfig;
+  readonly log: OrchestratorLog;
+  readonly fleet: Fleet;
+  readonly catalog: Catalog;
+  readonly views: Views;
+  readonly history: History;
+  /** What the HTTP side may reach: narrow ports, not the parts. */
+  readonly ports: HttpPorts;
+  readonly registry: Registry;
+  readonly kernel: Kernel;
+  readonly host: ActorHostSupervisor;
+  readonly pool: CpuPool;
+  readonly logs: LogStore;
+  /** Wall-clock start, for /health and /metrics. */
+  readonly startedAt: number;
+  /** Adopt what an earlier orchestrator left running, load services and start the supervision tree. */
+  run(): Promise<void>;
+  /** Stop every service (dependents first) unless keepServices, then close everything. Idempotent. */
+  shutdown(opts?: ShutdownOptions): Promise<void>;
+  /** The actor host died too often: whoever runs the orchestrator decides what follows. */
+  onFatal(fn: (err: Error) => void): void;
+}
+
+/**
+ * Open the registry (refusing a locked or corrupt one) and build every part without starting
+ * anything, so the caller can bind its port before any service runs.
+ */
+export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): System {
+  const logger = log.logger;
+  const startedAt = Date.now();
+  const startedBoot = bootNow();
+  const fatal = new EventEmitter<{ fatal: [Error] }>();
+  const registry = Registry.open(config.database.path, { log: logger.child({ component: 'registry' }) });
+  const history = new History(registry, logger.child({ component: 'history' }));
+  const record = (events: ServiceEvent[]) => history.record(events);
+  const catalog = new Catalog(config, registry.services);
+  const views = new Views(catalog);
+  const lines: LogLines = new EventEmitter();
+  lines.setMaxListeners(0);
+  const pool = new CpuPool();
+
+  // Late-bound: the kernel reports facts to the actor host, built after it.
+  let host: ActorHostSupervisor | undefined;
+  const logDisk = new LogDiskGuard(config.orchestrator.log_dir, (fact) => host?.deliver(fact), logger.child({ component: 'log-disk' }));
+  const kernel = new Kernel({
+    logDir: config.orchestrator.log_dir,
+    ledger: registry.runs,
+    registryId: registry.identity(),
+    log: logger,
+    baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
+    onFact: (fact) => {
+      if (fact.msg.type === 'sampled') history.sample(fact.id, fact.msg.cpu, fact.msg.rss);
+      logDisk.relay(fact);
+    },
+    onLogProblem: (message) => history.setCondition('log_files', message),
+  });
+  const logs = new LogStore(
+    config.orchestrator.log_dir,
+    { maxSize: config.logs.max_size, keep: config.logs.keep, maxTotal: config.logs.max_total_size },
+    pool, logger.child({ component: 'logs' }),
+    (service, stream, batch) => lines.emit('lines', service, stream, batch),
+    (key, message) => history.setCondition(key, message),
+    (service, stream, bytes) => record([{ service, type: 'logs_dropped', at: bootNow(), data: { stream, bytes, reason: 'more than logs.max_total_size written since the last rotation' } }]),
+  );
+  log.onWriteProblem((message) => history.setCondition('own_log', message));
+  const retention = new Retention(registry, config.history.keep_days, logger.child({ component: 'retention' }));
+  const ownLog = log.file ? new OwnLogRotation(log.file, log, { maxSize: config.logs.max_size, keep: config.logs.keep }, pool) : null;
+
+  let fleet: Fleet | undefined;
+  const actorHost = new ActorHostSupervisor({
+    config: {
+      settings: {
+        monitoringEnabled: config.monitoring.enabled,
+        recoveryEnabled: config.recovery.enabled,
+        sampleIntervalMs: config.monitoring.sample_interval * 1000,
+      },
+      supervision: config.supervision,
+    },
+    nextEpoch: () => String(registry.nextEpoch()),
+    entries: () => fleet!.hostEntries(),
+    log: logger,
+    kernel: (effects) => kernel.execute(effects),
+    events: record,
+    views: (batch, removed) => {
+      for (const v of batch) if (catalog.has(v.id)) history.saveStatus(v);
+      views.apply(batch, removed);
+    },
+    restarted: (reason) => {
+      record([{ service: null, type: 'actor_host_restarted', at: bootNow(), data: { reason, services: catalog.size } }]);
+      redeliverExits();
+    },
+    fatal: (err) => {
+      logger.error({ err }, 'actor host cannot stay up');
+      fatal.emit('fatal', err);
+    },
+  });
+  host = actorHost;
+  fleet = new Fleet({ catalog, views, history, host: actorHost, logs, liveRuns: () => kernel.liveRuns() });
+  const theFleet = fleet;
+
+  /**
+   * A new actor host adopts live runs as running; for a group whose leader is already gone (it
+   * exited while the old host or orchestrator was down), tell it so it clears the group first.
+   */
+  const redeliverExits = () => {
+    for (const [id, { run, leaderExited }] of kernel.liveRuns()) {
+      if (leaderExited) actorHost.deliver({ id, msg: { type: 'exited', runId: run.runId, code: null, signal: null, groupEmpty: false } });
+    }
+  };
+
+  let running = false;
+  const boot = async () => {
+    const uncleanStop = registry.meta('running') === '1';
+    const epoch = String(registry.nextEpoch());
+    const { adopted, vanished, leftBehind } = kernel.adoptFromLedger(epoch);
+    const { specs, problems } = catalog.load();
+    for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
+    const rows = new Map(registry.services.all().map((r) => [r.id, r]));
+    const vanishedIds = new Set(vanished.map((r) => r.service));
+    logs.start();
+    ownLog?.start();
+    retention.start();
+    history.start();
+    for (const spec of specs) {
+      const start = startingPoint(spec, rows.get(spec.id), uncleanStop, vanishedIds.has(spec.id));
+      // A file service's definition is written at every boot; an API service's stays as given.
+      if (spec.source === 'file') catalog.put(spec, start.want);
+      else catalog.keep(spec);
+      theFleet.define(spec, start);
+    }
+    // Groups of ours whose runs never reached the ledger (held while the disk was full, then a
+    // kill -9): stopped before any service starts, so none runs twice (os/kernel.ts stopLeftBehind).
+    const orphans = await kernel.stopLeftBehind(leftBehind, (id) => {
+      const stop = catalog.get(id)?.stop;
+      return stop ? { signal: stop.signal, timeoutMs: stop.timeout_seconds * 1000 } : { signal: 'SIGTERM', timeoutMs: UNKNOWN_STOP_TIMEOUT_MS };
+    });
+    const events: ServiceEvent[] = [{
+      service: null, type: 'orchestrator_started', at: bootNow(),
+      data: { pid: process.pid, services: specs.length, adopted: adopted.length, unclean_previous_stop: uncleanStop, problems: problems.map(formatProblem) },
+    }];
+    for (const row of vanished) {
+      events.push({ service: row.service, type: 'gone_while_down', at: bootNow(), data: { pid: row.pid, started_at: row.started_at } });
+    }
+    for (const g of orphans) {
+      events.push({ service: g.service, type: 'orphan_stopped', at: bootNow(), data: { pid: g.pid, pgid: g.pgid, run_mark: g.mark, signal: g.signal, gone: g.gone } });
+    }
+    record(events);
+    registry.setMeta('running', '1');
+    await actorHost.start();
+    redeliverExits();
+    // Live processes of services that no longer exist (file removed while we were down).
+    for (const [id, { run }] of kernel.liveRuns()) {
+      if (!catalog.has(id)) {
+        logger.warn({ service: id, childPid: run.pid }, 'adopted a process of a service that is no longer defined; stopping it');
+        kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGTERM' }]);
+      }
+    }
+    logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length, orphans: orphans.length }, 'orchestrator started');
+  };
+
+  const close = async (opts: ShutdownOptions) => {
+    const reason = opts.reason ?? 'orchestrator shutting down';
+    if (!opts.keepServices && running) {
+      try {
+        await theFleet.stopAll(reason);
+      } catch (err) {
+        logger.error({ err }, 'orderly stop did not finish; killing what is left');
+        for (const [id, { run }] of kernel.liveRuns()) kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGKILL' }]);
+      }
+    }
+    if (running) record([{ service: null, type: 'orchestrator_stopped', at: bootNow(), data: { reason, kept_services: !!opts.keepServices } }]);
+    await actorHost.stop();
+    logs.close();
+    ownLog?.stop();
+    retention.stop();
+    logDisk.close();
+    history.stop();
+    await kernel.close();
+    await pool.close().catch(() => undefined);
+    if (!opts.keepServices && running) registry.setMeta('running', '0');
+    registry.close();
+    logger.info({ keepServices: !!opts.keepServices }, 'orchestrator stopped');
+  };
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (opts: ShutdownOptions = {}) => (closing ??= close(opts));
+
+  const ports: HttpPorts = {
+    config,
+    fleet: theFleet,
+    events: history.events,
+    history,
+    feed: { history, views, lines },
+    logs: {
+      follow: (id) => logs.follow(id),
+      unfollow: (id) => logs.unfollow(id),
+      query: (id, q) => queryLogs(logs, pool, id, q),
+    },
+    status: {
+      startedAt,
+      uptimeSeconds: () => (bootNow() - startedBoot) / 1000,
+      hostReady: () => actorHost.isReady,
+      benchEvents: (rate, seconds) => actorHost.benchEvents(rate, seconds),
+    },
+  };
+
+  return {
+    config, log, fleet: theFleet, catalog, views, history, ports, registry, kernel, host: actorHost, pool, logs, startedAt,
+    run: async () => {
+      try {
+        running = true;
+        await boot();
+      } catch (e) {
+        await shutdown({ keepServices: true, reason: `start failed: ${(e as Error).message}` }).catch(() => undefined);
+        throw e;
+      }
+    },
+    shutdown,
+    onFatal: (fn) => void fatal.on('fatal', fn),
+  };
+}
+
+/** Build and run: what tests and embedders call when they do not bind a port first. */
+export async function startSystem(config: OrchestratorConfig, log: OrchestratorLog): Promise<System> {
+  const system = openSystem(config, log);
+  await system.run();
+  return system;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
