@@ -51,6 +51,7 @@ export interface System {
   readonly host: ActorHostSupervisor;
   readonly pool: CpuPool;
   readonly logs: LogStore;
+  readonly retention: Retention;
   /** Wall-clock start, for /health and /metrics. */
   readonly startedAt: number;
   /** Adopt what an earlier orchestrator left running, load services and start the supervision tree. */
@@ -245,7 +246,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   };
 
   return {
-    config, log, fleet: theFleet, catalog, views, history, ports, registry, kernel, host: actorHost, pool, logs, startedAt,
+    config, log, fleet: theFleet, catalog, views, history, ports, registry, kernel, host: actorHost, pool, logs, retention, startedAt,
     run: async () => {
       try {
         running = true;

@@ -86,8 +86,7 @@ t.test('resource history: per-minute buckets over GET /api/services/{id}/metrics
   const old = Date.now() - 8 * 86_400_000;
   h.o.registry.events.append([{ at: old, service: 's', type: 'state', data: { to: 'running' } }]);
   h.o.registry.db.prepare('INSERT INTO samples (service, bucket, n, cpu_avg, cpu_max, rss_avg, rss_max) VALUES (?, ?, 1, 1, 1, 1, 1)').run('s', Math.floor(old / 60000) * 60000);
-  const retention = (h.o as unknown as { retention: { run(now?: number): Promise<{ events: number; samples: number }> } }).retention;
-  const removed = await retention.run();
+  const removed = await h.o.retention.run();
   t.same(removed, { events: 1, samples: 1 }, 'exactly the old rows went');
   t.ok(h.o.registry.events.after(0, 1000).length > 0, 'recent events stay');
 });
