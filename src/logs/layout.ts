@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stream } from '../os/logs.js';
+import { liveLogName, type Stream } from '../os/logs.js';
 
 export const STREAMS: Stream[] = ['stdout', 'stderr'];
 export const MARK_BYTES = 16;
@@ -40,7 +40,8 @@ export interface StreamFiles {
   marks: string;
 }
 
-export const livePath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.log`);
+/** The live file the child appends to: named where it is opened for the child (os/logs.ts). */
+export const livePath = (dir: string, id: string, stream: Stream) => join(dir, liveLogName(id, stream));
 export const marksPath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.idx`);
 export const statePath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.state.json`);
 export const archivePath = (dir: string, id: string, stream: Stream, start: number, end: number) => join(dir, `${id}.${stream}.${start}-${end}.log.gz`);
