@@ -10,7 +10,7 @@
  * head of the live file in place (collapse range) or frees it (punch hole), so the child never
  * has to reopen anything and no line is lost.
  */
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveLogName, type Stream } from '../os/logs.js';
 
@@ -80,6 +80,15 @@ export function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+/** A file's size, 0 if it is not there. */
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
