@@ -3,8 +3,8 @@
  * service process carries a run mark in its environment (RUN_ID_ENV); a group is ours only while a
  * live member carries the mark of the run the ledger says it holds. Pids and group ids are reused,
  * start times can be matched — the mark is what a stranger never has. A live group carrying this
- * registry's mark that no ledger row accounts for was left behind by us. Spawning (child.ts) writes
- * the marks, adoption (adopt.ts) reads them; both ask groupHolder before they signal a group.
+ * registry's mark that no ledger row accounts for was left behind by us. Spawning (child.ts) gives
+ * each run its mark; adoption (adopt.ts) and every signal to an adopted group check it (groupHolder).
  */
 import type { RunRow } from '../store/runs.js';
 import { envValue, groupMembers, isLive, procTable } from './proc.js';
