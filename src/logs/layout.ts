@@ -10,9 +10,9 @@
  * head of the live file in place (collapse range) or frees it (punch hole), so the child never
  * has to reopen anything and no line is lost.
  */
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stream } from '../os/logs.js';
+import { liveLogName, type Stream } from '../os/logs.js';
 
 export const STREAMS: Stream[] = ['stdout', 'stderr'];
 export const MARK_BYTES = 16;
@@ -40,7 +40,8 @@ export interface StreamFiles {
   marks: string;
 }
 
-export const livePath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.log`);
+/** The live file the child appends to: named where it is opened for the child (os/logs.ts). */
+export const livePath = (dir: string, id: string, stream: Stream) => join(dir, liveLogName(id, stream));
 export const marksPath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.idx`);
 export const statePath = (dir: string, id: string, stream: Stream) => join(dir, `${id}.${stream}.state.json`);
 export const archivePath = (dir: string, id: string, stream: Stream, start: number, end: number) => join(dir, `${id}.${stream}.${start}-${end}.log.gz`);
@@ -79,6 +80,15 @@ export function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+/** A file's size, 0 if it is not there. */
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 

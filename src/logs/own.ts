@@ -10,8 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { OrchestratorLog } from '../log.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
 import { safeReaddir } from './layout.js';
-
-const CHECK_MS = 2000;
+import { OWN_LOG_CHECK_MS } from './timing.js';
 
 export class OwnLogRotation {
   private timer: NodeJS.Timeout | null = null;
@@ -25,7 +24,7 @@ export class OwnLogRotation {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer = setInterval(() => void this.check(), OWN_LOG_CHECK_MS);
     this.timer.unref();
   }
 

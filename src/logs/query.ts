@@ -7,6 +7,7 @@ import type { Stream } from '../os/logs.js';
 import type { CpuPool } from '../workers/cpu-pool.js';
 import type { LogLine, ReadLogTask } from '../workers/tasks/logs.js';
 import type { LogStore } from './store.js';
+import { READ_GRACE_MS, SCAN_BUDGET_MS } from './timing.js';
 
 export interface LogQuery {
   streams: Stream[];
@@ -27,11 +28,6 @@ export interface LogAnswer {
   truncated: boolean;
   timedOut: boolean;
 }
-
-/** Search and since scans stop after this long, and say so. */
-export const SCAN_BUDGET_MS = 3000;
-/** On top of the scan budget: a worker starting up on a busy machine. */
-const READ_GRACE_MS = 7000;
 
 export async function queryLogs(store: LogStore, pool: CpuPool, service: string, q: LogQuery): Promise<LogAnswer> {
   const mode: ReadLogTask['mode'] = q.text !== undefined || q.regex !== undefined ? 'search' : q.since !== undefined ? 'since' : 'tail';

@@ -12,14 +12,13 @@
 import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Fact } from './kernel.js';
+import { LOG_DISK_POLL_MS } from './timing.js';
 
 /** Free space below which the disk counts as full: 1 MB, or 2 % of a smaller file system. */
 const FULL_BELOW_BYTES = 1024 * 1024;
 const FULL_BELOW_SHARE = 0.02;
 /** Space counts as back at twice that (so one freed block does not restart everything). */
 const BACK_FACTOR = 2;
-/** How often the disk is looked at while a service waits for it. */
-export const LOG_DISK_POLL_MS = 500;
 
 export class LogDiskGuard {
   private readonly waiting = new Set<string>();

@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import pidusage from 'pidusage';
 import { isLive, ProcTree, procPids, procTable, readStat } from './proc.js';
+import { TREE_MAX_AGE_MS } from './timing.js';
 
 export interface SampleRequest {
   id: string;
@@ -23,9 +24,6 @@ export interface SampleResult extends SampleRequest {
   rss: number;
   pids: number;
 }
-
-/** How often the process table is read in full (every third round at the default 5 s). */
-export const TREE_MAX_AGE_MS = 15_000;
 
 let scanned: { tree: ProcTree; at: number } | null = null;
 

@@ -5,7 +5,8 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { groupMembers, procTable } from '../../src/os/proc.js';
-import { sampleTrees, TREE_MAX_AGE_MS } from '../../src/os/sampler.js';
+import { sampleTrees } from '../../src/os/sampler.js';
+import { TREE_MAX_AGE_MS } from '../../src/os/timing.js';
 import { until } from '../helpers/process.js';
 
 // A group leader that forks one more member on SIGUSR2, and on SIGHUP a child in a session (and
