@@ -7,8 +7,7 @@
  * Queries never cross into the worker: they read the latest views the actors published.
  */
 import { EventEmitter } from 'node:events';
-import type { HostEntry } from './actors/host.js';
-import type { ExitInfo, ServiceEvent, Want } from './actors/protocol.js';
+import type { ExitInfo, HostEntry, ServiceEvent, Want } from './actors/protocol.js';
 import type { ServiceView } from './actors/service.js';
 import { bootNow, bootToWall } from './clock.js';
 import {
