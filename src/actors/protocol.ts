@@ -6,6 +6,7 @@
  * probed, sampled). Times are milliseconds on the boot clock (monotonic, shared with the kernel's
  * process start times), never wall-clock time.
  */
+import type { EventType } from '../api/types.js';
 import type { OrchestratorConfig, ServiceSpec } from '../config/schema.js';
 
 export type ServiceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'exited' | 'backoff' | 'failed';
@@ -99,7 +100,7 @@ export type KernelEffect =
 export interface ServiceEvent {
   /** The service concerned; null for events of the tree itself (a supervisor, the actor host). */
   service: string | null;
-  type: string;
+  type: EventType;
   at: number;
   data: Record<string, unknown>;
 }
@@ -108,7 +109,7 @@ export type ServiceEffect =
   | KernelEffect
   | { type: 'set_timer'; name: TimerName; gen: number; delayMs: number }
   | { type: 'cancel_timer'; name: TimerName }
-  | { type: 'event'; event: string; data: Record<string, unknown> }
+  | { type: 'event'; event: EventType; data: Record<string, unknown> }
   | { type: 'notify'; note: ParentNote };
 
 /** Messages a group supervisor receives. */
@@ -116,7 +117,7 @@ export type SupervisorMsg = ParentNote | { type: 'reset' } | { type: 'set_childr
 
 export type SupervisorEffect =
   | { type: 'send'; to: string; msg: ServiceMsg }
-  | { type: 'event'; event: string; data: Record<string, unknown> }
+  | { type: 'event'; event: EventType; data: Record<string, unknown> }
   /** Tell the root supervisor (this group gave up). */
   | { type: 'escalate'; msg: RootMsg };
 
@@ -126,7 +127,7 @@ export type SupervisorEffect =
  */
 export type RootMsg = { type: 'group_gave_up'; group: string; trigger: string; restarts: number; period_seconds: number };
 
-export type RootEffect = { type: 'event'; event: string; data: Record<string, unknown> };
+export type RootEffect = { type: 'event'; event: EventType; data: Record<string, unknown> };
 
 // ---------------------------------------------------------------------------------------------
 // The tree as the main thread builds it (actors/host.ts; sent to the worker, see workers/wire.ts)
