@@ -11,6 +11,7 @@ import type { ServiceSpec, SupervisorSettings } from '../config/schema.js';
 import type {
   Command, HostConfig, HostEntry, KernelEffect, RootEffect, RootMsg, ServiceEffect, ServiceEvent, ServiceMsg, SupervisorEffect, SupervisorMsg,
 } from './protocol.js';
+import { dependencyOrder } from './order.js';
 import { addRestart } from './policy.js';
 import { initialRoot, rootTransition, type RootData } from './root.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
@@ -217,7 +218,10 @@ export class ActorHost {
   private newRoot(): RootCell {
     return new Cell('root', rootTransition, initialRoot(), this.env, {
       effects: (_root, effects) => {
-        for (const e of effects) this.outEvents.push({ service: null, type: e.event, at: this.env.clock.now(), data: e.data });
+        for (const e of effects) {
+          this.outEvents.push({ service: null, type: e.event, at: this.env.clock.now(), data: e.data });
+          this.out.log(e.event === 'root_intensity_exceeded' ? 'error' : 'warn', `root supervisor: ${e.event}`, e.data);
+        }
         this.queueFlush();
       },
       crashed: (_root, error) => {
@@ -375,21 +379,4 @@ function viewChange(a: ServiceView | undefined, b: ServiceView): 'none' | 'routi
     change = 'routine';
   }
   return change;
-}
-
-/** Topological order over depends_on (dependencies first), ties broken by id; unknown ids are ignored. */
-export function dependencyOrder(specs: ServiceSpec[]): string[] {
-  const byId = new Map(specs.map((s) => [s.id, s]));
-  const done = new Set<string>();
-  const out: string[] = [];
-  const visit = (id: string, path: Set<string>): void => {
-    if (done.has(id) || path.has(id) || !byId.has(id)) return;
-    path.add(id);
-    for (const dep of [...byId.get(id)!.depends_on].sort()) visit(dep, path);
-    path.delete(id);
-    done.add(id);
-    out.push(id);
-  };
-  for (const id of [...byId.keys()].sort()) visit(id, new Set());
-  return out;
 }
