@@ -1,38 +1,24 @@
 /**
- * The root of the supervision tree. It builds one group supervisor per supervision group and one
- * ServiceActor per service, routes messages between them (readiness to dependents, strategy
- * restarts to siblings), restarts an actor whose logic crashed, and stops the fleet in reverse
- * dependency order. Its outputs — kernel effects, registry events, fresh views — are batched and
+ * The supervision tree's runtime. It holds the root supervisor, one group supervisor per
+ * supervision group and one ServiceActor per service, routes messages between them (readiness to
+ * dependents, strategy restarts to siblings, a group's give-up to the root), restarts an actor
+ * whose logic crashed, and stops the fleet in reverse dependency order. Its outputs — kernel effects, registry events, fresh views — are batched and
  * flushed once per turn of the event loop.
  *
  * Runs inside the actor-host worker, but imports nothing from node:* so tests drive it directly.
  */
-import type { OrchestratorConfig, ServiceSpec, SupervisorSettings } from '../config/schema.js';
+import type { ServiceSpec, SupervisorSettings } from '../config/schema.js';
 import type {
-  ExitInfo, Health, KernelEffect, RunInfo, ServiceEffect, ServiceEvent, ServiceMsg, ServiceState, SupervisorEffect, SupervisorMsg, Want,
+  Command, HostConfig, HostEntry, KernelEffect, RootEffect, RootMsg, ServiceEffect, ServiceEvent, ServiceMsg, SupervisorEffect, SupervisorMsg,
 } from './protocol.js';
+import { dependencyOrder } from './order.js';
 import { addRestart } from './policy.js';
+import { initialRoot, rootTransition, type RootData } from './root.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
 import {
   hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
 } from './service.js';
 import { groupSettings, initialGroup, superviseTransition, type GroupData } from './supervisor.js';
-
-export interface HostEntry {
-  spec: ServiceSpec;
-  want: Want;
-  /** A live process this service already has (actor-host restart, or orchestrator re-adoption). */
-  run?: RunInfo;
-  /** What a previous incarnation of the actor knew (after an actor or actor-host restart). */
-  carry?: { restarts: number; attempts: number; lastExit: ExitInfo | null; state?: ServiceState; reason?: string; health?: Health };
-}
-
-export interface HostConfig {
-  settings: Omit<ServiceSettings, 'epoch'>;
-  /** Unique per host incarnation; run ids are "<epoch>.<n>". */
-  epoch: string;
-  supervision: OrchestratorConfig['supervision'];
-}
 
 export interface HostOutputs {
   kernel(effects: KernelEffect[]): void;
@@ -43,10 +29,9 @@ export interface HostOutputs {
 
 export type HostEnv = RuntimeEnv & { defer(fn: () => void): void };
 
-export type Command = 'start' | 'stop' | 'restart';
-
 type ServiceCell = Cell<ServiceData, ServiceMsg, ServiceEffect>;
 type GroupCell = Cell<GroupData, SupervisorMsg, SupervisorEffect>;
+type RootCell = Cell<RootData, RootMsg, RootEffect>;
 
 /** Actor crashes tolerated per service within ACTOR_CRASH_PERIOD_MS before it is left failed. */
 const ACTOR_CRASH_INTENSITY = 5;
@@ -66,8 +51,11 @@ export class ActorHost {
   private flushQueued = false;
   private waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
   private shutdown: { reason: string; told: Set<string> } | null = null;
+  private root: RootCell;
 
-  constructor(private readonly config: HostConfig, private readonly env: HostEnv, private readonly out: HostOutputs) {}
+  constructor(private readonly config: HostConfig, private readonly env: HostEnv, private readonly out: HostOutputs) {
+    this.root = this.newRoot();
+  }
 
   /** Create actors for a whole fleet: adopt live processes, then start what should run. */
   load(entries: HostEntry[]): void {
@@ -217,10 +205,30 @@ export class ActorHost {
 
   private onGroupEffects(group: GroupCell, effects: SupervisorEffect[]): void {
     for (const e of effects) {
-      if (e.type === 'send') this.services.get(e.to)?.send(e.msg);
-      else this.outEvents.push({ service: null, type: e.event, at: this.env.clock.now(), data: e.data });
+      switch (e.type) {
+        case 'send': this.services.get(e.to)?.send(e.msg); break;
+        case 'event': this.outEvents.push({ service: null, type: e.event, at: this.env.clock.now(), data: e.data }); break;
+        case 'escalate': this.root.send(e.msg); break;
+      }
     }
     this.queueFlush();
+  }
+
+  /** The root records escalations; if its logic throws, a fresh one (with an empty window) takes over. */
+  private newRoot(): RootCell {
+    return new Cell('root', rootTransition, initialRoot(), this.env, {
+      effects: (_root, effects) => {
+        for (const e of effects) {
+          this.outEvents.push({ service: null, type: e.event, at: this.env.clock.now(), data: e.data });
+          this.out.log(e.event === 'root_intensity_exceeded' ? 'error' : 'warn', `root supervisor: ${e.event}`, e.data);
+        }
+        this.queueFlush();
+      },
+      crashed: (_root, error) => {
+        this.out.log('error', 'root supervisor crashed; restarting it', { err: String(error) });
+        this.root = this.newRoot();
+      },
+    });
   }
 
   /** Let it crash: a ServiceActor whose logic threw is replaced by a fresh one that re-adopts its process. */
@@ -371,21 +379,4 @@ function viewChange(a: ServiceView | undefined, b: ServiceView): 'none' | 'routi
     change = 'routine';
   }
   return change;
-}
-
-/** Topological order over depends_on (dependencies first), ties broken by id; unknown ids are ignored. */
-export function dependencyOrder(specs: ServiceSpec[]): string[] {
-  const byId = new Map(specs.map((s) => [s.id, s]));
-  const done = new Set<string>();
-  const out: string[] = [];
-  const visit = (id: string, path: Set<string>): void => {
-    if (done.has(id) || path.has(id) || !byId.has(id)) return;
-    path.add(id);
-    for (const dep of [...byId.get(id)!.depends_on].sort()) visit(dep, path);
-    path.delete(id);
-    done.add(id);
-    out.push(id);
-  };
-  for (const id of [...byId.keys()].sort()) visit(id, new Set());
-  return out;
 }

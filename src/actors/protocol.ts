@@ -6,7 +6,8 @@
  * probed, sampled). Times are milliseconds on the boot clock (monotonic, shared with the kernel's
  * process start times), never wall-clock time.
  */
-import type { ServiceSpec } from '../config/schema.js';
+import type { EventType } from '../api/types.js';
+import type { OrchestratorConfig, ServiceSpec } from '../config/schema.js';
 
 export type ServiceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'exited' | 'backoff' | 'failed';
 export type Health = 'unknown' | 'healthy' | 'unhealthy';
@@ -77,6 +78,12 @@ export type ServiceMsg =
   // from the runtime's timers
   | { type: 'timer'; name: TimerName; gen: number };
 
+/** A fact from the kernel (main thread) for one service's actor. */
+export interface Fact {
+  id: string;
+  msg: ServiceMsg;
+}
+
 /** What a ServiceActor tells its supervisor. */
 export type ParentNote =
   | { type: 'child_exit'; id: string; abnormal: boolean; willRestart: boolean }
@@ -93,7 +100,7 @@ export type KernelEffect =
 export interface ServiceEvent {
   /** The service concerned; null for events of the tree itself (a supervisor, the actor host). */
   service: string | null;
-  type: string;
+  type: EventType;
   at: number;
   data: Record<string, unknown>;
 }
@@ -102,7 +109,7 @@ export type ServiceEffect =
   | KernelEffect
   | { type: 'set_timer'; name: TimerName; gen: number; delayMs: number }
   | { type: 'cancel_timer'; name: TimerName }
-  | { type: 'event'; event: string; data: Record<string, unknown> }
+  | { type: 'event'; event: EventType; data: Record<string, unknown> }
   | { type: 'notify'; note: ParentNote };
 
 /** Messages a group supervisor receives. */
@@ -110,7 +117,47 @@ export type SupervisorMsg = ParentNote | { type: 'reset' } | { type: 'set_childr
 
 export type SupervisorEffect =
   | { type: 'send'; to: string; msg: ServiceMsg }
-  | { type: 'event'; event: string; data: Record<string, unknown> };
+  | { type: 'event'; event: EventType; data: Record<string, unknown> }
+  /** Tell the root supervisor (this group gave up). */
+  | { type: 'escalate'; msg: RootMsg };
+
+/**
+ * Messages the root supervisor receives. OTP's supervisor past its intensity exits, and its parent
+ * sees a child exit; here the group stays (its members failed) and says so to the root instead.
+ */
+export type RootMsg = { type: 'group_gave_up'; group: string; trigger: string; restarts: number; period_seconds: number };
+
+export type RootEffect = { type: 'event'; event: EventType; data: Record<string, unknown> };
+
+// ---------------------------------------------------------------------------------------------
+// The tree as the main thread builds it (actors/host.ts; sent to the worker, see workers/wire.ts)
+
+/** A command from the API, through the host, to one service. */
+export type Command = 'start' | 'stop' | 'restart';
+
+/** One service for the tree: its spec, what is wanted of it, and what is already known. */
+export interface HostEntry {
+  spec: ServiceSpec;
+  want: Want;
+  /** A live process this service already has (actor-host restart, or orchestrator re-adoption). */
+  run?: RunInfo;
+  /** What a previous incarnation of the actor knew (after an actor or actor-host restart). */
+  carry?: { restarts: number; attempts: number; lastExit: ExitInfo | null; state?: ServiceState; reason?: string; health?: Health };
+}
+
+/** Settings every ServiceActor of the tree shares (each actor adds the host's epoch to them). */
+export interface TreeSettings {
+  monitoringEnabled: boolean;
+  recoveryEnabled: boolean;
+  sampleIntervalMs: number;
+}
+
+export interface HostConfig {
+  settings: TreeSettings;
+  /** Unique per host incarnation; run ids are "<epoch>.<n>". */
+  epoch: string;
+  supervision: OrchestratorConfig['supervision'];
+}
 
 /** Context injected into pure logic: time and randomness are inputs, never ambient. */
 export interface LogicContext {

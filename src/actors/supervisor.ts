@@ -7,6 +7,9 @@
  * supervisor decides what that restart means for the siblings and, if the group has an intensity,
  * counts restarts across the group. A one_for_one group that declares no intensity has none: its
  * members share nothing, so a burst of single failures across a large fleet never stops it.
+ *
+ * A group that gives up stops its members (give_up) and escalates to the root supervisor
+ * (actors/root.ts), which records it and touches no other group.
  */
 import { DEPENDENT_GROUP_INTENSITY, type SupervisorEntries, type SupervisorSettings } from '../config/schema.js';
 import { addRestart } from './policy.js';
@@ -60,6 +63,7 @@ export function superviseTransition(data: GroupData, msg: SupervisorMsg, ctx: Lo
           effects: [
             { type: 'event', event: 'supervisor_gave_up', data: { group: data.name, restarts: restarts.length, period_seconds: data.settings.period_seconds, trigger: msg.id } },
             ...data.children.map((to): SupervisorEffect => ({ type: 'send', to, msg: { type: 'give_up', reason } })),
+            { type: 'escalate', msg: { type: 'group_gave_up', group: data.name, trigger: msg.id, restarts: restarts.length, period_seconds: data.settings.period_seconds } },
           ],
         };
       }

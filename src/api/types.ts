@@ -40,6 +40,25 @@ export interface PresentedService {
   depends_on: string[];
 }
 
+/**
+ * Every event type recorded today, by where it comes from. The names are a contract (stored in the
+ * registry, shown by the dashboard and CLI, matched by clients): add, never rename. Emitters are
+ * checked against this (actors/protocol.ts ServiceEvent); stored and presented events keep
+ * `type: string`, since the registry may hold events another version wrote.
+ */
+export type EventType =
+  // one service's actor (actors/service.ts)
+  | 'state' | 'exit' | 'health' | 'limit' | 'attempts_reset'
+  // the supervision tree (actors/host.ts, supervisor.ts, root.ts)
+  | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
+  // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)
+  | 'orchestrator_started' | 'orchestrator_stopped' | 'gone_while_down' | 'orphan_stopped' | 'actor_host_restarted'
+  | 'registered' | 'updated' | 'removed' | 'reloaded' | 'condition' | 'condition_cleared' | 'logs_dropped'
+  // the registry, summarising held events it had to drop (store/pending-writes.ts)
+  | 'events_dropped'
+  // synthetic load from the actor host (bench only, ORCHESTRATOR_BENCH=1)
+  | 'bench';
+
 /** An event of the registry, numbered (`seq`) in the order it was recorded. */
 export interface PresentedEvent {
   seq: number;

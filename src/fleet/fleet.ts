@@ -4,8 +4,7 @@
  * catalogue, records it, and carries it to the actors through one call into the actor host; the
  * actors decide lifecycles, the kernel touches processes, neither is reached from here directly.
  */
-import type { HostEntry } from '../actors/host.js';
-import type { ExitInfo, RunInfo, Want } from '../actors/protocol.js';
+import type { ExitInfo, HostEntry, RunInfo, Want } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import { formatProblem, type Problem } from '../config/load.js';
 import type { ServiceSpec } from '../config/schema.js';

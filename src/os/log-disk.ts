@@ -11,7 +11,7 @@
  */
 import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Fact } from './kernel.js';
+import type { Fact } from '../actors/protocol.js';
 import { LOG_DISK_POLL_MS } from './timing.js';
 
 /** Free space below which the disk counts as full: 1 MB, or 2 % of a smaller file system. */

@@ -14,6 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { EventType } from '../api/types.js';
 import { bootNow } from '../clock.js';
 import type { DB } from './db.js';
 import type { StoredEvent } from './events.js';
@@ -207,7 +208,7 @@ export class PendingWrites extends EventEmitter {
       // Numbered once the write that overflowed is done: that write's own events (numbered before
       // it was held) reach the listeners first, so the feed stays in sequence order.
       const event: StoredEvent = {
-        seq: 0, at: Date.now(), service: null, type: 'events_dropped',
+        seq: 0, at: Date.now(), service: null, type: 'events_dropped' satisfies EventType,
         data: { count: 0, resource_minutes: 0, first_seq: null, last_seq: null, message: '' },
       };
       const sink = this.sink;

@@ -9,12 +9,10 @@
 import { releaseProxy, wrap, type Endpoint, type Remote } from 'comlink';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { HostConfig, HostEntry } from '../actors/host.js';
 import { addRestart } from '../actors/policy.js';
-import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
+import type { Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent } from '../actors/protocol.js';
 import type { ServiceView } from '../actors/service.js';
 import { bootNow } from '../clock.js';
-import type { Fact } from '../os/kernel.js';
 import { workerUrl } from './paths.js';
 import type { FromWorker, HostApi, HostInit, ToWorker } from './wire.js';
 

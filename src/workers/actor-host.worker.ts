@@ -6,6 +6,7 @@
 import { expose, type Endpoint } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ActorHost } from '../actors/host.js';
+import type { ServiceEvent } from '../actors/protocol.js';
 import { systemClock } from '../clock.js';
 import type { FromWorker, HostApi, HostInit, ToWorker } from './wire.js';
 
@@ -51,7 +52,7 @@ function benchEvents(rate: number, seconds: number): void {
   const timer = setInterval(() => {
     const elapsed = performance.now() - start;
     const due = Math.min(Math.floor((elapsed / 1000) * rate), Math.floor(rate * seconds));
-    const batch = [];
+    const batch: ServiceEvent[] = [];
     for (; sent < due; sent++) batch.push({ service: null, type: 'bench', at: systemClock.now(), data: { n: sent, t: performance.timeOrigin + performance.now() } });
     if (batch.length) post({ type: 'events', events: batch });
     if (elapsed >= seconds * 1000) clearInterval(timer);

@@ -1,14 +1,13 @@
 /**
- * The only types that cross the thread boundary between the main thread (kernel, registry, HTTP)
- * and the actor-host worker. Raw messages carry the high-volume streams (effects out, facts in,
- * views, events); comlink carries request/response commands (HostApi) on a dedicated port.
+ * The API between the main thread (kernel, registry, HTTP) and the actor-host worker, and nothing
+ * else: raw messages carry the high-volume streams (effects out, facts in, views, events); comlink
+ * carries request/response commands (HostApi) on a dedicated port. The values these messages carry
+ * are the actors' vocabulary and are defined in actors/protocol.ts, never here.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Command, HostConfig, HostEntry } from '../actors/host.js';
-import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
+import type { Command, Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent } from '../actors/protocol.js';
 import type { ServiceView } from '../actors/service.js';
 import type { ServiceSpec } from '../config/schema.js';
-import type { Fact } from '../os/kernel.js';
 
 export interface HostInit {
   config: HostConfig;

@@ -65,3 +65,41 @@ t.test('default supervision: 100 independent services each killed once, round ro
   t.same(ids.filter((id) => h.events(id, 'exit').length !== 1), [], 'each exited exactly once');
   t.same(ids.filter((id) => h.view(id).restarts !== 1), [], 'and was restarted once');
 });
+
+t.test('a group that gives up escalates to the root: recorded, and every other group and the orchestrator keep running', async (t) => {
+  // Four groups that give up at their first restart (intensity 0), and two that must not notice.
+  const flaky = ['f1', 'f2', 'f3', 'f4'];
+  const groups = Object.fromEntries(flaky.map((id) => [id, { strategy: 'one_for_one', intensity: 0, period_seconds: 60 }]));
+  const h = await harness(t, {
+    config: { supervision: { strategy: 'one_for_one', period_seconds: 60, groups: { ...groups, pair: { strategy: 'one_for_all' } } } },
+    services: {
+      ...Object.fromEntries(flaky.map((id) => [id, { id, executable: 'sleep 3600', group: id }])),
+      steady: { id: 'steady', executable: 'sleep 3600', group: 'pair' },
+      partner: { id: 'partner', executable: 'sleep 3600', group: 'pair' },
+      loner: { id: 'loner', executable: 'sleep 3600' },
+    },
+  });
+  const up = await h.waitFor(() => {
+    const views = [...flaky, 'steady', 'partner', 'loner'].map((id) => h.view(id));
+    return views.every((v) => v.state === 'running' && v.pid) ? new Map(views.map((v) => [v.id, v.pid!])) : undefined;
+  }, 'all running');
+  const others = ['steady', 'partner', 'loner'];
+
+  process.kill(up.get('f1')!, 'SIGKILL');
+  const [first] = await h.waitFor(() => { const e = h.events(null, 'group_escalated'); return e.length ? e : undefined; }, 'the escalation recorded');
+  t.match(first!.data, { group: 'f1', trigger: 'f1', restarts: 1, period_seconds: 60, escalations: 1 });
+  t.equal(h.events(null, 'supervisor_gave_up').length, 1, 'next to the group\'s own supervisor_gave_up');
+  await h.waitView('f1', (v) => v.state === 'failed', 'f1 failed with its group');
+
+  for (const id of flaky.slice(1)) process.kill(up.get(id)!, 'SIGKILL');
+  await h.waitFor(() => h.events(null, 'group_escalated').length === 4, 'four groups escalated');
+  const raised = await h.waitFor(() => { const e = h.events(null, 'root_intensity_exceeded'); return e.length ? e : undefined; }, 'the root intensity exceeded');
+  t.equal(raised.length, 1, 'raised once for the burst');
+  t.match(raised[0]!.data, { groups: 4, intensity: 3, last_group: /^f[1-4]$/ });
+  for (const id of flaky) await h.waitView(id, (v) => v.state === 'failed', `${id} failed`);
+
+  t.same(others.map((id) => [h.view(id).state, h.view(id).pid]), others.map((id) => ['running', up.get(id)]), 'the other groups keep their processes');
+  t.same(others.map((id) => h.events(id, 'exit').length), [0, 0, 0], 'and never exited');
+  await h.o.fleet.command('f1', 'start');
+  await h.waitView('f1', (v) => v.state === 'running', 'the orchestrator still takes commands: a start revives a member');
+});
