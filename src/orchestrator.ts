@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { HostEntry } from './actors/host.js';
 import type { ExitInfo, ServiceEvent, Want } from './actors/protocol.js';
-import type { ServiceView } from './actors/service.js';
+import type { ServiceView } from './actors/protocol.js';
 import { bootNow, bootToWall } from './clock.js';
 import {
   checkDependencies, formatProblem, loadServiceFiles, parseServiceInput, serviceDefaults, type Problem,

@@ -9,13 +9,11 @@
  */
 import type { OrchestratorConfig, ServiceSpec, SupervisorSettings } from '../config/schema.js';
 import type {
-  ExitInfo, Health, KernelEffect, RunInfo, ServiceEffect, ServiceEvent, ServiceMsg, ServiceState, SupervisorEffect, SupervisorMsg, Want,
+  Carry, KernelEffect, RunInfo, ServiceEffect, ServiceEvent, ServiceMsg, ServiceView, SupervisorEffect, SupervisorMsg, Want,
 } from './protocol.js';
 import { addRestart } from './policy.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
-import {
-  hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
-} from './service.js';
+import { hasProcess, initialData, transition, view, type ServiceData, type ServiceSettings } from './service.js';
 import { groupSettings, initialGroup, superviseTransition, type GroupData } from './supervisor.js';
 
 export interface HostEntry {
@@ -24,7 +22,7 @@ export interface HostEntry {
   /** A live process this service already has (actor-host restart, or orchestrator re-adoption). */
   run?: RunInfo;
   /** What a previous incarnation of the actor knew (after an actor or actor-host restart). */
-  carry?: { restarts: number; attempts: number; lastExit: ExitInfo | null; state?: ServiceState; reason?: string; health?: Health };
+  carry?: Carry;
 }
 
 export interface HostConfig {
@@ -159,13 +157,7 @@ export class ActorHost {
   }
 
   private create(entry: HostEntry): ServiceCell {
-    let data = initialData(entry.spec, this.settings(), entry.run);
-    const carry = entry.carry;
-    if (carry) {
-      data = { ...data, restarts: carry.restarts, attempts: carry.attempts, lastExit: carry.lastExit };
-      // A service that had given up stays failed (not silently "stopped") until someone starts it.
-      if (!entry.run && carry.state === 'failed') data = { ...data, state: 'failed', reason: carry.reason ?? 'failed' };
-    }
+    const data = initialData(entry.spec, this.settings(), entry.run, entry.carry);
     const cell: ServiceCell = new Cell(entry.spec.id, transition, data, this.env, {
       effects: (c, effects) => this.onServiceEffects(c, effects),
       crashed: (c, error, msg) => this.onActorCrash(c, error, msg),
@@ -173,7 +165,7 @@ export class ActorHost {
     });
     this.services.set(entry.spec.id, cell);
     this.dirty.add(entry.spec.id);
-    if (entry.run) cell.apply(onAdopt(cell.data, { now: this.env.clock.now(), random: this.env.random }, carry?.health));
+    if (entry.run) cell.send({ type: 'adopt' });
     this.queueFlush();
     return cell;
   }
@@ -183,7 +175,7 @@ export class ActorHost {
     this.sendDeps(entry.spec.id);
     const cell = this.services.get(entry.spec.id);
     if (cell && entry.spec.external && entry.want === 'up' && !entry.run) {
-      cell.apply(onRegisterExternal(cell.data, { now: this.env.clock.now(), random: this.env.random }));
+      cell.send({ type: 'register_external' });
       return;
     }
     if (entry.want === 'up' && !entry.run) this.services.get(entry.spec.id)?.send({ type: 'start', reason: 'auto start' });

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { HostConfig, HostEntry } from '../actors/host.js';
 import { addRestart } from '../actors/policy.js';
 import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
-import type { ServiceView } from '../actors/service.js';
+import type { ServiceView } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import type { Fact } from '../os/kernel.js';
 import { workerUrl } from './paths.js';

@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Command, HostConfig, HostEntry } from '../actors/host.js';
 import type { KernelEffect, ServiceEvent } from '../actors/protocol.js';
-import type { ServiceView } from '../actors/service.js';
+import type { ServiceView } from '../actors/protocol.js';
 import type { ServiceSpec } from '../config/schema.js';
 import type { Fact } from '../os/kernel.js';
 
