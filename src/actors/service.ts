@@ -139,9 +139,11 @@ function running(t: Turn, msg: ServiceMsg): boolean {
     case 'probed': probed(t, msg); return true;
     case 'sampled': sampled(t, msg); return true;
     case 'timer':
-      if (msg.name === 'probe') { sendProbe(t); return true; }
-      if (msg.name === 'sample') { if (d.run) t.fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId }); return true; }
-      return false;
+      switch (msg.name) {
+        case 'probe': sendProbe(t); return true;
+        case 'sample': if (d.run) t.fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId }); return true;
+        default: return false;
+      }
     default: return false;
   }
 }
