@@ -9,15 +9,13 @@
  */
 import type { ServiceSpec, SupervisorSettings } from '../config/schema.js';
 import type {
-  Command, HostConfig, HostEntry, KernelEffect, RootEffect, RootMsg, ServiceEffect, ServiceEvent, ServiceMsg, SupervisorEffect, SupervisorMsg,
+  Command, HostConfig, HostEntry, KernelEffect, RootEffect, RootMsg, ServiceEffect, ServiceEvent, ServiceMsg, ServiceView, SupervisorEffect, SupervisorMsg,
 } from './protocol.js';
 import { dependencyOrder } from './order.js';
 import { addRestart } from './policy.js';
 import { initialRoot, rootTransition, type RootData } from './root.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
-import {
-  hasProcess, initialData, onAdopt, onRegisterExternal, transition, view, type ServiceData, type ServiceSettings, type ServiceView,
-} from './service.js';
+import { hasProcess, initialData, transition, view, type ServiceData, type ServiceSettings } from './service.js';
 import { groupSettings, initialGroup, superviseTransition, type GroupData } from './supervisor.js';
 
 export interface HostOutputs {
@@ -147,13 +145,7 @@ export class ActorHost {
   }
 
   private create(entry: HostEntry): ServiceCell {
-    let data = initialData(entry.spec, this.settings(), entry.run);
-    const carry = entry.carry;
-    if (carry) {
-      data = { ...data, restarts: carry.restarts, attempts: carry.attempts, lastExit: carry.lastExit };
-      // A service that had given up stays failed (not silently "stopped") until someone starts it.
-      if (!entry.run && carry.state === 'failed') data = { ...data, state: 'failed', reason: carry.reason ?? 'failed' };
-    }
+    const data = initialData(entry.spec, this.settings(), entry.run, entry.carry);
     const cell: ServiceCell = new Cell(entry.spec.id, transition, data, this.env, {
       effects: (c, effects) => this.onServiceEffects(c, effects),
       crashed: (c, error, msg) => this.onActorCrash(c, error, msg),
@@ -161,7 +153,7 @@ export class ActorHost {
     });
     this.services.set(entry.spec.id, cell);
     this.dirty.add(entry.spec.id);
-    if (entry.run) cell.apply(onAdopt(cell.data, { now: this.env.clock.now(), random: this.env.random }, carry?.health));
+    if (entry.run) cell.send({ type: 'adopt' });
     this.queueFlush();
     return cell;
   }
@@ -171,7 +163,7 @@ export class ActorHost {
     this.sendDeps(entry.spec.id);
     const cell = this.services.get(entry.spec.id);
     if (cell && entry.spec.external && entry.want === 'up' && !entry.run) {
-      cell.apply(onRegisterExternal(cell.data, { now: this.env.clock.now(), random: this.env.random }));
+      cell.send({ type: 'register_external' });
       return;
     }
     if (entry.want === 'up' && !entry.run) this.services.get(entry.spec.id)?.send({ type: 'start', reason: 'auto start' });

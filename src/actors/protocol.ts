@@ -1,6 +1,6 @@
 /**
- * Every message and effect of the actor tree, as tagged unions. Plain, structured-clone-safe
- * data only: these values cross the worker boundary (see src/workers/wire.ts).
+ * Every message, effect, fact and view of the actor tree, as tagged unions. Plain,
+ * structured-clone-safe data only: these values cross the worker boundary (see src/workers/wire.ts).
  *
  * Vocabulary: commands are imperative (start, stop), facts are past tense (spawned, exited,
  * probed, sampled). Times are milliseconds on the boot clock (monotonic, shared with the kernel's
@@ -26,11 +26,22 @@ export interface RunInfo {
   adopted?: boolean;
 }
 
+/**
+ * Why a run ended, as a code (the human text is the state's `reason`). The process ended on its own:
+ * exited (status 0), crashed (other status), killed (by a signal nobody here sent), log_disk_full
+ * (abnormally, with its log disk full). We ended it: stopped, restarted, gave_up (its supervisor or
+ * the host gave up on it), unhealthy, memory_limit, cpu_limit. It never ran: spawn_failed. The
+ * orchestrator found it gone after its own restart: gone_while_down.
+ */
+export type ExitReason =
+  | 'exited' | 'crashed' | 'killed' | 'log_disk_full'
+  | 'stopped' | 'restarted' | 'gave_up' | 'unhealthy' | 'memory_limit' | 'cpu_limit'
+  | 'spawn_failed' | 'gone_while_down';
+
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
-  /** exited | crashed | killed | log_disk_full | unhealthy | memory_limit | cpu_limit | spawn_failed | stopped | ... */
-  reason: string;
+  reason: ExitReason;
   at: number;
   detail?: string;
 }
@@ -63,6 +74,13 @@ export type ServiceMsg =
   /** The supervisor gave up on this service's group: stop and stay failed. */
   | { type: 'give_up'; reason: string }
   | { type: 'update'; spec: ServiceSpec; restart: boolean }
+  /**
+   * The actor was created around a live process of this service (orchestrator re-adoption, actor or
+   * actor-host restart; see initialData): watch it.
+   */
+  | { type: 'adopt' }
+  /** An external service (running outside the orchestrator) is up: watch its health, never spawn or signal it. */
+  | { type: 'register_external' }
   // facts from the kernel (main thread)
   | { type: 'spawned'; run: RunInfo }
   | { type: 'spawn_failed'; runId: string; error: string }
@@ -77,6 +95,38 @@ export type ServiceMsg =
   | { type: 'deps'; ready: boolean; waitingFor: string[] }
   // from the runtime's timers
   | { type: 'timer'; name: TimerName; gen: number };
+
+/** What an actor that replaces another one takes over (actor, actor-host or orchestrator restart). */
+export interface Carry {
+  restarts: number;
+  attempts: number;
+  lastExit: ExitInfo | null;
+  state?: ServiceState;
+  reason?: string;
+  /** A healthy verdict is kept over a re-adoption, so the service does not flap through "unknown". */
+  health?: Health;
+}
+
+/** The public, query-side view of a ServiceActor (REST, dashboard, the registry's status rows). */
+export interface ServiceView {
+  id: string;
+  state: ServiceState;
+  health: Health;
+  want: Want;
+  /** Human text: why the service is in its state. Display only: code never branches on it. */
+  reason: string;
+  pid: number | null;
+  startedAt: number | null;
+  adopted: boolean;
+  restarts: number;
+  attempts: number;
+  lastExit: ExitInfo | null;
+  probe: ProbeResult | null;
+  consecutiveFailures: number;
+  usage: Usage | null;
+  waitingFor: string[];
+  nextStartAt: number | null;
+}
 
 /** A fact from the kernel (main thread) for one service's actor. */
 export interface Fact {
@@ -142,7 +192,7 @@ export interface HostEntry {
   /** A live process this service already has (actor-host restart, or orchestrator re-adoption). */
   run?: RunInfo;
   /** What a previous incarnation of the actor knew (after an actor or actor-host restart). */
-  carry?: { restarts: number; attempts: number; lastExit: ExitInfo | null; state?: ServiceState; reason?: string; health?: Health };
+  carry?: Carry;
 }
 
 /** Settings every ServiceActor of the tree shares (each actor adds the host's epoch to them). */

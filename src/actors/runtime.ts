@@ -58,8 +58,8 @@ export class Cell<D, M, E> {
     return this.alive;
   }
 
-  /** Apply a step computed outside the mailbox (e.g. an initial step) as if a message produced it. */
-  apply(step: Step<D, E>): void {
+  /** Take the step a message produced: new data, its effects, then the change hook. */
+  private apply(step: Step<D, E>): void {
     const before = this.data;
     this.data = step.data;
     this.dispatch(step.effects);

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ServiceEvent, Want } from '../actors/protocol.js';
-import type { ServiceView } from '../actors/service.js';
+import type { ServiceView } from '../actors/protocol.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { EventLog, StoredEvent } from '../store/events.js';
 import type { Registry } from '../store/index.js';

@@ -4,7 +4,7 @@
  * once and is published as one 'views' batch.
  */
 import { EventEmitter } from 'node:events';
-import type { ServiceView } from '../actors/service.js';
+import type { ServiceView } from '../actors/protocol.js';
 import type { ServiceSpec } from '../config/schema.js';
 import { notFound } from '../errors.js';
 import type { Catalog } from './catalog.js';

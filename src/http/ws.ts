@@ -10,7 +10,7 @@
  * for a slow client.
  */
 import type { Logger } from 'pino';
-import type { ServiceView } from '../actors/service.js';
+import type { ServiceView } from '../actors/protocol.js';
 import { ID_PATTERN } from '../config/schema.js';
 import type { HttpPorts } from './ports.js';
 import type { Stream } from '../os/logs.js';

@@ -5,8 +5,7 @@
  * are the actors' vocabulary and are defined in actors/protocol.ts, never here.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Command, Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent } from '../actors/protocol.js';
-import type { ServiceView } from '../actors/service.js';
+import type { Command, Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent, ServiceView } from '../actors/protocol.js';
 import type { ServiceSpec } from '../config/schema.js';
 
 export interface HostInit {

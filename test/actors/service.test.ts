@@ -5,7 +5,7 @@
 import t from 'tap';
 import type { ServiceEffect, ServiceMsg } from '../../src/actors/protocol.js';
 import {
-  initialData, isReady, onRegisterExternal, transition, view, EXTERNAL_RUN, type ServiceData, type ServiceSettings,
+  initialData, isReady, transition, view, EXTERNAL_RUN, type ServiceData, type ServiceSettings,
 } from '../../src/actors/service.js';
 import { makeSpec } from '../helpers/specs.js';
 
@@ -29,7 +29,7 @@ function actor(input: Record<string, unknown>, opts: Partial<ServiceSettings> = 
     /** start → spawned: a running service with the given pid. */
     running(pid = 100): ServiceEffect[] {
       a.send({ type: 'start', reason: 'test' });
-      return a.send({ type: 'spawned', run: { runId: d.pendingRunId!, pid, pgid: pid, startedAt: now } });
+      return a.send({ type: 'spawned', run: { runId: d.spawn.pendingRunId!, pid, pgid: pid, startedAt: now } });
     },
     probe(ok: boolean, status = ok ? 200 : 500) {
       const fx = a.timer('probe');
@@ -138,7 +138,7 @@ t.test('crash → backoff → spawn; after max_retries consecutive failures → 
       t.same(ofType(fx, 'notify').find((e) => e.note.type === 'child_exit')?.note, { type: 'child_exit', id: 'svc', abnormal: true, willRestart: true });
       const again = a.timer('backoff');
       t.equal(ofType(again, 'spawn').length, 1, 'respawned after the backoff');
-      a.send({ type: 'spawned', run: { runId: a.d.pendingRunId!, pid: 2 + i, pgid: 2 + i, startedAt: a.now() } });
+      a.send({ type: 'spawned', run: { runId: a.d.spawn.pendingRunId!, pid: 2 + i, pgid: 2 + i, startedAt: a.now() } });
     }
   }
   t.same(delays, [1000, 2000], 'exponential');
@@ -207,7 +207,7 @@ t.test('an exit that leaves grandchildren behind: clear the group before backoff
 t.test('stop while the spawn is in flight stops the fresh process', async (t) => {
   const a = actor({});
   a.send({ type: 'start', reason: 'x' });
-  const runId = a.d.pendingRunId!;
+  const runId = a.d.spawn.pendingRunId!;
   a.send({ type: 'stop', reason: 'changed my mind' });
   t.equal(a.d.state, 'stopping');
   const fx = a.send({ type: 'spawned', run: { runId, pid: 9, pgid: 9, startedAt: a.now() } });
@@ -252,7 +252,7 @@ t.test('resource limits: 3 consecutive samples over the limit restart', async (t
     for (const [cpu, rss] of samples) a.send({ type: 'sampled', runId: a.d.run!.runId, cpu, rss, pids: 1 });
     if (reason) {
       t.equal(a.d.state, 'stopping', `${name}: restarting`);
-      t.equal(a.d.killReason, reason, `${name}: reason`);
+      t.equal(a.d.ending.cause, reason, `${name}: reason`);
     } else {
       t.equal(a.d.state, 'running', `${name}: keeps running`);
     }
@@ -275,7 +275,7 @@ t.test('healthy for reset_after_seconds resets the attempt counter', async (t) =
   a.running(1);
   a.send({ type: 'exited', runId: a.d.run!.runId, code: 1, signal: null, groupEmpty: true });
   a.timer('backoff');
-  a.send({ type: 'spawned', run: { runId: a.d.pendingRunId!, pid: 2, pgid: 2, startedAt: a.now() } });
+  a.send({ type: 'spawned', run: { runId: a.d.spawn.pendingRunId!, pid: 2, pgid: 2, startedAt: a.now() } });
   t.equal(a.d.attempts, 1);
   const fx = a.probe(true);
   const stable = ofType(fx, 'set_timer').find((e) => e.name === 'stable')!;
@@ -296,7 +296,7 @@ t.test('give_up from the supervisor stops and marks failed', async (t) => {
 
 t.test('external services are watched, never spawned, signalled or restarted', async (t) => {
   const spec = makeSpec({ id: 'ext', external: true, executable: undefined, health_endpoint: 'http://x/h', health: { failure_threshold: 1 } });
-  const step = onRegisterExternal(initialData(spec, settings), { now: 0, random: Math.random });
+  const step = transition(initialData(spec, settings), { type: 'register_external' }, { now: 0, random: Math.random });
   let d = step.data;
   t.equal(d.state, 'running');
   t.equal(view(d).pid, null);

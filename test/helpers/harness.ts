@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { ServiceView } from '../../src/actors/service.js';
+import type { ServiceView } from '../../src/actors/protocol.js';
 import { loadOrchestratorConfig } from '../../src/config/load.js';
 import { listen, type HttpHandle } from '../../src/http/index.js';
 import { createLog } from '../../src/log.js';
