@@ -2,10 +2,11 @@
  * The API between the main thread (kernel, registry, HTTP) and the actor-host worker, and nothing
  * else: raw messages carry the high-volume streams (effects out, facts in, views, events); comlink
  * carries request/response commands (HostApi) on a dedicated port. The values these messages carry
- * are the actors' vocabulary and are defined in actors/protocol.ts, never here.
+ * are the actors' vocabulary, defined by their owners (actors/protocol.ts), never here.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Command, Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent } from '../actors/protocol.js';
+// ServiceView moves into actors/protocol.ts with the ServiceActor rework (issue 14 item 2).
 import type { ServiceView } from '../actors/service.js';
 import type { ServiceSpec } from '../config/schema.js';
 
