@@ -7,16 +7,11 @@
 import type { ServiceSpec } from '../config/schema.js';
 import { idleLimits, idleProbe, type LimitTrack, type ProbeTrack } from './health.js';
 import type {
-  Carry, ExitInfo, ExitReason, Health, RunInfo, ServiceState, ServiceView, TimerName, Usage, Want,
+  Carry, ExitInfo, ExitReason, Health, RunInfo, ServiceState, ServiceView, TimerName, TreeSettings, Usage, Want,
 } from './protocol.js';
 
-export interface ServiceSettings {
-  monitoringEnabled: boolean;
-  recoveryEnabled: boolean;
-  sampleIntervalMs: number;
-  /** Prefix of run ids for this actor incarnation, unique across restarts of host and orchestrator. */
-  epoch: string;
-}
+/** The tree's settings plus the epoch: the prefix of run ids for this actor incarnation, unique across restarts of host and orchestrator. */
+export type ServiceSettings = TreeSettings & { epoch: string };
 
 /**
  * What follows once the current process group is gone: stay stopped or failed, start again at

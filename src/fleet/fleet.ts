@@ -4,7 +4,7 @@
  * catalogue, records it, and carries it to the actors through one call into the actor host; the
  * actors decide lifecycles, the kernel touches processes, neither is reached from here directly.
  */
-import type { ExitInfo, HostEntry, RunInfo, Want } from '../actors/protocol.js';
+import type { Command, ExitInfo, HostEntry, RunInfo, Want } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import { formatProblem, type Problem } from '../config/load.js';
 import type { ServiceSpec } from '../config/schema.js';
@@ -15,8 +15,6 @@ import type { HostApi } from '../workers/wire.js';
 import { freshWant, type Catalog } from './catalog.js';
 import type { History } from './history.js';
 import type { FleetSummary, ServiceEntry, Views } from './views.js';
-
-export type Command = 'start' | 'stop' | 'restart';
 
 /** Where a service's actor starts while there is no view of it yet (boot, a service just added). */
 export interface StartingPoint {

@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { KernelEffect, RunInfo, ServiceMsg } from '../actors/protocol.js';
+import type { Fact, KernelEffect, RunInfo } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import { splitCommandLine } from '../config/argv.js';
 import type { RunLedger } from '../store/runs.js';
@@ -19,12 +19,6 @@ import { openServiceLogsOrNone } from './logs.js';
 import { groupHolder, RUN_ID_ENV, runMark, type GroupHolder } from './marks.js';
 import { bootId, groupMembers, readStat, ticksToMs } from './proc.js';
 import { GROUP_POLL_MAX_MS, GROUP_POLL_MIN_MS } from './timing.js';
-
-/** What happened to a service's process, on its way to the actors. */
-export interface Fact {
-  id: string;
-  msg: ServiceMsg;
-}
 
 /** A run the kernel holds: its process group and how to tell the group is still ours. */
 export interface Run {

@@ -14,12 +14,12 @@ import type { Logger } from 'pino';
 import type { KernelEffect, RunInfo } from '../actors/protocol.js';
 import type { RunLedger, RunRow } from '../store/runs.js';
 import { Adoption, type StoppedGroup } from './adopt.js';
-import { Children, type Fact } from './child.js';
+import type { Fact } from '../actors/protocol.js';
+import { Children } from './child.js';
 import type { LeftBehind } from './marks.js';
 import { Prober } from './probes.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
 
-export type { Fact } from './child.js';
 export type { StoppedGroup } from './adopt.js';
 
 export interface KernelOptions {

@@ -2,7 +2,7 @@
  * The API between the main thread (kernel, registry, HTTP) and the actor-host worker, and nothing
  * else: raw messages carry the high-volume streams (effects out, facts in, views, events); comlink
  * carries request/response commands (HostApi) on a dedicated port. The values these messages carry
- * are the actors' vocabulary and are defined in actors/protocol.ts, never here.
+ * are the actors' vocabulary, defined by their owners (actors/protocol.ts), never here.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Command, Fact, HostConfig, HostEntry, KernelEffect, ServiceEvent, ServiceView } from '../actors/protocol.js';
