@@ -39,17 +39,21 @@ type StateHandler = (t: Turn, msg: ServiceMsg) => boolean;
 export function transition(data: ServiceData, msg: ServiceMsg, ctx: LogicContext): Step<ServiceData, ServiceEffect> {
   const t: Turn = { d: draft(data), fx: [], ctx };
   if (!stale(data, msg) && !byState[data.state](t, msg)) anyState(t, msg);
-  finish(data, t);
+  finish(data, t, msg.type === 'adopt');
   return { data: t.d, effects: t.fx };
 }
 
-/** Derived notifications: a state event on every state change, readiness changes to the supervisor. */
-function finish(before: ServiceData, { d, fx }: Turn): void {
+/**
+ * Derived notifications: a state event on every state change, readiness changes to the supervisor.
+ * `adopted`: the actor began as its process was (running, maybe carried healthy), so no change
+ * shows; its supervisor has not heard of it yet and must learn it is ready, or dependents wait forever.
+ */
+function finish(before: ServiceData, { d, fx }: Turn, adopted: boolean): void {
   if (before.state !== d.state) {
     fx.push({ type: 'event', event: 'state', data: { from: before.state, to: d.state, reason: d.reason, pid: d.run?.pid ?? null } });
   }
   const ready = isReady(d);
-  if (isReady(before) !== ready) fx.push({ type: 'notify', note: { type: 'child_ready', id: d.spec.id, ready } });
+  if (isReady(before) !== ready || (adopted && ready)) fx.push({ type: 'notify', note: { type: 'child_ready', id: d.spec.id, ready } });
 }
 
 /** A timer of an old generation, or a fact about a run that is not (or no longer) the current one. */

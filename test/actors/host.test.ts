@@ -5,7 +5,9 @@ import type { KernelEffect, ServiceEvent } from '../../src/actors/protocol.js';
 import { makeSpec } from '../helpers/specs.js';
 import { manualScheduler } from '../helpers/scheduler.js';
 
-function setup(specs: Array<Record<string, unknown>>, strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one' = 'one_for_one') {
+type Entry = Parameters<ActorHost['load']>[0][number];
+
+function setup(specs: Array<Record<string, unknown>>, strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one' = 'one_for_one', extra: (spec: ReturnType<typeof makeSpec>) => Partial<Entry> = () => ({})) {
   const sched = manualScheduler();
   const kernel: KernelEffect[] = [];
   const events: ServiceEvent[] = [];
@@ -27,7 +29,7 @@ function setup(specs: Array<Record<string, unknown>>, strategy: 'one_for_one' | 
       if (e.type === 'spawn') { pid++; host.deliver(e.id, { type: 'spawned', run: { runId: e.runId, pid, pgid: pid, startedAt: 0 } }); }
     }
   };
-  host.load(specs.map((s) => ({ spec: makeSpec(s), want: 'up' as const })));
+  host.load(specs.map((s) => { const spec = makeSpec(s); return { spec, want: 'up' as const, ...extra(spec) }; }));
   return { host, kernel, events, sched, flush, spawned, answerSpawns };
 }
 
@@ -48,6 +50,21 @@ t.test('a dependent starts only after its dependency is healthy', async (t) => {
   s.host.deliver('db', { type: 'probed', runId: p.runId, gen: p.gen, ok: true, latencyMs: 1, status: 200 });
   await s.flush();
   t.equal(s.spawned('api').length, 1, 'api spawned once db is healthy');
+});
+
+t.test('a dependency adopted running (orchestrator or actor-host restart) lets its dependents start', async (t) => {
+  for (const carry of [undefined, { restarts: 0, attempts: 0, lastExit: null, health: 'healthy' as const }]) {
+    const withProbe = carry !== undefined;
+    const s = setup(
+      [{ id: 'db', ...(withProbe ? { health_endpoint: 'http://x/h' } : {}) }, { id: 'api', depends_on: ['db'] }],
+      'one_for_one',
+      (spec) => (spec.id === 'db' ? { run: { runId: '0.1', pid: 42, pgid: 42, startedAt: 0, adopted: true }, ...(carry ? { carry } : {}) } : {}),
+    );
+    await s.flush();
+    t.equal(s.spawned('db').length, 0, `db is adopted, not spawned (${withProbe ? 'carried healthy' : 'no health check'})`);
+    t.equal(s.spawned('api').length, 1, `api starts: its dependency is running${withProbe ? ' and healthy' : ''}`);
+    t.same(s.host.view('api')!.waitingFor, [], 'api waits for nothing');
+  }
 });
 
 t.test('one_for_all: a crash restarts the siblings', async (t) => {
