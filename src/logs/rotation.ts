@@ -88,8 +88,8 @@ export class Rotation {
   }
 
   /**
-   * Rotate one chunk in the pool and enforce the caps. A failure of the pool's work is reported
-   * (rotate:<service>); one of the bookkeeping after it rejects.
+   * Rotate one chunk in the pool and enforce the caps. A failure of the pool's work or of the
+   * state file after it is reported (the rotate:<service> condition), never thrown.
    */
   async rotate(t: RotatedStream, { length, flood }: Chunk): Promise<void> {
     if (flood) for (const a of [...t.archives]) this.dropArchive(t, a); // older than what is dropped now
@@ -111,11 +111,19 @@ export class Rotation {
       this.lossyWarned = true;
       this.o.log.warn({ dir: this.o.dir }, 'this filesystem cannot remove the head of a file in place; log rotation copies and truncates, which can drop the lines written in between');
     }
-    writeState(this.o.dir, t.service, t.stream, t.state);
+    // The bytes have moved; a state file that cannot be written (disk full) is reported and
+    // written again by the next rotation, never thrown: a full disk must not cost the orchestrator.
+    let saved = true;
+    try {
+      writeState(this.o.dir, t.service, t.stream, t.state);
+    } catch (err) {
+      saved = false;
+      this.o.disk.writeFailed(err, `the rotation state of ${t.service} ${t.stream}`, `rotate:${t.service}`);
+    }
     t.size = sizeOf(t.file);
     t.archives = listArchives(this.o.dir, t.service, t.stream).filter((a) => !a.partial);
     this.enforceCaps(t.service);
-    this.o.disk.set(`rotate:${t.service}`, null);
+    if (saved) this.o.disk.set(`rotate:${t.service}`, null);
     if (flood) this.o.onDropped(t.service, t.stream, r.length);
     this.o.log.debug({ service: t.service, stream: t.stream, bytes: r.length, gz: r.compressedBytes, method: r.method, flood }, 'rotated log');
   }

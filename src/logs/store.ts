@@ -222,7 +222,9 @@ export class LogStore {
   private rotate(t: StreamTrack, chunk: Chunk): void {
     t.rotating = true;
     this.mark(t, t.state.base + t.size);
-    void this.rotation.rotate(t, chunk).finally(() => {
+    this.rotation.rotate(t, chunk).catch((err: unknown) => {
+      this.disk.writeFailed(err, `rotation of ${t.service} ${t.stream}`, `rotate:${t.service}`);
+    }).finally(() => {
       t.rotating = false;
       if (this.timer) this.check(t, bootNow());
     });
