@@ -9,8 +9,14 @@
 import type { EventType } from '../api/types.js';
 import type { OrchestratorConfig, ServiceSpec } from '../config/schema.js';
 
-export type ServiceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'exited' | 'backoff' | 'failed';
-export type Health = 'unknown' | 'healthy' | 'unhealthy';
+/**
+ * throttled: it exited rate-limited (an exit code in throttle.exit_codes, or it said so first) and
+ * waits exactly the named time — not a crash, no retry spent. draining: a planned stop or restart
+ * waits for its in-flight work (it reported `inflight`) before the stop signal.
+ */
+export type ServiceState = 'stopped' | 'starting' | 'running' | 'draining' | 'stopping' | 'exited' | 'backoff' | 'throttled' | 'failed';
+/** stalled: alive, but no heartbeat (or no progress, or no output) for too long, with action alert. */
+export type Health = 'unknown' | 'healthy' | 'unhealthy' | 'stalled';
 export type Want = 'up' | 'down';
 
 /** One process the kernel started (or adopted) for a service. */
@@ -34,8 +40,8 @@ export interface RunInfo {
  * orchestrator found it gone after its own restart: gone_while_down.
  */
 export type ExitReason =
-  | 'exited' | 'crashed' | 'killed' | 'log_disk_full'
-  | 'stopped' | 'restarted' | 'gave_up' | 'unhealthy' | 'memory_limit' | 'cpu_limit'
+  | 'exited' | 'crashed' | 'killed' | 'log_disk_full' | 'throttled' | 'quota'
+  | 'stopped' | 'restarted' | 'gave_up' | 'unhealthy' | 'memory_limit' | 'cpu_limit' | 'heartbeat_timeout' | 'silence'
   | 'spawn_failed' | 'gone_while_down';
 
 export interface ExitInfo {
@@ -63,7 +69,10 @@ export interface Usage {
   at: number;
 }
 
-export type TimerName = 'probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable';
+export type TimerName = 'probe' | 'ready_probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable' | 'heartbeat' | 'silence' | 'drain';
+
+/** Which of a service's two probes: liveness (health_endpoint) or readiness (health.readiness_endpoint). */
+export type ProbeKind = 'liveness' | 'readiness';
 
 /** Everything a ServiceActor can receive. */
 export type ServiceMsg =
@@ -89,7 +98,14 @@ export type ServiceMsg =
   /** The log disk has space again: a service waiting for it restarts now. */
   | { type: 'log_disk_ok' }
   | { type: 'group_empty'; runId: string }
-  | { type: 'probed'; runId: string; gen: number; ok: boolean; latencyMs: number; status?: number; error?: string }
+  | { type: 'probed'; kind: ProbeKind; runId: string; gen: number; ok: boolean; latencyMs: number; status?: number; error?: string }
+  /** Output from the service (stdout/stderr bytes), at most about once a second: silence is its absence. */
+  | { type: 'output' }
+  // from the service itself, over the API (its run token or the API key; runId when a run token said it)
+  /** POST /api/services/{id}/heartbeat: it is working; progress, in-flight count and a status line, each optional. */
+  | { type: 'heartbeat'; runId?: string; progress?: number; inflight?: number; status?: string }
+  /** POST /api/services/{id}/throttle: its next exit is throttled with this wait. */
+  | { type: 'throttle'; runId?: string; retryAfterMs: number }
   | { type: 'sampled'; runId: string; cpu: number; rss: number; pids: number }
   // from the tree
   | { type: 'deps'; ready: boolean; waitingFor: string[] }
@@ -126,6 +142,15 @@ export interface ServiceView {
   usage: Usage | null;
   waitingFor: string[];
   nextStartAt: number | null;
+  /** Ready for traffic and for dependents: running, live, and its readiness probe passes (if any). */
+  ready: boolean;
+  /** Boot-clock time of the last heartbeat of this run; null before the first. */
+  heartbeatAt: number | null;
+  progress: number | null;
+  inflight: number | null;
+  statusText: string | null;
+  /** While throttled: boot-clock time the wait ends. */
+  throttledUntil: number | null;
 }
 
 /** A fact from the kernel (main thread) for one service's actor. */
@@ -143,7 +168,7 @@ export type ParentNote =
 export type KernelEffect =
   | { type: 'spawn'; id: string; runId: string; spec: ServiceSpec }
   | { type: 'signal'; id: string; runId: string; signal: string }
-  | { type: 'probe'; id: string; runId: string; gen: number; url: string; timeoutMs: number }
+  | { type: 'probe'; kind: ProbeKind; id: string; runId: string; gen: number; url: string; timeoutMs: number }
   | { type: 'sample'; id: string; runId: string };
 
 /** A registry event: recorded with a sequence number and fanned out to /ws. */

@@ -72,7 +72,7 @@ export function initialData(spec: ServiceSpec, settings: ServiceSettings, run?: 
     limits: idleLimits(),
     usage: null,
     deps: { ready: spec.depends_on.length === 0, waitingFor: [...spec.depends_on] },
-    timers: { probe: 0, sample: 0, stop_timeout: 0, backoff: 0, stable: 0 },
+    timers: { probe: 0, ready_probe: 0, sample: 0, stop_timeout: 0, backoff: 0, stable: 0, heartbeat: 0, silence: 0, drain: 0 },
   };
   if (run) {
     d.run = run;
@@ -109,7 +109,7 @@ export function draft(d: ServiceData): ServiceData {
     },
     limits: { memory: l.memory, cpu: l.cpu },
     usage: d.usage, deps: d.deps,
-    timers: { probe: t.probe, sample: t.sample, stop_timeout: t.stop_timeout, backoff: t.backoff, stable: t.stable },
+    timers: { ...t },
   };
 }
 
@@ -120,6 +120,8 @@ export function view(d: ServiceData): ServiceView {
     restarts: d.restarts, attempts: d.attempts, lastExit: d.lastExit, probe: d.probe.last,
     consecutiveFailures: d.probe.failStreak, usage: d.usage, waitingFor: d.deps.waitingFor,
     nextStartAt: d.backoff.nextStartAt,
+    ready: isReady(d),
+    heartbeatAt: null, progress: null, inflight: null, statusText: null, throttledUntil: null,
   };
 }
 

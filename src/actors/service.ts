@@ -64,6 +64,7 @@ function stale(d: ServiceData, msg: ServiceMsg): boolean {
     case 'spawn_failed': return msg.runId !== d.spawn.pendingRunId;
     case 'exited': case 'group_empty': case 'sampled': return !d.run || msg.runId !== d.run.runId;
     case 'probed': return msg.runId !== monitoredRun(d) || msg.gen !== d.timers.probe;
+    case 'output': case 'heartbeat': case 'throttle': return true; // issue 15: handled by the agent lifecycle
     case 'start': case 'stop': case 'restart': case 'give_up': case 'update': case 'adopt': case 'register_external':
     case 'log_disk_ok': case 'deps':
       return false;
@@ -200,7 +201,7 @@ function backoff(t: Turn, msg: ServiceMsg): boolean {
   }
 }
 
-const byState: Record<ServiceState, StateHandler> = { stopped, starting, running, stopping, exited: stopping, backoff, failed };
+const byState: Record<ServiceState, StateHandler> = { stopped, starting, running, draining: stopping, stopping, exited: stopping, backoff, throttled: backoff, failed };
 
 /** What every state does alike: the commands (whether a process is to be stopped first), and what is left. */
 function anyState(t: Turn, msg: ServiceMsg): void {
@@ -242,7 +243,7 @@ function anyState(t: Turn, msg: ServiceMsg): void {
       return;
     // Meaningful in one state only (see its handler); anywhere else they change nothing.
     case 'start': case 'adopt': case 'spawned': case 'spawn_failed': case 'exited': case 'probed': case 'sampled':
-    case 'log_disk_ok':
+    case 'log_disk_ok': case 'output': case 'heartbeat': case 'throttle':
       return;
     default: assertNever(msg);
   }
@@ -332,7 +333,7 @@ function sendProbe(t: Turn): void {
   d.probe.inFlight = true;
   d.probe.sentAt = t.ctx.now;
   t.fx.push({
-    type: 'probe', id: d.spec.id, runId, gen: d.timers.probe,
+    type: 'probe', kind: 'liveness', id: d.spec.id, runId, gen: d.timers.probe,
     url: d.spec.health_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
   });
 }

@@ -192,6 +192,8 @@ export type SupervisorSettings = Omit<SupervisorEntries, 'intensity'> & { intens
 // services/*.yaml and POST /api/services
 
 export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
+/** What a stalled service (no heartbeat, no output) gets. */
+export const STALL_ACTIONS = ['restart', 'alert'] as const;
 export type RestartType = (typeof RESTART_TYPES)[number];
 
 export interface ServiceDefaults {
@@ -251,6 +253,36 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
       initial_delay_seconds: v.optional(nonNegSeconds(), 0),
       success_threshold: v.optional(posInt(), 1),
       failure_threshold: v.optional(posInt(), 3),
+      /** Failing → ready: false, no restart; dependents wait for ready. None: ready = healthy. */
+      readiness_endpoint: v.optional(v.nullable(httpUrl()), null),
+      /** A fresh run may take this long to pass its first liveness probe before failures count. */
+      startup_timeout_seconds: v.optional(v.nullable(posSeconds()), null),
+    }), {}),
+    /** The service reports it is working (POST /api/services/{id}/heartbeat); none for this long → action. */
+    heartbeat: v.optional(v.nullable(obj({
+      timeout_seconds: posSeconds(),
+      /** A heartbeat counts only if its `progress` value changed. */
+      require_progress: v.optional(bool(), false),
+      /** restart, or alert: health becomes "stalled", an event, no restart. */
+      action: v.optional(v.picklist(STALL_ACTIONS, expected('restart or alert')), 'restart'),
+    })), null),
+    /** No stdout/stderr bytes for this long → action. */
+    silence: v.optional(v.nullable(obj({
+      timeout_seconds: posSeconds(),
+      action: v.optional(v.picklist(STALL_ACTIONS, expected('restart or alert')), 'alert'),
+    })), null),
+    /** Rate-limited is not crashed: such an exit waits the named time and spends no retry. */
+    throttle: v.optional(obj({
+      /** Exit codes that mean "throttled" (75 = EX_TEMPFAIL). */
+      exit_codes: v.optional(v.array(v.pipe(v.number(expected('an exit code')), v.integer(expected('an exit code')), v.minValue(0, expected('an exit code 0-255')), v.maxValue(255, expected('an exit code 0-255'))), expected('a list of exit codes')), [75]),
+      /** The wait when the service named no time. */
+      default_seconds: v.optional(posSeconds(), 60),
+      /** A longer wait → failed, reason quota. */
+      max_seconds: v.optional(posSeconds(), 3600),
+    }), {}),
+    /** Planned stop/restart of a service that reports in-flight work: not ready, wait for inflight 0, then the stop signal. */
+    drain: v.optional(obj({
+      timeout_seconds: v.optional(nonNegSeconds(), 120),
     }), {}),
     depends_on: v.optional(v.array(serviceId(), expected('a list of service ids')), []),
     /** Supervision group (see supervision.groups); services without one share the group "default". */

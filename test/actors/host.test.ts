@@ -47,7 +47,7 @@ t.test('a dependent starts only after its dependency is healthy', async (t) => {
   await s.flush();
   const p = s.kernel.find((e) => e.type === 'probe') as Extract<KernelEffect, { type: 'probe' }>;
   t.ok(p ?? probe, 'db is probed');
-  s.host.deliver('db', { type: 'probed', runId: p.runId, gen: p.gen, ok: true, latencyMs: 1, status: 200 });
+  s.host.deliver('db', { type: 'probed', kind: 'liveness', runId: p.runId, gen: p.gen, ok: true, latencyMs: 1, status: 200 });
   await s.flush();
   t.equal(s.spawned('api').length, 1, 'api spawned once db is healthy');
 });

@@ -35,7 +35,7 @@ function actor(input: Record<string, unknown>, opts: Partial<ServiceSettings> = 
       const fx = a.timer('probe');
       const probe = fx.find((e) => e.type === 'probe') as Extract<ServiceEffect, { type: 'probe' }> | undefined;
       if (!probe) throw new Error('no probe effect');
-      return a.send({ type: 'probed', runId: probe.runId, gen: probe.gen, ok, latencyMs: 3, status });
+      return a.send({ type: 'probed', kind: 'liveness', runId: probe.runId, gen: probe.gen, ok, latencyMs: 3, status });
     },
   };
   return a;
@@ -236,7 +236,7 @@ t.test('stale timers and facts of an old run are ignored', async (t) => {
   t.same(a.send(timerMsg('probe', oldGen)), [], 'stale probe timer dropped');
   t.same(a.send({ type: 'exited', runId: 'old.1', code: 1, signal: null, groupEmpty: true }), [], 'exit of another run dropped');
   t.equal(a.d.state, 'running');
-  t.same(a.send({ type: 'probed', runId: a.d.run!.runId, gen: oldGen, ok: false, latencyMs: 1 }), [], 'stale probe result dropped');
+  t.same(a.send({ type: 'probed', kind: 'liveness', runId: a.d.run!.runId, gen: oldGen, ok: false, latencyMs: 1 }), [], 'stale probe result dropped');
 });
 
 t.test('resource limits: 3 consecutive samples over the limit restart', async (t) => {
@@ -306,7 +306,7 @@ t.test('external services are watched, never spawned, signalled or restarted', a
   const probe = ofType(r.effects, 'probe')[0]!;
   t.equal(probe.runId, EXTERNAL_RUN);
   for (let i = 0; i < 5; i++) {
-    r = transition(d, { type: 'probed', runId: EXTERNAL_RUN, gen: d.timers.probe, ok: false, latencyMs: 1, status: 500 }, { now: 1e9 + i, random: Math.random });
+    r = transition(d, { type: 'probed', kind: 'liveness', runId: EXTERNAL_RUN, gen: d.timers.probe, ok: false, latencyMs: 1, status: 500 }, { now: 1e9 + i, random: Math.random });
     d = r.data;
     t.same([...ofType(r.effects, 'signal'), ...ofType(r.effects, 'spawn')], [], 'nothing done to a process that is not ours');
   }
