@@ -7,7 +7,7 @@ export type FeedEvent = PresentedEvent;
 export type ServiceState = Service['state'];
 export type Health = Service['health'];
 
-export const STATES: ServiceState[] = ['running', 'starting', 'stopping', 'exited', 'backoff', 'failed', 'stopped'];
+export const STATES: ServiceState[] = ['running', 'starting', 'draining', 'stopping', 'exited', 'backoff', 'throttled', 'failed', 'stopped'];
 
 export interface LogLine {
   stream: LogStream;

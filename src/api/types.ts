@@ -38,7 +38,26 @@ export interface PresentedService {
   next_start_at: string | null;
   api_endpoint: string | null;
   depends_on: string[];
+  /** Ready for traffic and for dependents: running, live, and its readiness probe (if any) passes. */
+  ready: boolean;
+  /** Time of this run's last heartbeat (POST /api/services/{id}/heartbeat); null before the first. */
+  heartbeat_at: string | null;
+  /** Seconds since that heartbeat; null before the first. */
+  heartbeat_age_seconds: number | null;
+  /** As the service last reported them in a heartbeat; null until it does. */
+  progress: number | null;
+  inflight: number | null;
+  status_text: string | null;
+  /** While state is throttled: when the wait ends. */
+  throttled_until: string | null;
 }
+
+/** POST /api/services/{id}/heartbeat body (each field optional). */
+export interface HeartbeatBody { progress?: number; inflight?: number; status?: string }
+/** POST /api/services/{id}/heartbeat answer: drain is true while the service should finish in-flight work and take no more. */
+export interface HeartbeatAnswer { drain: boolean }
+/** POST /api/services/{id}/throttle body: its next exit waits this long (202). */
+export interface ThrottleBody { retry_after_seconds: number }
 
 /**
  * Every event type recorded today, by where it comes from. The names are a contract (stored in the
@@ -49,6 +68,9 @@ export interface PresentedService {
 export type EventType =
   // one service's actor (actors/service.ts)
   | 'state' | 'exit' | 'health' | 'limit' | 'attempts_reset'
+  // agent lifecycle (actors/service.ts): stalls, throttling, drains, readiness
+  | 'heartbeat_timeout' | 'silence' | 'throttled' | 'quota'
+  | 'drain_started' | 'drain_finished' | 'drain_timeout' | 'not_ready' | 'ready'
   // the supervision tree (actors/host.ts, supervisor.ts, root.ts)
   | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
   // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)

@@ -44,6 +44,13 @@ export function presentService({ spec, view }: ServiceEntry): PresentedService {
     next_start_at: iso(view.nextStartAt),
     api_endpoint: spec.api_endpoint,
     depends_on: spec.depends_on,
+    ready: view.ready,
+    heartbeat_at: iso(view.heartbeatAt),
+    heartbeat_age_seconds: view.heartbeatAt === null ? null : Math.max(0, Math.round((bootNow() - view.heartbeatAt) / 100) / 10),
+    progress: view.progress,
+    inflight: view.inflight,
+    status_text: view.statusText,
+    throttled_until: iso(view.throttledUntil),
   };
 }
 

@@ -3,14 +3,14 @@ import { latency } from '../format.js';
 import type { Service } from '../types.js';
 
 const STATE_TONE: Record<Service['state'], string> = {
-  running: 'ok', starting: 'info', stopping: 'info', exited: 'warn', backoff: 'warn', failed: 'bad', stopped: 'off',
+  running: 'ok', starting: 'info', draining: 'info', stopping: 'info', throttled: 'warn', exited: 'warn', backoff: 'warn', failed: 'bad', stopped: 'off',
 };
 
 export function StateBadge({ service }: { service: Service }) {
   return html`<span class=${`badge tone-${STATE_TONE[service.state]}`} title=${service.reason}>${service.state}</span>`;
 }
 
-const HEALTH_TONE: Record<Service['health'], string> = { healthy: 'ok', unhealthy: 'bad', unknown: 'off' };
+const HEALTH_TONE: Record<Service['health'], string> = { healthy: 'ok', unhealthy: 'bad', stalled: 'warn', unknown: 'off' };
 
 export function HealthBadge({ service }: { service: Service }) {
   const hc = service.health_check;

@@ -7,7 +7,7 @@ import type { StateFilter } from './services-table.js';
 interface Chip { label: string; filter: StateFilter; n: number; tone: string; always: boolean }
 
 function chips(services: Iterable<Service>): { total: number; chips: Chip[] } {
-  const n = { running: 0, healthy: 0, unhealthy: 0, starting: 0, stopping: 0, backoff: 0, exited: 0, failed: 0, stopped: 0 };
+  const n = { running: 0, healthy: 0, unhealthy: 0, starting: 0, draining: 0, stopping: 0, backoff: 0, throttled: 0, exited: 0, failed: 0, stopped: 0 };
   let total = 0;
   for (const s of services) {
     total++;

@@ -32,7 +32,7 @@ export function matches(s: Service, text: string, state: StateFilter): boolean {
   return s.id.toLowerCase().includes(text) || s.name.toLowerCase().includes(text) || s.type.toLowerCase().includes(text) || s.group.toLowerCase().includes(text);
 }
 
-const HEALTH_ORDER = { unhealthy: 0, unknown: 1, healthy: 2 } as const;
+const HEALTH_ORDER = { unhealthy: 0, stalled: 1, unknown: 2, healthy: 3 } as const;
 
 function sortValue(s: Service, key: SortKey): string | number {
   switch (key) {
