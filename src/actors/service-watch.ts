@@ -50,12 +50,15 @@ export function stopMonitoring(t: Turn): void {
 
 /**
  * Arm the heartbeat and silence deadlines of the run (ours only: an external service is probed,
- * not watched for heartbeats). A fresh run gets max(heartbeat timeout, startup timeout) for its
- * first heartbeat.
+ * not watched for heartbeats), in place of any it had (a stall ends). A fresh run gets
+ * max(heartbeat timeout, startup timeout) for its first heartbeat.
  */
 export function watchRun(t: Turn, fresh: boolean): void {
   const { d, ctx } = t;
   if (!d.run) return;
+  if (d.agent.stalledHeartbeat) setStall(t, 'heartbeat', false);
+  if (d.agent.stalledSilence) setStall(t, 'silence', false);
+  stopDeadlines(t);
   const { heartbeat, silence, health } = d.spec;
   if (heartbeat) {
     const startup = fresh && health.startup_timeout_seconds !== null ? health.startup_timeout_seconds : 0;

@@ -153,7 +153,10 @@ function running(t: Turn, msg: ServiceMsg): boolean {
     }
     case 'update': {
       const probeChanged = JSON.stringify([d.spec.health, d.spec.health_endpoint]) !== JSON.stringify([msg.spec.health, msg.spec.health_endpoint]);
-      if (!update(t, msg) && probeChanged) beginMonitoring(t, true);
+      const watchChanged = JSON.stringify([d.spec.heartbeat, d.spec.silence]) !== JSON.stringify([msg.spec.heartbeat, msg.spec.silence]);
+      if (update(t, msg)) return true;
+      if (probeChanged) beginMonitoring(t, true);
+      if (watchChanged) watchRun(t, false);
       return true;
     }
     case 'exited': unrequestedExit(t, msg); return true;

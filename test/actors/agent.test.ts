@@ -158,3 +158,19 @@ t.test('silence: no output for timeout_seconds → restart (reason silence) or s
   t.same(eventsOf(b.take()).find((e) => e.event === 'health')?.data, { from: 'stalled', to: 'unknown', reason: 'silence' });
   t.equal(b.due('silence'), b.now + 30 * S, 'watched again');
 });
+
+t.test('an update without restart that changes heartbeat or silence re-arms the deadlines (a stall ends)', async (t) => {
+  const a = driver({ heartbeat: { timeout_seconds: 5, action: 'alert' } });
+  a.running();
+  a.advance(5 * S);
+  t.equal(view(a.d).health, 'stalled');
+  const spec = { ...a.d.spec, heartbeat: { timeout_seconds: 60, require_progress: false, action: 'alert' as const }, silence: { timeout_seconds: 30, action: 'restart' as const } };
+  a.take();
+  a.send({ type: 'update', spec, restart: false });
+  t.equal(view(a.d).health, 'unknown', 'the stall ends');
+  t.equal(eventsOf(a.take()).find((e) => e.event === 'health')?.data.to, 'unknown');
+  t.equal(a.due('heartbeat'), a.now + 60 * S);
+  t.equal(a.due('silence'), a.now + 30 * S);
+  a.advance(30 * S);
+  t.equal(a.d.state, 'stopping', 'the new silence rule applies');
+});
