@@ -1,13 +1,13 @@
 /**
  * Health and limit accounting of one run, as pure functions: observations (probe results, usage
  * samples) in, a new track and a decision out. The ServiceActor owns the timers and acts on the
- * decisions; keeping the counting here lets it be tested alone and reused — a readiness probe is
- * the same track under other rules, a heartbeat or output-silence deadline a new function beside these.
+ * decisions; keeping the counting here lets it be tested alone and reused.
  *
  * Liveness, as DESIGN §2 has it: `success_threshold` passing probes make a run healthy;
- * `failure_threshold` consecutive failures (or a start-up grace spent without ever being healthy)
- * fail it. Probes come fast right after start, then on the interval. A resource limit breached for
- * LIMIT_BREACH_SAMPLES consecutive samples fails the run too.
+ * `failure_threshold` consecutive failures (or a start-up grace spent without ever being healthy:
+ * health.startup_timeout_seconds when set) fail it. Probes come fast right after start, then on
+ * the interval. Readiness is the same counting under other rules: it never fails the run. A
+ * resource limit breached for LIMIT_BREACH_SAMPLES consecutive samples fails the run too.
  */
 import type { ServiceSpec } from '../config/schema.js';
 import { LIMIT_BREACH_SAMPLES, nextFastProbeDelay, onSlot, startupGraceMs } from './policy.js';
@@ -26,21 +26,27 @@ export interface ProbeTrack {
   fastDelay: number;
   /** Before the first success, failures do not count until then. */
   graceUntil: number;
+  /** The grace is health.startup_timeout_seconds (a fresh run of a service that sets it). */
+  startupTimeout: boolean;
   everHealthy: boolean;
   last: ProbeResult | null;
 }
 
 export function idleProbe(): ProbeTrack {
-  return { inFlight: false, sentAt: 0, okStreak: 0, failStreak: 0, fastDelay: 0, graceUntil: 0, everHealthy: false, last: null };
+  return { inFlight: false, sentAt: 0, okStreak: 0, failStreak: 0, fastDelay: 0, graceUntil: 0, startupTimeout: false, everHealthy: false, last: null };
 }
 
 /**
  * The track for a run that starts being watched now, and the delay to its first probe. A run we
  * adopted has been up for a while: probe at once, and give it the grace without the initial delay.
+ * A fresh run of a service with health.startup_timeout_seconds has exactly that long instead.
  */
 export function startProbing(rules: ProbeRules, now: number, adopted: boolean): { track: ProbeTrack; firstDelayMs: number } {
   const track = idleProbe();
-  track.graceUntil = now + startupGraceMs(adopted ? { ...rules, initial_delay_seconds: 0 } : rules);
+  track.startupTimeout = !adopted && rules.startup_timeout_seconds !== null;
+  track.graceUntil = now + (track.startupTimeout
+    ? rules.startup_timeout_seconds! * 1000
+    : startupGraceMs(adopted ? { ...rules, initial_delay_seconds: 0 } : rules));
   return { track, firstDelayMs: adopted ? 0 : rules.initial_delay_seconds * 1000 };
 }
 
@@ -58,7 +64,7 @@ export function afterProbe(track: ProbeTrack, health: Health, rules: ProbeRules,
   const now = result.at;
   const p: ProbeTrack = {
     inFlight: false, sentAt: track.sentAt, okStreak: track.okStreak, failStreak: track.failStreak,
-    fastDelay: track.fastDelay, graceUntil: track.graceUntil, everHealthy: track.everHealthy, last: result,
+    fastDelay: track.fastDelay, graceUntil: track.graceUntil, startupTimeout: track.startupTimeout, everHealthy: track.everHealthy, last: result,
   };
   let next = health;
   if (result.ok) {
@@ -90,10 +96,57 @@ export function afterProbe(track: ProbeTrack, health: Health, rules: ProbeRules,
 
 /** Why liveness was lost, for the state's reason (display only). */
 export function describeProbeFailure(track: ProbeTrack, startedAt: number, result: ProbeResult): string {
+  const within = `not healthy within ${Math.round((track.graceUntil - startedAt) / 1000)}s of start`;
   const why = track.everHealthy
     ? `${track.failStreak} consecutive failed health checks`
-    : `not healthy within ${Math.round((track.graceUntil - startedAt) / 1000)}s of start`;
+    : track.startupTimeout ? `startup timeout: ${within} (health.startup_timeout_seconds)` : within;
   return `${why}: ${result.error ?? `HTTP ${result.status}`}`;
+}
+
+/**
+ * The readiness probe loop of one run (health.readiness_endpoint): the liveness counting without
+ * its consequences. success_threshold passes make it ready, failure_threshold failures in a row
+ * not ready; it never fails the run. Fast probes until the first pass, then the interval.
+ */
+export interface ReadinessTrack {
+  inFlight: boolean;
+  sentAt: number;
+  okStreak: number;
+  failStreak: number;
+  fastDelay: number;
+  passing: boolean;
+  everPassed: boolean;
+  last: ProbeResult | null;
+}
+
+export function idleReadiness(): ReadinessTrack {
+  return { inFlight: false, sentAt: 0, okStreak: 0, failStreak: 0, fastDelay: 0, passing: false, everPassed: false, last: null };
+}
+
+/** Account one readiness probe result (`result.at` is now); the delay is to the next probe. */
+export function afterReadiness(track: ReadinessTrack, rules: ProbeRules, result: ProbeResult): { track: ReadinessTrack; nextDelayMs: number } {
+  const now = result.at;
+  const r: ReadinessTrack = {
+    inFlight: false, sentAt: track.sentAt, okStreak: result.ok ? track.okStreak + 1 : 0, failStreak: result.ok ? 0 : track.failStreak + 1,
+    fastDelay: track.fastDelay, passing: track.passing, everPassed: track.everPassed, last: result,
+  };
+  if (r.okStreak >= rules.success_threshold) { r.passing = true; r.everPassed = true; }
+  if (r.failStreak >= rules.failure_threshold) r.passing = false;
+  const intervalMs = rules.interval_seconds * 1000;
+  if (!r.everPassed) {
+    r.fastDelay = nextFastProbeDelay(r.fastDelay, intervalMs);
+    return { track: r, nextDelayMs: r.fastDelay };
+  }
+  return { track: r, nextDelayMs: onSlot(now, Math.max(0, r.sentAt + intervalMs - now)) };
+}
+
+/**
+ * Whether a heartbeat counts (re-arms the deadline, ends a stall): always, or with
+ * require_progress only when it carries a progress value other than the last counted one.
+ */
+export function heartbeatCounts(requireProgress: boolean, lastCounted: number | null, progress: number | undefined): boolean {
+  if (!requireProgress) return true;
+  return progress !== undefined && progress !== lastCounted;
 }
 
 /** Consecutive over-limit samples, per limit. */

@@ -358,8 +358,11 @@ function isUrgent(e: KernelEffect): boolean {
   return e.type === 'spawn' || e.type === 'signal';
 }
 
-/** Fields that change with every probe or sample; alone they are published at most every ROUTINE_VIEW_MS. */
-const ROUTINE_FIELDS = new Set<keyof ServiceView>(['probe', 'usage']);
+/**
+ * Fields that change with every probe, sample or heartbeat; alone they are published at most every
+ * ROUTINE_VIEW_MS (a fleet heartbeating every second would otherwise send every view every second).
+ */
+const ROUTINE_FIELDS = new Set<keyof ServiceView>(['probe', 'usage', 'heartbeatAt', 'progress', 'statusText']);
 const ROUTINE_VIEW_MS = 5000;
 
 function viewChange(a: ServiceView | undefined, b: ServiceView): 'none' | 'routine' | 'significant' {

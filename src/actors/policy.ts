@@ -40,6 +40,13 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: (
   return Math.max(0, Math.round(raw * jitter));
 }
 
+/** A throttled wait is the named time, ±THROTTLE_JITTER (a fleet throttled together does not restart in step). */
+export const THROTTLE_JITTER = 0.1;
+
+export function throttleDelayMs(ms: number, random: () => number): number {
+  return Math.max(0, Math.round(ms * (1 + THROTTLE_JITTER * (2 * random() - 1))));
+}
+
 /**
  * Fast probing right after start: begin at this delay, grow by FAST_PROBE_GROWTH, never past
  * FAST_PROBE_MAX_MS — so a fresh service is seen healthy at most 50 ms after it answers (25 ms on

@@ -159,7 +159,11 @@ export interface Fact {
   msg: ServiceMsg;
 }
 
-/** What a ServiceActor tells its supervisor. */
+/**
+ * What a ServiceActor tells its supervisor. child_exit with willRestart false charges nothing and
+ * restarts no sibling: an exit that is not restarted, and one that waits outside the retry budget
+ * (the log disk full, or throttled: it restarts after its wait all the same).
+ */
 export type ParentNote =
   | { type: 'child_exit'; id: string; abnormal: boolean; willRestart: boolean }
   | { type: 'child_ready'; id: string; ready: boolean };

@@ -5,7 +5,7 @@
  * each other.
  */
 import type { ServiceSpec } from '../config/schema.js';
-import { idleLimits, idleProbe, type LimitTrack, type ProbeTrack } from './health.js';
+import { idleLimits, idleProbe, idleReadiness, type LimitTrack, type ProbeTrack, type ReadinessTrack } from './health.js';
 import type {
   Carry, ExitInfo, ExitReason, Health, RunInfo, ServiceState, ServiceView, TimerName, TreeSettings, Usage, Want,
 } from './protocol.js';
@@ -15,12 +15,54 @@ export type ServiceSettings = TreeSettings & { epoch: string };
 
 /**
  * What follows once the current process group is gone: stay stopped or failed, start again at
- * once, back off and retry, or wait for the log disk to have space.
+ * once, back off and retry, wait for the log disk to have space, or wait out a throttle.
  */
-export type After = 'stopped' | 'failed' | 'start' | 'backoff' | 'disk';
+export type After = 'stopped' | 'failed' | 'start' | 'backoff' | 'disk' | 'throttle';
 
-/** Why the actor sits in backoff: a counted retry, or waiting for log disk space (not counted). */
-export type BackoffKind = 'retry' | 'disk';
+/**
+ * Why the actor waits to start again: a counted retry (backoff), log disk space (backoff, not
+ * counted), or the time a throttled run named (throttled, not counted).
+ */
+export type BackoffKind = 'retry' | 'disk' | 'throttle';
+
+/**
+ * What the current run said of itself (heartbeats, output, a throttle notice), and the deadlines
+ * kept from it. Reset when a run starts. Deadlines are lazy: a heartbeat or output moves the due
+ * time, and the timer, when it fires early, is armed again for the rest.
+ */
+export interface AgentTrack {
+  heartbeatAt: number | null;
+  progress: number | null;
+  inflight: number | null;
+  statusText: string | null;
+  /** The progress value of the last counted heartbeat (require_progress). */
+  countedProgress: number | null;
+  /** It reported `inflight` at least once: a planned stop drains it. */
+  everInflight: boolean;
+  /** When the heartbeat (silence) deadline falls; null while not watched (none configured, or stalled). */
+  heartbeatDue: number | null;
+  silenceDue: number | null;
+  /** Health is "stalled" (action alert): no counted heartbeat, or no output, for too long. */
+  stalledHeartbeat: boolean;
+  stalledSilence: boolean;
+  /** Its next exit is throttled with this wait (a throttle message); at the exit, the wait chosen. */
+  throttleMs: number | null;
+}
+
+export function idleAgent(): AgentTrack {
+  return {
+    heartbeatAt: null, progress: null, inflight: null, statusText: null, countedProgress: null, everInflight: false,
+    heartbeatDue: null, silenceDue: null, stalledHeartbeat: false, stalledSilence: false, throttleMs: null,
+  };
+}
+
+/** A planned stop or restart waiting for the run's in-flight work: what to do once it is over. */
+export interface Drain {
+  then: After;
+  cause: ExitReason;
+  reason: string;
+  startedAt: number;
+}
 
 export interface ServiceData {
   spec: ServiceSpec;
@@ -49,6 +91,10 @@ export interface ServiceData {
   };
   backoff: { kind: BackoffKind; nextStartAt: number | null };
   probe: ProbeTrack;
+  readiness: ReadinessTrack;
+  agent: AgentTrack;
+  /** Set while draining. */
+  drain: Drain | null;
   limits: LimitTrack;
   usage: Usage | null;
   deps: { ready: boolean; waitingFor: string[] };
@@ -69,6 +115,9 @@ export function initialData(spec: ServiceSpec, settings: ServiceSettings, run?: 
     ending: { then: 'stopped', cause: null, killNoted: false },
     backoff: { kind: 'retry', nextStartAt: null },
     probe: idleProbe(),
+    readiness: idleReadiness(),
+    agent: idleAgent(),
+    drain: null,
     limits: idleLimits(),
     usage: null,
     deps: { ready: spec.depends_on.length === 0, waitingFor: [...spec.depends_on] },
@@ -95,7 +144,7 @@ export function initialData(spec: ServiceSpec, settings: ServiceSettings, run?: 
  * to forget here.
  */
 export function draft(d: ServiceData): ServiceData {
-  const { spawn: s, ending: e, backoff: b, probe: p, limits: l, timers: t } = d;
+  const { spawn: s, ending: e, backoff: b, probe: p, readiness: r, agent: a, limits: l, timers: t } = d;
   return {
     spec: d.spec, settings: d.settings,
     state: d.state, want: d.want, health: d.health, reason: d.reason,
@@ -105,8 +154,18 @@ export function draft(d: ServiceData): ServiceData {
     backoff: { kind: b.kind, nextStartAt: b.nextStartAt },
     probe: {
       inFlight: p.inFlight, sentAt: p.sentAt, okStreak: p.okStreak, failStreak: p.failStreak,
-      fastDelay: p.fastDelay, graceUntil: p.graceUntil, everHealthy: p.everHealthy, last: p.last,
+      fastDelay: p.fastDelay, graceUntil: p.graceUntil, startupTimeout: p.startupTimeout, everHealthy: p.everHealthy, last: p.last,
     },
+    readiness: {
+      inFlight: r.inFlight, sentAt: r.sentAt, okStreak: r.okStreak, failStreak: r.failStreak,
+      fastDelay: r.fastDelay, passing: r.passing, everPassed: r.everPassed, last: r.last,
+    },
+    agent: {
+      heartbeatAt: a.heartbeatAt, progress: a.progress, inflight: a.inflight, statusText: a.statusText,
+      countedProgress: a.countedProgress, everInflight: a.everInflight, heartbeatDue: a.heartbeatDue, silenceDue: a.silenceDue,
+      stalledHeartbeat: a.stalledHeartbeat, stalledSilence: a.stalledSilence, throttleMs: a.throttleMs,
+    },
+    drain: d.drain,
     limits: { memory: l.memory, cpu: l.cpu },
     usage: d.usage, deps: d.deps,
     timers: { ...t },
@@ -114,24 +173,52 @@ export function draft(d: ServiceData): ServiceData {
 }
 
 export function view(d: ServiceData): ServiceView {
+  const a = d.agent;
   return {
-    id: d.spec.id, state: d.state, health: d.health, want: d.want, reason: d.reason,
+    id: d.spec.id, state: d.state, health: publicHealth(d), want: d.want, reason: d.reason,
     pid: d.run?.pid ?? null, startedAt: d.run?.startedAt ?? null, adopted: d.run?.adopted ?? false,
     restarts: d.restarts, attempts: d.attempts, lastExit: d.lastExit, probe: d.probe.last,
     consecutiveFailures: d.probe.failStreak, usage: d.usage, waitingFor: d.deps.waitingFor,
     nextStartAt: d.backoff.nextStartAt,
     ready: isReady(d),
-    heartbeatAt: null, progress: null, inflight: null, statusText: null, throttledUntil: null,
+    heartbeatAt: a.heartbeatAt, progress: a.progress, inflight: a.inflight, statusText: a.statusText,
+    throttledUntil: d.state === 'throttled' ? d.backoff.nextStartAt : null,
   };
+}
+
+/** Health as shown: the probes' verdict (d.health), unless the run is stalled (heartbeat or silence, action alert). */
+export function publicHealth(d: ServiceData): Health {
+  return d.agent.stalledHeartbeat || d.agent.stalledSilence ? 'stalled' : d.health;
+}
+
+export function readinessEnabled(d: ServiceData): boolean {
+  return d.settings.monitoringEnabled && !!d.spec.health.readiness_endpoint;
 }
 
 export function probesEnabled(d: ServiceData): boolean {
   return d.settings.monitoringEnabled && !!d.spec.health_endpoint;
 }
 
-/** Ready for dependents: running, and healthy when it has a health check. */
+/**
+ * Ready for traffic and for dependents: running; live (healthy when it has a health check, and
+ * neither unhealthy nor stalled); and passing its readiness probe when it has one.
+ */
 export function isReady(d: ServiceData): boolean {
-  return d.state === 'running' && (d.health === 'healthy' || !probesEnabled(d));
+  if (d.state !== 'running') return false;
+  const health = publicHealth(d);
+  if (health === 'unhealthy' || health === 'stalled') return false;
+  if (probesEnabled(d) && health !== 'healthy') return false;
+  return !readinessEnabled(d) || d.readiness.passing;
+}
+
+/** Why it is not ready (for the not_ready event); only asked while it is not. */
+export function notReadyReason(d: ServiceData): string {
+  if (d.state === 'draining') return 'draining';
+  const health = publicHealth(d);
+  if (health === 'stalled') return d.agent.stalledHeartbeat ? 'stalled: no heartbeat' : 'stalled: no output';
+  if (health !== 'healthy' && probesEnabled(d)) return health === 'unhealthy' ? 'unhealthy' : 'not yet healthy';
+  const last = d.readiness.last;
+  return last ? `readiness probe failing: ${last.error ?? `HTTP ${last.status}`}` : 'readiness probe not yet passed';
 }
 
 /** A process of ours exists or is being spawned: it has to be stopped before anything else runs. */

@@ -1,39 +1,18 @@
 /**
- * The steps a ServiceActor takes with a run — spawn one, end one, settle once its process group is
- * gone, watch one — shared by the state handlers in service.ts. Each step changes the draft data
- * of the current turn and appends effects; none decides on its own which state it is called from.
+ * The steps a ServiceActor takes with a run — spawn one, end one (draining it first when that was
+ * planned and it has work in flight), settle once its process group is gone — shared by the state
+ * handlers in service.ts. Each step changes the draft data of the current turn and appends
+ * effects; none decides on its own which state it is called from.
  */
 import {
-  backoffDelayMs, KILL_RETRY_MS, LOG_DISK_RETRY_MIN_MS, shouldRestart,
+  backoffDelayMs, KILL_RETRY_MS, LOG_DISK_RETRY_MIN_MS, shouldRestart, throttleDelayMs,
 } from './policy.js';
-import { idleLimits, idleProbe, startProbing } from './health.js';
-import {
-  assertNever, type ExitReason, type LogicContext, type ServiceEffect, type ServiceState, type TimerName,
-} from './protocol.js';
-import { probesEnabled, type After, type ServiceData } from './service-data.js';
+import { assertNever, type ExitReason } from './protocol.js';
+import { idleAgent, type After, type Drain, type ServiceData } from './service-data.js';
+import { arm, cancel, setState, type Turn } from './service-turn.js';
+import { beginMonitoring, stopMonitoring, watchRun } from './service-watch.js';
 
-/** One transition in progress: the draft data, the effects so far, the time and randomness. */
-export interface Turn {
-  d: ServiceData;
-  fx: ServiceEffect[];
-  ctx: LogicContext;
-}
-
-export function setState(t: Turn, state: ServiceState, reason: string): void {
-  t.d.state = state;
-  t.d.reason = reason;
-}
-
-/** (Re)arm a timer under a new generation: any message of the old one is stale from now on. */
-export function arm(t: Turn, name: TimerName, delayMs: number): void {
-  const gen = ++t.d.timers[name];
-  t.fx.push({ type: 'set_timer', name, gen, delayMs });
-}
-
-export function cancel(t: Turn, name: TimerName): void {
-  t.d.timers[name]++;
-  t.fx.push({ type: 'cancel_timer', name });
-}
+export { arm, cancel, setState, type Turn } from './service-turn.js';
 
 /** Start now, or wait in starting until the dependencies are ready. */
 export function startNow(t: Turn, reason: string): void {
@@ -53,6 +32,7 @@ export function spawn(t: Turn, reason: string): void {
   const runId = `${d.settings.epoch}.${d.spawn.count}`;
   d.spawn.pendingRunId = runId;
   d.health = 'unknown';
+  d.agent = idleAgent();
   setState(t, 'starting', reason);
   t.fx.push({ type: 'spawn', id: d.spec.id, runId, spec: d.spec });
 }
@@ -78,6 +58,7 @@ export function killGroup(t: Turn): void {
 /** End the run ourselves, recording `cause` as its exit reason; `then` follows once the group is empty. */
 export function beginStop(t: Turn, then: After, reason: string, cause: ExitReason): void {
   const { d } = t;
+  if (d.drain) { cancel(t, 'drain'); d.drain = null; }
   d.ending = { then, cause, killNoted: false };
   if (d.state === 'stopping') { d.reason = reason; return; }
   stopMonitoring(t);
@@ -128,6 +109,17 @@ export function groupGone(t: Turn, reason: string): void {
       arm(t, 'backoff', delay);
       return;
     }
+    case 'throttle': {
+      // Rate-limited, not crashed: exactly the wait it named (jittered), no retry spent, no backoff.
+      const asked = d.agent.throttleMs!;
+      const wait = throttleDelayMs(asked, ctx.random);
+      d.restarts++;
+      d.backoff = { kind: 'throttle', nextStartAt: ctx.now + wait };
+      setState(t, 'throttled', `${reason}; throttled: restarts in ${(wait / 1000).toFixed(wait < 10_000 ? 2 : 0)}s (not counted against max_retries)`);
+      t.fx.push({ type: 'event', event: 'throttled', data: { retry_after_seconds: asked / 1000, wait_seconds: wait / 1000, exit_code: d.lastExit?.code ?? null } });
+      arm(t, 'backoff', wait);
+      return;
+    }
     case 'disk': {
       // The environment's fault, not the service's: not counted, and 'log_disk_ok' ends the wait early.
       const wait = Math.max(d.spec.restart_policy.max_backoff_seconds * 1000, LOG_DISK_RETRY_MIN_MS);
@@ -141,37 +133,49 @@ export function groupGone(t: Turn, reason: string): void {
 }
 
 /**
- * Watch a run: probes (or, without a health check, the timer that resets the attempt counter once
- * it has stayed up long enough) and usage samples. `adopted`: the run has been up for a while.
+ * A stop or restart someone asked for (a command, an update, the fleet stopping, a removal). A
+ * running service that has reported in-flight work drains first: not ready, its heartbeat answer
+ * says drain, and the stop signal waits for inflight 0 or drain.timeout_seconds. One already
+ * draining keeps draining, towards what was asked last.
  */
-export function beginMonitoring(t: Turn, adopted: boolean): void {
+export function plannedStop(t: Turn, then: After, reason: string, cause: ExitReason): void {
   const { d, ctx } = t;
-  d.health = 'unknown';
-  d.limits = idleLimits();
-  d.probe = idleProbe();
-  if (probesEnabled(d)) {
-    const { track, firstDelayMs } = startProbing(d.spec.health, ctx.now, adopted);
-    d.probe = track;
-    arm(t, 'probe', firstDelayMs);
-  } else {
-    arm(t, 'stable', d.spec.restart_policy.reset_after_seconds * 1000);
-  }
-  if (d.run) arm(t, 'sample', onSampleGrid(ctx.now, d.settings.sampleIntervalMs));
+  if (d.drain) { d.drain = { then, cause, reason, startedAt: d.drain.startedAt }; return; }
+  const timeout = d.spec.drain.timeout_seconds;
+  if (d.state !== 'running' || !d.run || !d.agent.everInflight || timeout <= 0) { beginStop(t, then, reason, cause); return; }
+  stopMonitoring(t);
+  d.drain = { then, cause, reason, startedAt: ctx.now };
+  setState(t, 'draining', `${reason}; draining: waiting for ${d.agent.inflight ?? 0} in-flight to finish (at most ${timeout}s)`);
+  t.fx.push({ type: 'event', event: 'drain_started', data: { inflight: d.agent.inflight, timeout_seconds: timeout } });
+  arm(t, 'drain', timeout * 1000);
 }
 
-export function stopMonitoring(t: Turn): void {
-  cancel(t, 'probe');
-  cancel(t, 'sample');
-  cancel(t, 'stable');
-  t.d.probe.inFlight = false;
+/** The drain is over (inflight 0, its timeout, or the process exited): say so, and hand back what was planned. */
+export function drainOver(t: Turn, how: 'drain_finished' | 'drain_timeout', by: 'inflight' | 'timeout' | 'exit'): Drain {
+  const { d, ctx } = t;
+  const drain = d.drain!;
+  t.fx.push({
+    type: 'event', event: how,
+    data: { inflight: d.agent.inflight, waited_seconds: (ctx.now - drain.startedAt) / 1000, timeout_seconds: d.spec.drain.timeout_seconds, by },
+  });
+  cancel(t, 'drain');
+  d.drain = null;
+  return drain;
 }
 
-/**
- * Samples fall on a grid shared by every actor, so the kernel serves the whole fleet with one
- * /proc scan per tick instead of one per service.
- */
-export function onSampleGrid(now: number, intervalMs: number): number {
-  return intervalMs - (now % intervalMs);
+/** The drain is over while the process runs: the planned stop goes on, with the stop signal. */
+export function endDrain(t: Turn, how: 'drain_finished' | 'drain_timeout', by: 'inflight' | 'timeout'): void {
+  const drain = drainOver(t, how, by);
+  beginStop(t, drain.then, how === 'drain_timeout' ? `${drain.reason}; drain timed out after ${t.d.spec.drain.timeout_seconds}s` : drain.reason, drain.cause);
+}
+
+/** Wanted up again while draining for a stop: the stop is off, the run goes on being watched. */
+export function cancelDrain(t: Turn, reason: string): void {
+  cancel(t, 'drain');
+  t.d.drain = null;
+  setState(t, 'running', reason);
+  beginMonitoring(t, true);
+  watchRun(t, false);
 }
 
 export function waitingReason(d: ServiceData): string {

@@ -4,8 +4,9 @@
  * It owns the service's state machine, health loop, backoff and resource limits, and decides
  * everything; the kernel (main thread) only acts on its effects and reports facts back.
  *
- *   stopped → starting → running(health) → stopping → stopped
+ *   stopped → starting → running(health) → [draining →] stopping → stopped
  *   running → exited → backoff → starting …        failed once the retry budget is spent
+ *   running → exited → throttled → starting …      rate-limited: the named wait, no retry spent
  *
  * Dispatch is state first, as in xstate: the handler of the current state takes the messages that
  * mean something there; what it leaves falls through to anyState (commands that act the same in
@@ -13,21 +14,26 @@
  * fact about another run — are dropped before either sees them, so cancelling a timer is just
  * bumping its generation. Time comes from ctx.now (boot clock).
  *
- * The data lives in service-data.ts, the steps taken with a run in service-run.ts, and probe and
- * limit accounting in health.ts.
+ * The data lives in service-data.ts, the steps taken with a run in service-run.ts, how its end is
+ * judged in service-exit.ts, the watch of a run (probes, heartbeats, output) in service-watch.ts,
+ * and probe and limit accounting in health.ts.
  */
-import { afterProbe, afterSample, describeBreach, describeProbeFailure } from './health.js';
-import { isAbnormal, shouldRestart } from './policy.js';
+import { afterSample, describeBreach } from './health.js';
 import {
-  assertNever, type LogicContext, type ProbeResult, type ServiceEffect, type ServiceMsg, type ServiceState, type Step,
+  assertNever, type LogicContext, type ServiceEffect, type ServiceMsg, type ServiceState, type Step,
 } from './protocol.js';
 import {
-  draft, hasProcess, isReady, monitoredRun, probesEnabled, type ServiceData,
+  draft, hasProcess, isReady, monitoredRun, notReadyReason, probesEnabled, readinessEnabled, type ServiceData,
 } from './service-data.js';
 import {
-  arm, beginMonitoring, beginStop, cancel, describeExit, failAndRestart, groupGone, killGroup, onSampleGrid,
-  setState, signalStop, spawn, startNow, stopMonitoring, waitingReason, type Turn,
+  arm, beginStop, cancel, cancelDrain, drainOver, endDrain, failAndRestart, groupGone, killGroup,
+  plannedStop, setState, signalStop, spawn, startNow, waitingReason, type Turn,
 } from './service-run.js';
+import { recordExit, spawnFailed, unrequestedExit } from './service-exit.js';
+import {
+  beginMonitoring, deadline, heartbeat, noteHeartbeat, onSampleGrid, output, probed, sendProbe, sendReadinessProbe,
+  stopMonitoring, watchRun, type Failure,
+} from './service-watch.js';
 
 export { EXTERNAL_RUN, hasProcess, initialData, isReady, probesEnabled, view } from './service-data.js';
 export type { ServiceData, ServiceSettings } from './service-data.js';
@@ -44,16 +50,22 @@ export function transition(data: ServiceData, msg: ServiceMsg, ctx: LogicContext
 }
 
 /**
- * Derived notifications: a state event on every state change, readiness changes to the supervisor.
- * `adopted`: the actor began as its process was (running, maybe carried healthy), so no change
- * shows; its supervisor has not heard of it yet and must learn it is ready, or dependents wait forever.
+ * Derived notifications: a state event on every state change, readiness changes to the supervisor
+ * (and, while the service is up, as ready / not_ready events). `adopted`: the actor began as its
+ * process was (running, maybe carried healthy), so no change shows; its supervisor has not heard
+ * of it yet and must learn it is ready, or dependents wait forever.
  */
 function finish(before: ServiceData, { d, fx }: Turn, adopted: boolean): void {
   if (before.state !== d.state) {
     fx.push({ type: 'event', event: 'state', data: { from: before.state, to: d.state, reason: d.reason, pid: d.run?.pid ?? null } });
   }
   const ready = isReady(d);
-  if (isReady(before) !== ready || (adopted && ready)) fx.push({ type: 'notify', note: { type: 'child_ready', id: d.spec.id, ready } });
+  const changed = isReady(before) !== ready;
+  if (changed && (d.state === 'running' || d.state === 'draining')) {
+    const reason = !ready ? notReadyReason(d) : readinessEnabled(d) ? 'readiness probe passed' : probesEnabled(d) ? 'healthy' : 'running';
+    fx.push({ type: 'event', event: ready ? 'ready' : 'not_ready', data: { reason } });
+  }
+  if (changed || (adopted && ready)) fx.push({ type: 'notify', note: { type: 'child_ready', id: d.spec.id, ready } });
 }
 
 /** A timer of an old generation, or a fact about a run that is not (or no longer) the current one. */
@@ -63,8 +75,10 @@ function stale(d: ServiceData, msg: ServiceMsg): boolean {
     case 'spawned': return msg.run.runId !== d.spawn.pendingRunId;
     case 'spawn_failed': return msg.runId !== d.spawn.pendingRunId;
     case 'exited': case 'group_empty': case 'sampled': return !d.run || msg.runId !== d.run.runId;
-    case 'probed': return msg.runId !== monitoredRun(d) || msg.gen !== d.timers.probe;
-    case 'output': case 'heartbeat': case 'throttle': return true; // issue 15: handled by the agent lifecycle
+    case 'probed': return msg.runId !== monitoredRun(d) || msg.gen !== d.timers[msg.kind === 'readiness' ? 'ready_probe' : 'probe'];
+    case 'output': return !d.run;
+    // From the service over the API: with a run token, about that run only.
+    case 'heartbeat': case 'throttle': return !d.run || (msg.runId !== undefined && msg.runId !== d.run.runId);
     case 'start': case 'stop': case 'restart': case 'give_up': case 'update': case 'adopt': case 'register_external':
     case 'log_disk_ok': case 'deps':
       return false;
@@ -109,6 +123,7 @@ function starting(t: Turn, msg: ServiceMsg): boolean {
       d.run = msg.run;
       setState(t, 'running', `started (pid ${msg.run.pid})`);
       beginMonitoring(t, false);
+      watchRun(t, true);
       return true;
     case 'spawn_failed':
       d.ending.then = spawnFailed(t, msg) ? 'backoff' : 'failed';
@@ -132,23 +147,67 @@ function running(t: Turn, msg: ServiceMsg): boolean {
       if (!d.run) return true;
       const wasHealthy = d.health === 'healthy';
       beginMonitoring(t, true);
+      watchRun(t, false);
       if (wasHealthy) { d.health = 'healthy'; d.probe.everHealthy = true; arm(t, 'stable', d.spec.restart_policy.reset_after_seconds * 1000); }
       return true;
     }
     case 'update': {
       const probeChanged = JSON.stringify([d.spec.health, d.spec.health_endpoint]) !== JSON.stringify([msg.spec.health, msg.spec.health_endpoint]);
-      if (!update(t, msg) && probeChanged) beginMonitoring(t, true);
+      const watchChanged = JSON.stringify([d.spec.heartbeat, d.spec.silence]) !== JSON.stringify([msg.spec.heartbeat, msg.spec.silence]);
+      if (update(t, msg)) return true;
+      if (probeChanged) beginMonitoring(t, true);
+      if (watchChanged) watchRun(t, false);
       return true;
     }
     case 'exited': unrequestedExit(t, msg); return true;
-    case 'probed': probed(t, msg); return true;
+    case 'probed': fail(t, probed(t, msg)); return true;
     case 'sampled': sampled(t, msg); return true;
+    case 'heartbeat': heartbeat(t, msg); return true;
+    case 'output': output(t); return true;
+    case 'throttle': d.agent.throttleMs = msg.retryAfterMs; return true;
     case 'timer':
       switch (msg.name) {
         case 'probe': sendProbe(t); return true;
+        case 'ready_probe': sendReadinessProbe(t); return true;
+        case 'heartbeat': case 'silence': fail(t, deadline(t, msg.name)); return true;
         case 'sample': if (d.run) t.fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId }); return true;
         default: return false;
       }
+    default: return false;
+  }
+}
+
+/**
+ * A planned stop or restart waiting for the run's in-flight work (it reported `inflight`): inflight
+ * 0, the drain timeout or the process's own exit ends the wait. A start while draining for a stop
+ * calls the stop off; a stop, restart or update while draining changes what follows it.
+ */
+function draining(t: Turn, msg: ServiceMsg): boolean {
+  const { d } = t;
+  switch (msg.type) {
+    case 'start':
+      d.want = 'up';
+      d.attempts = 0;
+      if (d.drain!.then === 'stopped') cancelDrain(t, `${msg.reason}; drain called off`);
+      return true;
+    case 'heartbeat':
+      noteHeartbeat(t, msg);
+      if (msg.inflight === 0) endDrain(t, 'drain_finished', 'inflight');
+      return true;
+    case 'timer':
+      if (msg.name !== 'drain') return false;
+      endDrain(t, 'drain_timeout', 'timeout');
+      return true;
+    case 'exited': {
+      // It exited on its own while draining: the planned stop it was, with nothing left to signal but the group.
+      const drain = drainOver(t, 'drain_finished', 'exit');
+      d.ending = { then: drain.then, cause: drain.cause, killNoted: false };
+      recordExit(t, msg);
+      if (msg.groupEmpty) { groupGone(t, drain.reason); return true; }
+      setState(t, 'stopping', drain.reason);
+      signalStop(t, d.run!.runId);
+      return true;
+    }
     default: return false;
   }
 }
@@ -195,13 +254,15 @@ function backoff(t: Turn, msg: ServiceMsg): boolean {
       if (d.want !== 'up') return true;
       if (d.backoff.kind === 'disk') { restartAfterDisk(t, 'trying again: the log disk may have space by now'); return true; }
       d.backoff.nextStartAt = null;
+      if (d.backoff.kind === 'throttle') { startNow(t, 'the throttle wait is over'); return true; }
       startNow(t, `restart attempt ${d.attempts}`);
       return true;
     default: return false;
   }
 }
 
-const byState: Record<ServiceState, StateHandler> = { stopped, starting, running, draining: stopping, stopping, exited: stopping, backoff, throttled: backoff, failed };
+/** throttled: the backoff handler, waiting on the same timer (backoff.kind 'throttle'). */
+const byState: Record<ServiceState, StateHandler> = { stopped, starting, running, draining, stopping, exited: stopping, backoff, throttled: backoff, failed };
 
 /** What every state does alike: the commands (whether a process is to be stopped first), and what is left. */
 function anyState(t: Turn, msg: ServiceMsg): void {
@@ -209,7 +270,7 @@ function anyState(t: Turn, msg: ServiceMsg): void {
   switch (msg.type) {
     case 'stop':
       halt(t);
-      if (hasProcess(d)) { beginStop(t, 'stopped', msg.reason, 'stopped'); return; }
+      if (hasProcess(d)) { plannedStop(t, 'stopped', msg.reason, 'stopped'); return; }
       stopMonitoring(t);
       d.health = 'unknown';
       setState(t, 'stopped', msg.reason);
@@ -218,7 +279,11 @@ function anyState(t: Turn, msg: ServiceMsg): void {
       d.want = 'up';
       d.attempts = 0;
       cancel(t, 'backoff');
-      if (hasProcess(d)) { d.restarts++; beginStop(t, 'start', msg.reason, 'restarted'); return; }
+      if (hasProcess(d)) {
+        if (d.drain?.then !== 'start') d.restarts++;
+        plannedStop(t, 'start', msg.reason, 'restarted');
+        return;
+      }
       startNow(t, msg.reason);
       return;
     case 'give_up':
@@ -271,8 +336,8 @@ function halt(t: Turn): void {
 function update(t: Turn, msg: Msg<'update'>): boolean {
   t.d.spec = msg.spec;
   if (!msg.restart || !hasProcess(t.d)) return false;
-  t.d.restarts++;
-  beginStop(t, 'start', 'spec changed', 'restarted');
+  if (t.d.drain?.then !== 'start') t.d.restarts++;
+  plannedStop(t, 'start', 'spec changed', 'restarted');
   return true;
 }
 
@@ -282,77 +347,9 @@ function restartAfterDisk(t: Turn, reason: string): void {
   startNow(t, reason);
 }
 
-/** The spawn failed: record it and tell the supervisor. True when the service is to be retried. */
-function spawnFailed(t: Turn, msg: Msg<'spawn_failed'>): boolean {
-  const { d } = t;
-  d.spawn.pendingRunId = null;
-  d.lastExit = { code: null, signal: null, reason: 'spawn_failed', at: t.ctx.now, detail: msg.error };
-  t.fx.push({ type: 'event', event: 'exit', data: { reason: 'spawn_failed', error: msg.error } });
-  const restart = d.want === 'up' && shouldRestart(d.spec.restart, true, d.settings.recoveryEnabled);
-  t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: true, willRestart: restart } });
-  return restart;
-}
-
-/**
- * The run's leader exited: record why. A run that exits abnormally with the log disk full died of
- * the environment, not of its own fault (its log writes failed, most likely).
- */
-function recordExit(t: Turn, msg: Msg<'exited'>): { abnormal: boolean; diskFull: boolean } {
-  const { d } = t;
-  const abnormal = isAbnormal(msg.code, msg.signal);
-  const diskFull = msg.cause === 'log_disk_full' && abnormal && !d.ending.cause;
-  const reason = d.ending.cause ?? (diskFull ? 'log_disk_full' : abnormal ? (msg.signal ? 'killed' : 'crashed') : 'exited');
-  d.lastExit = { code: msg.code, signal: msg.signal, reason, at: t.ctx.now };
-  t.fx.push({ type: 'event', event: 'exit', data: { pid: d.run!.pid, code: msg.code, signal: msg.signal, reason } });
-  stopMonitoring(t);
-  return { abnormal, diskFull };
-}
-
-/**
- * Nobody asked for this exit: decide per restart type, then clear what is left of the group. A
- * disk-full exit waits for space and restarts then, without spending max_retries or counting
- * towards its group's intensity.
- */
-function unrequestedExit(t: Turn, msg: Msg<'exited'>): void {
-  const { d } = t;
-  const { abnormal, diskFull } = recordExit(t, msg);
-  const held = diskFull && d.want === 'up' && d.settings.recoveryEnabled;
-  const restart = !held && d.want === 'up' && shouldRestart(d.spec.restart, abnormal, d.settings.recoveryEnabled);
-  t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: abnormal && !held, willRestart: restart } });
-  d.ending.then = held ? 'disk' : restart ? 'backoff' : abnormal ? 'failed' : 'stopped';
-  const why = `${describeExit(msg.code, msg.signal)}${diskFull ? ' with the log disk full' : ''}`;
-  if (msg.groupEmpty) { groupGone(t, why); return; }
-  setState(t, 'exited', `${why}; stopping what is left of its process group`);
-  signalStop(t, d.run!.runId);
-}
-
-function sendProbe(t: Turn): void {
-  const { d } = t;
-  const runId = monitoredRun(d);
-  if (!runId || d.probe.inFlight || !probesEnabled(d)) return;
-  d.probe.inFlight = true;
-  d.probe.sentAt = t.ctx.now;
-  t.fx.push({
-    type: 'probe', kind: 'liveness', id: d.spec.id, runId, gen: d.timers.probe,
-    url: d.spec.health_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
-  });
-}
-
-function probed(t: Turn, msg: Msg<'probed'>): void {
-  const { d } = t;
-  const result: ProbeResult = { ok: msg.ok, latencyMs: msg.latencyMs, status: msg.status, error: msg.error, at: t.ctx.now };
-  const step = afterProbe(d.probe, d.health, d.spec.health, result);
-  const before = d.health;
-  d.probe = step.track;
-  if (step.health !== before) {
-    d.health = step.health;
-    if (step.health === 'healthy') arm(t, 'stable', d.spec.restart_policy.reset_after_seconds * 1000);
-    else cancel(t, 'stable');
-    t.fx.push({ type: 'event', event: 'health', data: { from: before, to: d.health, latency_ms: msg.latencyMs, status: msg.status ?? null, error: msg.error ?? null } });
-  }
-  // An external service is only watched: it stays up, unhealthy, and probed.
-  if (step.failed && d.run) { failAndRestart(t, 'unhealthy', describeProbeFailure(step.track, d.run.startedAt, result)); return; }
-  arm(t, 'probe', step.nextDelayMs);
+/** The watch found the run has to end: a failure, restarted as its policy says. */
+function fail(t: Turn, failure: Failure | null): void {
+  if (failure) failAndRestart(t, failure.cause, failure.detail);
 }
 
 function sampled(t: Turn, msg: Msg<'sampled'>): void {

@@ -167,9 +167,12 @@ export class Catalog {
     this.table.delete(id);
   }
 
-  /** Time an orderly stop may take: each dependency level stops in turn, each within its stop timeout. */
+  /**
+   * Time an orderly stop may take: each dependency level stops in turn, each within its drain
+   * timeout (a service with in-flight work drains first) and its stop timeout.
+   */
   stopBudgetMs(specs: ServiceSpec[]): number {
-    const maxStop = Math.max(0, ...specs.map((s) => s.stop.timeout_seconds));
+    const maxStop = Math.max(0, ...specs.map((s) => s.drain.timeout_seconds + s.stop.timeout_seconds));
     const depth = (id: string, seen = new Set<string>()): number => {
       if (seen.has(id)) return 0;
       seen.add(id);

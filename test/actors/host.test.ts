@@ -115,3 +115,32 @@ t.test('an actor whose logic throws is replaced and keeps its process', async (t
   t.equal(s.host.view('a')!.state, 'running');
   t.ok(s.events.some((e) => e.type === 'actor_crashed'), 'recorded as an event');
 });
+
+t.test('a dependency whose readiness probe fails: not ready, never restarted, its dependent waits', async (t) => {
+  const s = setup([{ id: 'db', health_endpoint: 'http://x/live', health: { readiness_endpoint: 'http://x/ready', interval_seconds: 1 } }, { id: 'api', depends_on: ['db'] }]);
+  await s.flush();
+  s.answerSpawns();
+  let ready = false;
+  /** Answer every probe: liveness passes, readiness as `ready` says. */
+  const answerProbes = () => {
+    const probes = s.kernel.filter((e) => e.type === 'probe');
+    s.kernel.splice(0, s.kernel.length, ...s.kernel.filter((e) => e.type !== 'probe'));
+    for (const e of probes) {
+      if (e.type === 'probe') s.host.deliver(e.id, { type: 'probed', kind: e.kind, runId: e.runId, gen: e.gen, ok: e.kind === 'liveness' || ready, latencyMs: 1, status: 200 });
+    }
+  };
+  for (let i = 0; i < 60; i++) { await s.flush(); answerProbes(); s.sched.advance(1000); }
+  await s.flush();
+  t.equal(s.host.view('db')!.health, 'healthy', 'db is live');
+  t.equal(s.host.view('db')!.ready, false, 'but not ready');
+  t.equal(s.host.view('db')!.restarts, 0, 'never restarted');
+  t.equal(s.spawned('api').length, 0, 'api waits');
+  t.match(s.host.view('api')!.reason, /waiting for db/);
+  t.notOk(s.events.some((e) => e.service === 'db' && e.type === 'ready'));
+  ready = true;
+  for (let i = 0; i < 3; i++) { await s.flush(); answerProbes(); s.sched.advance(1000); }
+  await s.flush();
+  t.equal(s.host.view('db')!.ready, true);
+  t.ok(s.events.some((e) => e.service === 'db' && e.type === 'ready'), 'a ready event');
+  t.equal(s.spawned('api').length, 1, 'api starts once db is ready');
+});

@@ -3,7 +3,7 @@
  * shape allows; no process, no timer, no sleep.
  */
 import t from 'tap';
-import type { ServiceEffect, ServiceMsg } from '../../src/actors/protocol.js';
+import type { ServiceEffect, ServiceMsg, TimerName } from '../../src/actors/protocol.js';
 import {
   initialData, isReady, transition, view, EXTERNAL_RUN, type ServiceData, type ServiceSettings,
 } from '../../src/actors/service.js';
@@ -41,7 +41,7 @@ function actor(input: Record<string, unknown>, opts: Partial<ServiceSettings> = 
   return a;
 }
 
-const timerMsg = (name: 'probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable', gen: number): ServiceMsg => ({ type: 'timer', name, gen });
+const timerMsg = (name: TimerName, gen: number): ServiceMsg => ({ type: 'timer', name, gen });
 const ofType = <T extends ServiceEffect['type']>(fx: ServiceEffect[], type: T) => fx.filter((e) => e.type === type) as Extract<ServiceEffect, { type: T }>[];
 const events = (fx: ServiceEffect[]) => ofType(fx, 'event').map((e) => `${e.event}:${(e.data.to as string) ?? e.data.reason ?? ''}`);
 
@@ -76,7 +76,7 @@ t.test('health: fast probes until healthy, then the interval; readiness is annou
   t.equal(a.d.health, 'healthy');
   t.ok(isReady(a.d));
   t.same(ofType(fx, 'notify').map((e) => e.note), [{ type: 'child_ready', id: 'svc', ready: true }]);
-  t.same(events(fx), ['health:healthy']);
+  t.same(events(fx), ['health:healthy', 'ready:healthy'], 'a ready event while running');
   a.advance(5);
   fx = a.probe(true);
   const next = ofType(fx, 'set_timer').find((e) => e.name === 'probe')!.delayMs;
