@@ -5,53 +5,13 @@
  * Both the TypeScript SDK (in process and as a child) and the Python SDK (python3 children).
  */
 import t from 'tap';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { OrchestratorError, ServiceAgent } from '../../src/sdk/index.js';
 import { freePort, type TestLike } from '../helpers/harness.js';
 import { ROOT, start } from '../cli/run.js';
+import { receiver, type Answer } from './receiver.js';
 
 const PYTHONPATH = join(ROOT, 'sdk', 'python');
-
-interface Seen { method: string; path: string; authorization: string | undefined; apiKey: string | undefined; contentType: string | undefined; body: unknown }
-type Answer = { status: number; body?: unknown };
-
-/** A stand-in orchestrator: records each request and answers with `reply` (which may hold it). */
-async function receiver(t: TestLike, reply: (seen: Seen, n: number) => Answer | Promise<Answer> = () => ({ status: 200, body: { drain: false } })) {
-  const seen: Seen[] = [];
-  let waiters: Array<() => void> = [];
-  let active = 0;
-  let maxActive = 0;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    active++;
-    maxActive = Math.max(maxActive, active);
-    let raw = '';
-    req.setEncoding('utf8').on('data', (d: string) => { raw += d; }).on('end', () => {
-      const s: Seen = {
-        method: req.method!, path: req.url!, authorization: req.headers.authorization,
-        apiKey: req.headers['x-api-key'] as string | undefined, contentType: req.headers['content-type'],
-        body: raw ? JSON.parse(raw) : undefined,
-      };
-      seen.push(s);
-      for (const w of waiters) w();
-      void Promise.resolve(reply(s, seen.length)).then((a) => {
-        active--;
-        const text = a.body === undefined ? '' : JSON.stringify(a.body);
-        res.writeHead(a.status, text ? { 'content-type': 'application/json' } : {}).end(text);
-      });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  /** Resolves once n requests have arrived. */
-  const count = (n: number) => new Promise<void>((resolve) => {
-    const check = () => { if (seen.length >= n) { waiters = waiters.filter((w) => w !== check); resolve(); } };
-    waiters.push(check);
-    check();
-  });
-  return { url, seen, count, maxActive: () => maxActive };
-}
 
 /** Run with ORCHESTRATOR_* set as a supervised child would see them, restored afterwards. */
 function withEnv(t: TestLike, env: Record<string, string | undefined>): void {
