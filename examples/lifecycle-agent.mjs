@@ -6,7 +6,7 @@ import { ServiceAgent } from 'agent-orchestrator/sdk';
 
 const agent = new ServiceAgent();
 const upstream = process.env.UPSTREAM_URL;
-const inflight = new Set();
+const inflight = new Set(); // job numbers
 let started = 0;
 let done = 0;
 
@@ -16,7 +16,7 @@ agent.startHeartbeat({
   onDrain: () => console.log(`draining: finishing ${inflight.size} job(s), taking no new ones`),
 });
 
-async function job(n) {
+async function job(n = 0) {
   if (!upstream) return new Promise((resolve) => setTimeout(resolve, 1000));
   const res = await fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job: n }) });
   if (res.status === 429) {
@@ -37,7 +37,7 @@ async function worker() {
       await job(n);
       done++;
     } catch (e) {
-      console.error(`job ${n} failed: ${e.message}`);
+      console.error(`job ${n} failed: ${e instanceof Error ? e.message : e}`);
     } finally {
       inflight.delete(n);
     }

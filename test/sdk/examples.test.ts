@@ -5,7 +5,10 @@
  * stop signal, and on an upstream 429 report the wait (POST …/throttle) and exit 75.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadOrchestratorConfig, parseServiceInput, serviceDefaults } from '../../src/config/load.js';
 import { ROOT, start } from '../cli/run.js';
 import type { TestLike } from '../helpers/harness.js';
 import { receiver, type Answer, type Seen } from './receiver.js';
@@ -66,3 +69,35 @@ for (const [lang, cmd, args] of EXAMPLES) {
     t.same(throttle && { body: throttle.body, auth: throttle.authorization }, { body: { retry_after_seconds: 7 }, auth: 'Bearer tok' }, 'POST …/throttle with the wait');
   });
 }
+
+t.test('the README shows the examples as they are in examples/, and its YAML is valid', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Agent lifecycle: heartbeats, throttling, drain, readiness');
+  t.ok(start > 0, 'the section is there');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  for (const file of ['lifecycle-agent.mjs', 'lifecycle_agent.py']) {
+    t.ok(section.includes(`\n${readFileSync(join(ROOT, 'examples', file), 'utf8')}\`\`\``), `examples/${file} verbatim`);
+  }
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]!) as Record<string, unknown>);
+  t.equal(blocks.length, 3, 'the keys and two service files');
+  const defaults = serviceDefaults(loadOrchestratorConfig(undefined, {}));
+  const keys = { id: 'keys', executable: 'sleep 1', ...blocks[0] };
+  for (const [i, input] of [keys, blocks[1], blocks[2]].entries()) {
+    const { spec, problems } = parseServiceInput(input, defaults, join(ROOT, 'services'), 'file');
+    t.same(problems, [], `block ${i + 1} is a valid service file`);
+    if (i === 0) {
+      t.match(spec, {
+        health: { readiness_endpoint: 'http://127.0.0.1:8001/ready', startup_timeout_seconds: 600 },
+        heartbeat: { timeout_seconds: 60, require_progress: false, action: 'restart' },
+        silence: { timeout_seconds: 300, action: 'alert' },
+        throttle: { exit_codes: [75], default_seconds: 60, max_seconds: 3600 },
+        drain: { timeout_seconds: 120 },
+      }, 'as documented');
+    } else {
+      t.equal(spec!.working_dir, ROOT.replace(/\/$/, ''), 'working_dir .. is the repository root');
+    }
+  }
+  const bare = parseServiceInput({ id: 'bare', executable: 'sleep 1' }, defaults, ROOT).spec!;
+  t.match(bare, { heartbeat: null, silence: null, throttle: { exit_codes: [75], default_seconds: 60, max_seconds: 3600 }, drain: { timeout_seconds: 120 }, health: { readiness_endpoint: null, startup_timeout_seconds: null } },
+    'the defaults the README names');
+});
