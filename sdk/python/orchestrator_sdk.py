@@ -26,10 +26,21 @@ Registering again (after the service restarted) updates the registration.
 
 The API key comes from ``api_key=`` or the ORCHESTRATOR_API_KEY environment variable; the
 orchestrator URL defaults to ORCHESTRATOR_URL, else http://localhost:8000.
+
+A service the orchestrator started needs no configuration: ORCHESTRATOR_URL, ORCHESTRATOR_SERVICE_ID
+and ORCHESTRATOR_TOKEN are in its environment::
+
+    agent = ServiceAgent()
+    agent.start_heartbeat(interval=5, state=lambda: {"inflight": len(jobs)})
+    if agent.draining:
+        ...  # finish in-flight work, take no more
+    agent.throttled(30)  # on an upstream 429: the next exit waits 30 s and is not a crash
 """
 
 import json
+import math
 import os
+import sys
 import threading
 import time
 import urllib.error
@@ -51,22 +62,26 @@ class OrchestratorError(Exception):
 
 
 class ServiceAgent:
-    def __init__(self, service_id, orchestrator_url=None, *, health_endpoint=None, api_endpoint=None,
-                 name=None, service_type=None, executable=None, api_key=None, timeout=10.0,
+    def __init__(self, service_id=None, orchestrator_url=None, *, health_endpoint=None, api_endpoint=None,
+                 name=None, service_type=None, executable=None, api_key=None, token=None, timeout=10.0,
                  health_check=None, **extra):
         """
-        service_id        the service's id (letters, digits, ".", "_", "-")
-        orchestrator_url  e.g. "http://localhost:8000"
+        service_id        the service's id (letters, digits, ".", "_", "-"); default ORCHESTRATOR_SERVICE_ID
+        orchestrator_url  e.g. "http://localhost:8000"; default ORCHESTRATOR_URL
         health_endpoint   where the orchestrator probes the service (serve_health() fills it in)
         api_endpoint      the service's own API, shown in the dashboard
         name, service_type  display name and kind (e.g. "ai-agent")
         executable        a command line the orchestrator may use to start the service again
         api_key           the orchestrator's API key (default: ORCHESTRATOR_API_KEY)
+        token             the run's token for heartbeat() and throttled(), sent as Authorization: Bearer
+                          (default: ORCHESTRATOR_TOKEN, which the orchestrator gives every child);
+                          without one they send the API key
         health_check      a callable returning True/False for what /health answers (default: healthy)
         **extra           further service-file fields (health={...}, depends_on=[...], group=...)
         """
+        service_id = service_id or os.environ.get("ORCHESTRATOR_SERVICE_ID")
         if not service_id:
-            raise ValueError("ServiceAgent needs a service id")
+            raise ValueError("ServiceAgent needs a service id (or ORCHESTRATOR_SERVICE_ID in the environment)")
         self.service_id = service_id
         self.orchestrator_url = (orchestrator_url or os.environ.get("ORCHESTRATOR_URL") or "http://localhost:8000").rstrip("/")
         self.health_endpoint = health_endpoint
@@ -75,10 +90,13 @@ class ServiceAgent:
         self.service_type = service_type
         self.executable = executable
         self.api_key = api_key if api_key is not None else os.environ.get("ORCHESTRATOR_API_KEY") or None
+        self.token = token if token is not None else os.environ.get("ORCHESTRATOR_TOKEN") or None
         self.timeout = timeout
         self.health_check = health_check
         self.extra = extra
         self._health_server = None
+        self._draining = False
+        self._heartbeat_stop = None
 
     # ------------------------------------------------------------------ registration
 
@@ -113,7 +131,7 @@ class ServiceAgent:
     def deregister(self):
         """Remove the registration. True when removed, False when there was none."""
         try:
-            self._request("DELETE", "/api/services/" + urllib.parse.quote(self.service_id, safe=""))
+            self._request("DELETE", self._path())
             return True
         except OrchestratorError as e:
             if e.status == 404:
@@ -122,7 +140,7 @@ class ServiceAgent:
 
     def status(self):
         """The orchestrator's current view of this service (a dict)."""
-        return self._request("GET", "/api/services/" + urllib.parse.quote(self.service_id, safe=""))
+        return self._request("GET", self._path())
 
     def __enter__(self):
         self.register()
@@ -134,6 +152,105 @@ class ServiceAgent:
         finally:
             self.stop_health()
         return False
+
+    # ------------------------------------------------------------------ lifecycle: heartbeat, drain, throttle
+
+    @property
+    def draining(self):
+        """True once the last heartbeat was answered {"drain": true}: finish in-flight work, take no more."""
+        return self._draining
+
+    def heartbeat(self, progress=None, inflight=None, status=None):
+        """POST /api/services/{id}/heartbeat: this run is alive (and, with the fields, how far it got).
+
+        progress  a number that grows as work advances (heartbeat.require_progress watches it)
+        inflight  work items in flight (a non-negative int); reporting it lets a planned restart drain
+        status    a line of text shown in the dashboard and CLI
+        Returns the answer {"drain": bool}, which also sets ``draining``.
+        """
+        body = {}
+        if progress is not None:
+            if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not math.isfinite(progress):
+                raise ValueError("progress: expected a number, got %r" % (progress,))
+            body["progress"] = progress
+        if inflight is not None:
+            if isinstance(inflight, bool) or not isinstance(inflight, int) or inflight < 0:
+                raise ValueError("inflight: expected a non-negative integer, got %r" % (inflight,))
+            body["inflight"] = inflight
+        if status is not None:
+            if not isinstance(status, str):
+                raise ValueError("status: expected a string, got %r" % (status,))
+            body["status"] = status
+        answer = self._request("POST", self._path() + "/heartbeat", body, auth="token")
+        self._draining = isinstance(answer, dict) and answer.get("drain") is True
+        return {"drain": self._draining}
+
+    def start_heartbeat(self, interval=10.0, state=None, on_drain=None, on_error=None):
+        """Heartbeat now and then every ``interval`` seconds from a daemon thread, one call at a time.
+
+        state     a callable returning a dict with any of progress, inflight, status (a raise skips them)
+        on_drain  called once when the orchestrator starts answering drain: true
+        on_error  called with each failed heartbeat's exception; default: one line on stderr per new
+                  kind of failure. Failures never end the loop or reach the caller.
+        Keep interval well below the service's heartbeat.timeout_seconds. Returns a function that
+        stops the loop; starting again stops the previous one.
+        """
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+            raise ValueError("interval: expected a positive number, got %r" % (interval,))
+        self.stop_heartbeat()
+        stopped = threading.Event()
+        agent = self
+
+        def loop():
+            last_error = None
+            while not stopped.is_set():
+                was_draining = agent._draining
+                try:
+                    try:
+                        fields = dict(state() or {}) if state else {}
+                    except Exception:  # a broken state callback still leaves a heartbeat
+                        fields = {}
+                    agent.heartbeat(progress=fields.get("progress"), inflight=fields.get("inflight"),
+                                    status=fields.get("status"))
+                    last_error = None
+                    if agent._draining and not was_draining and on_drain and not stopped.is_set():
+                        on_drain()
+                except Exception as e:  # logged, never raised: a heartbeat must not end the service
+                    try:
+                        if on_error:
+                            on_error(e)
+                        elif str(e) != last_error:
+                            sys.stderr.write("orchestrator heartbeat failed: %s\n" % e)
+                            sys.stderr.flush()
+                    except Exception:
+                        pass
+                    last_error = str(e)
+                stopped.wait(interval)
+
+        def stop():
+            stopped.set()
+            if agent._heartbeat_stop is stop:
+                agent._heartbeat_stop = None
+
+        self._heartbeat_stop = stop
+        threading.Thread(target=loop, name="orchestrator-heartbeat", daemon=True).start()
+        return stop
+
+    def stop_heartbeat(self):
+        """Stop the background heartbeat, if one runs."""
+        if self._heartbeat_stop is not None:
+            self._heartbeat_stop()
+
+    def throttled(self, retry_after_seconds):
+        """POST /api/services/{id}/throttle: the service is rate-limited upstream (an HTTP 429, a quota).
+
+        Its next exit is "throttled", not a crash: it starts again after retry_after_seconds without
+        spending a retry. Exit (or keep running) after this returns.
+        """
+        if isinstance(retry_after_seconds, bool) or not isinstance(retry_after_seconds, (int, float)) \
+                or not math.isfinite(retry_after_seconds) or retry_after_seconds < 0:
+            raise ValueError("retry_after_seconds: expected a non-negative number, got %r" % (retry_after_seconds,))
+        self._request("POST", self._path() + "/throttle", {"retry_after_seconds": retry_after_seconds}, auth="token")
 
     # ------------------------------------------------------------------ health
 
@@ -192,13 +309,20 @@ class ServiceAgent:
             return urllib.request.build_opener(urllib.request.ProxyHandler({}))
         return urllib.request.build_opener()
 
-    def _request(self, method, path, body=None):
+    def _path(self):
+        return "/api/services/" + urllib.parse.quote(self.service_id, safe="")
+
+    def _request(self, method, path, body=None, auth="key"):
+        # auth "token": the run's token as Bearer when there is one (it authorises only this
+        # service's own calls), else the API key.
         data = None
         headers = {"Accept": "application/json"}
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if self.api_key:
+        if auth == "token" and self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        elif self.api_key:
             headers["X-API-Key"] = self.api_key
         req = urllib.request.Request(self.orchestrator_url + path, data=data, headers=headers, method=method)
         try:

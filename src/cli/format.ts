@@ -32,7 +32,8 @@ export class Style {
 
 const STATE_COLOURS: Record<string, Colour> = {
   running: 'green', healthy: 'green', ok: 'green',
-  starting: 'yellow', stopping: 'yellow', backoff: 'yellow', exited: 'yellow', degraded: 'yellow', unknown: 'dim',
+  starting: 'yellow', draining: 'yellow', stopping: 'yellow', backoff: 'yellow', throttled: 'yellow', exited: 'yellow',
+  degraded: 'yellow', stalled: 'yellow', unknown: 'dim',
   failed: 'red', unhealthy: 'red', unavailable: 'red',
   stopped: 'dim',
 };

@@ -12,9 +12,17 @@
  * A self-registered service is "external": the orchestrator health-checks it, shows it and records
  * its history, but did not start it and will not stop or restart it (unless it registered an
  * executable). Registering again (after a restart of the service) updates the registration.
+ *
+ * A service the orchestrator started needs no configuration at all: ORCHESTRATOR_URL,
+ * ORCHESTRATOR_SERVICE_ID and ORCHESTRATOR_TOKEN are in its environment.
+ *
+ *   const agent = new ServiceAgent();
+ *   const stop = agent.startHeartbeat({ intervalSeconds: 5, state: () => ({ inflight: jobs.size }) });
+ *   if (agent.draining) { ... take no new work ... }
+ *   await agent.throttled(30);   // on an upstream 429: the next exit waits 30 s and is no crash
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ServiceDetail } from '../api/types.js';
+import type { HeartbeatAnswer, HeartbeatBody, ServiceDetail } from '../api/types.js';
 
 export interface ServiceAgentOptions {
   /** Where the orchestrator probes the service, e.g. http://localhost:8001/health. serveHealth() fills it in. */
@@ -29,6 +37,11 @@ export interface ServiceAgentOptions {
   executable?: string;
   /** The orchestrator's API key; defaults to ORCHESTRATOR_API_KEY. */
   apiKey?: string;
+  /**
+   * The run's token for heartbeat() and throttled(), sent as Authorization: Bearer; defaults to
+   * ORCHESTRATOR_TOKEN (set by the orchestrator for every child). Without one they send the API key.
+   */
+  token?: string;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
   /** Further service-file fields sent with the registration (health: {...}, depends_on, group, ...). */
@@ -54,6 +67,20 @@ export class OrchestratorError extends Error {
   }
 }
 
+/** What a heartbeat reports (each optional): a progress counter, work in flight, a line of status. */
+export type HeartbeatState = HeartbeatBody;
+
+export interface HeartbeatLoopOptions {
+  /** Seconds between heartbeats (default 10); keep it well below the service's heartbeat.timeout_seconds. */
+  intervalSeconds?: number;
+  /** Called before each heartbeat for what it reports; a throw skips that heartbeat's fields. */
+  state?: () => HeartbeatState | Promise<HeartbeatState>;
+  /** Called once when the orchestrator starts answering drain: true (finish in-flight work, take no more). */
+  onDrain?: () => void;
+  /** Called with each failed heartbeat; default: one line on stderr per new kind of failure. */
+  onError?: (err: Error) => void;
+}
+
 export interface HealthServer {
   port: number;
   url: string;
@@ -62,16 +89,21 @@ export interface HealthServer {
 }
 
 export class ServiceAgent {
+  readonly serviceId: string;
   readonly orchestratorUrl: string;
   private readonly opts: ServiceAgentOptions;
+  private drain = false;
+  private stopLoop: (() => void) | null = null;
 
+  /** serviceId defaults to ORCHESTRATOR_SERVICE_ID, orchestratorUrl to ORCHESTRATOR_URL, else http://localhost:8000. */
   constructor(
-    readonly serviceId: string,
-    orchestratorUrl: string = process.env.ORCHESTRATOR_URL ?? 'http://localhost:8000',
+    serviceId: string | undefined = process.env.ORCHESTRATOR_SERVICE_ID,
+    orchestratorUrl: string | undefined = process.env.ORCHESTRATOR_URL,
     options: ServiceAgentOptions = {},
   ) {
-    if (!serviceId) throw new TypeError('ServiceAgent needs a service id');
-    this.orchestratorUrl = orchestratorUrl.replace(/\/+$/, '');
+    if (!serviceId) throw new TypeError('ServiceAgent needs a service id (or ORCHESTRATOR_SERVICE_ID in the environment)');
+    this.serviceId = serviceId;
+    this.orchestratorUrl = (orchestratorUrl || 'http://localhost:8000').replace(/\/+$/, '');
     this.opts = { ...options };
   }
 
@@ -115,7 +147,7 @@ export class ServiceAgent {
   /** Remove the registration. True when it was removed, false when there was none. */
   async deregister(): Promise<boolean> {
     try {
-      await this.request('DELETE', `/api/services/${encodeURIComponent(this.serviceId)}`);
+      await this.request('DELETE', this.path());
       return true;
     } catch (e) {
       if (e instanceof OrchestratorError && e.status === 404) return false;
@@ -125,7 +157,80 @@ export class ServiceAgent {
 
   /** The orchestrator's current view of this service. */
   status(): Promise<RegisteredService> {
-    return this.request<RegisteredService>('GET', `/api/services/${encodeURIComponent(this.serviceId)}`);
+    return this.request<RegisteredService>('GET', this.path());
+  }
+
+  /** True once the last heartbeat was answered drain: true: finish in-flight work and take no more. */
+  get draining(): boolean {
+    return this.drain;
+  }
+
+  /**
+   * POST /api/services/{id}/heartbeat: this run is alive (and, with the fields, how far it got).
+   * Resolves to the answer, { drain }, which also sets `draining`.
+   */
+  async heartbeat(state: HeartbeatState = {}): Promise<HeartbeatAnswer> {
+    const body = heartbeatBody(state);
+    const answer = await this.request<HeartbeatAnswer | undefined>('POST', `${this.path()}/heartbeat`, body, 'token');
+    this.drain = answer?.drain === true;
+    return { drain: this.drain };
+  }
+
+  /**
+   * Heartbeat now and then every intervalSeconds in the background, one call at a time (the next
+   * is timed from the end of the last). Failures go to onError, never thrown; the timer does not
+   * keep the process alive. Returns the function that stops it; starting again stops the last loop.
+   */
+  startHeartbeat(opts: HeartbeatLoopOptions = {}): () => void {
+    const interval = opts.intervalSeconds ?? 10;
+    if (!Number.isFinite(interval) || interval <= 0) throw new TypeError(`intervalSeconds: expected a positive number, got ${String(interval)}`);
+    this.stopLoop?.();
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let lastError = '';
+    const report = opts.onError ?? ((e: Error) => {
+      if (e.message !== lastError) process.stderr.write(`orchestrator heartbeat failed: ${e.message}\n`);
+    });
+    const tick = async () => {
+      const wasDraining = this.drain;
+      try {
+        let state: HeartbeatState = {};
+        try { state = (await opts.state?.()) ?? {}; } catch { state = {}; }
+        await this.heartbeat(state);
+        lastError = '';
+        if (this.drain && !wasDraining && !stopped) opts.onDrain?.();
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        try { report(err); } catch { /* a failing reporter must not end the loop */ }
+        lastError = err.message;
+      }
+      if (!stopped) timer = setTimeout(() => void tick(), interval * 1000).unref();
+    };
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      if (this.stopLoop === stop) this.stopLoop = null;
+    };
+    this.stopLoop = stop;
+    void tick();
+    return stop;
+  }
+
+  /** Stop the background heartbeat, if one runs. */
+  stopHeartbeat(): void {
+    this.stopLoop?.();
+  }
+
+  /**
+   * POST /api/services/{id}/throttle: the service is rate-limited upstream (an HTTP 429, a quota).
+   * Its next exit is "throttled", not a crash: it starts again after retryAfterSeconds, without
+   * spending a retry. Exit (or keep running) after this resolves.
+   */
+  async throttled(retryAfterSeconds: number): Promise<void> {
+    if (typeof retryAfterSeconds !== 'number' || !Number.isFinite(retryAfterSeconds) || retryAfterSeconds < 0) {
+      throw new TypeError(`retry_after_seconds: expected a non-negative number, got ${JSON.stringify(retryAfterSeconds) ?? String(retryAfterSeconds)}`);
+    }
+    await this.request('POST', `${this.path()}/throttle`, { retry_after_seconds: retryAfterSeconds }, 'token');
   }
 
   /** The seed's /health body: { status: "healthy", service, timestamp }. */
@@ -184,10 +289,17 @@ export class ServiceAgent {
     });
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private path(): string {
+    return `/api/services/${encodeURIComponent(this.serviceId)}`;
+  }
+
+  /** auth 'token': the run's token as Bearer when there is one (it authorises only this service's own calls), else the API key. */
+  private async request<T>(method: string, path: string, body?: unknown, auth: 'key' | 'token' = 'key'): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
+    const token = auth === 'token' ? this.opts.token ?? process.env.ORCHESTRATOR_TOKEN : undefined;
     const key = this.opts.apiKey ?? process.env.ORCHESTRATOR_API_KEY;
-    if (key) headers['x-api-key'] = key;
+    if (token) headers.authorization = `Bearer ${token}`;
+    else if (key) headers['x-api-key'] = key;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -208,4 +320,23 @@ export class ServiceAgent {
     }
     return parsed as T;
   }
+}
+
+/** The heartbeat body, checked here so a mistake names its field instead of coming back as a 400. */
+function heartbeatBody(state: HeartbeatState): HeartbeatBody {
+  const body: HeartbeatBody = {};
+  const { progress, inflight, status } = state;
+  if (progress !== undefined && progress !== null) {
+    if (typeof progress !== 'number' || !Number.isFinite(progress)) throw new TypeError(`progress: expected a number, got ${JSON.stringify(progress)}`);
+    body.progress = progress;
+  }
+  if (inflight !== undefined && inflight !== null) {
+    if (!Number.isInteger(inflight) || inflight < 0) throw new TypeError(`inflight: expected a non-negative integer, got ${JSON.stringify(inflight)}`);
+    body.inflight = inflight;
+  }
+  if (status !== undefined && status !== null) {
+    if (typeof status !== 'string') throw new TypeError(`status: expected a string, got ${JSON.stringify(status)}`);
+    body.status = status;
+  }
+  return body;
 }

@@ -24,8 +24,9 @@ t.test('status, list, show, start, stop, restart, health', async (t) => {
   const status = await cli(t, ['status', ...u]);
   t.equal(status.code, 0, 'status exits 0');
   t.match(status.stdout, /^ok\s+orchestrator \S+ at http:\/\/127\.0\.0\.1:\d+, pid \d+/, 'status line first');
-  t.match(status.stdout, /\nweb\s+ai-agent\s+running\s+healthy\s+\d+/, 'service row');
-  t.match(status.stdout, /\nmanual\s+service\s+stopped\s+-\s+-/, 'stopped service row');
+  t.match(status.stdout, /\nID\s+TYPE\s+STATE\s+HEALTH\s+READY\s+PID\s+UPTIME\s+RESTARTS\s+HEARTBEAT\s+CPU\s+MEM\s+NOTE\n/, 'header');
+  t.match(status.stdout, /\nweb\s+ai-agent\s+running\s+healthy\s+yes\s+\d+\s+\S+\s+0\s+-\s/, 'service row: ready, no heartbeat yet');
+  t.match(status.stdout, /\nmanual\s+service\s+stopped\s+-\s+-\s+-/, 'stopped service row');
   t.notMatch(status.stdout, ANSI, 'no colour when stdout is not a terminal');
   t.equal(status.stderr, '');
 
@@ -60,6 +61,8 @@ t.test('status, list, show, start, stop, restart, health', async (t) => {
   t.match(show.stdout, /state:\s+running/);
   t.match(show.stdout, new RegExp(`health:\\s+healthy\\s+http://127\\.0\\.0\\.1:${port}/health`));
   t.match(show.stdout, new RegExp(`pid:\\s+${web.pid}`));
+  t.match(show.stdout, /\nready:\s+yes\n/);
+  t.notMatch(show.stdout, /heartbeat:|throttled until:/, 'no heartbeat lines for a service that never sent one');
   t.match(show.stdout, /executable:\s+\S*node\S* \S*healthy\.mjs/);
   t.match(show.stdout, /recent events\nTIME\s+EVENT\s+DETAILS\n/);
   const showJson = JSON.parse((await cli(t, ['show', 'web', '--json', ...u])).stdout) as { id: string; pid: number; spec: { executable: string } };

@@ -37,6 +37,13 @@ t.test('dashboard against a live orchestrator', async (t) => {
     t.equal(await page.locator('tbody tr[data-id]').count(), 4, 'one row per service');
     t.match(await page.locator(row('web')).innerText(), /Web Agent[\s\S]*web[\s\S]*ai-agent[\s\S]*running[\s\S]*healthy[\s\S]*ms/, 'name, id, type, state, health with latency');
     t.equal(await page.locator(`${row('web')} .c-pid`).innerText(), String(h.view('web').pid), 'the pid');
+    const cell = (id: string, c: string) => page.locator(`${row(id)} .c-${c}`).innerText();
+    t.same([await cell('web', 'ready'), await cell('sick', 'ready'), await cell('idle', 'ready'), await cell('broken', 'ready')],
+      ['yes', 'no', '—', '—'], 'ready: yes when healthy, no while alive but unhealthy, a dash when not running');
+    t.equal(await page.locator(row('web')).getAttribute('data-ready'), 'true');
+    t.same(await Promise.all(['web', 'sick', 'idle', 'broken'].map((id) => cell(id, 'heartbeat'))), ['—', '—', '—', '—'], 'no heartbeat from any of them');
+    t.same(await page.locator('thead th').evaluateAll((ths) => ths.map((th) => th.textContent!.replace(/[▲▼]/g, '').trim())),
+      ['Service', 'Type', 'State', 'Health', 'Ready', 'Heartbeat', 'Uptime', 'Restarts', 'CPU', 'Memory', 'PID'], 'the columns');
     const count = (k: string) => page.locator(`[data-count="${k}"]`).innerText();
     t.same([await count('total'), await count('stopped'), await count('failed'), await count('unhealthy')], ['4', '1', '1', '1'], 'header counts by state');
     t.match(await page.locator('.meta').innerText(), /^v\d+\.\d+\.\d+/, 'orchestrator version in the header');
@@ -85,6 +92,9 @@ t.test('dashboard against a live orchestrator', async (t) => {
     const log = drawer.locator('.log');
     await log.getByText(`booting pid ${pid}`).waitFor();
     t.pass('the log tail shows the line the fixture printed at start');
+    t.match(await drawer.locator('.summary [data-field="ready"]').innerText(), /^Ready\s+yes$/, 'the panel shows ready');
+    t.match(await drawer.locator('.summary [data-field="heartbeat"]').innerText(), /^Heartbeat\s+—$/, 'and no heartbeat yet');
+    t.equal(await drawer.locator('.summary [data-field="throttled"], .summary [data-field="inflight"], .summary [data-field="status"]').count(), 0, 'no lifecycle fields it never reported');
     t.ok(await log.getByText('a line on stderr').first().isVisible(), 'stderr too');
 
     await drawer.getByRole('button', { name: 'Restart' }).click();

@@ -103,7 +103,7 @@ t.test('a real Node service registers through agent-orchestrator/sdk and is seen
   t.equal(h.view('node-agent').state, 'running', 'never restarted: not the orchestrator\'s process');
 
   const list = await cli(t, ['list', '--url', h.url]);
-  t.match(list.stdout, /node-agent\s+ai-agent\s+running\s+healthy\s+external/, 'the CLI shows it as external');
+  t.match(list.stdout, /node-agent\s+ai-agent\s+running\s+healthy\s+(yes|no)\s+external/, 'the CLI shows it as external');
 
   agent.child.kill('SIGTERM');
   const end = await agent.exited;

@@ -14,6 +14,8 @@ const HEALTH_TONE: Record<Service['health'], string> = { healthy: 'ok', unhealth
 
 export function HealthBadge({ service }: { service: Service }) {
   const hc = service.health_check;
+  // Stalled comes from heartbeats or output silence, so it shows with or without a health endpoint.
+  if (!hc.endpoint && service.health === 'stalled') return html`<span class=${`badge tone-${HEALTH_TONE.stalled}`} title=${service.reason}>stalled</span>`;
   if (!hc.endpoint) return html`<span class="muted" title="no health endpoint">—</span>`;
   const last = hc.last;
   const title = last ? `${last.ok ? 'passed' : 'failed'}${last.status ? ` (HTTP ${last.status})` : ''}${last.error ? `: ${last.error}` : ''}` : 'not probed yet';

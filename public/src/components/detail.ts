@@ -9,6 +9,7 @@ import { html } from '../html.js';
 import type { UsagePoint } from '../store.js';
 import type { Service, ServiceDetail } from '../types.js';
 import { HealthBadge, StateBadge } from './badges.js';
+import { heartbeatAge, Ready, StateNote } from './lifecycle.js';
 import { Timeline } from './events.js';
 import { LogTail } from './logs.js';
 import { Sparkline } from './sparkline.js';
@@ -82,7 +83,8 @@ export function Detail({ id }: { id: string }) {
       ? html`<p class="muted">${store.loaded ? `There is no service "${id}" (any more).` : 'Loading…'}</p>`
       : html`
         <${Actions} s=${s} stopSignal=${(spec?.stop as { signal?: string } | undefined)?.signal} />
-        <${Summary} s=${s} serverNow=${store.serverNow()} points=${store.history.get(id)} />
+        <${Summary} s=${s} serverNow=${store.serverNow()} points=${store.history.get(id)}
+          readiness=${(spec?.health as { readiness_endpoint?: string } | undefined)?.readiness_endpoint} />
         <div role="tablist" aria-label="Service details" class="tabs" onKeyDown=${onTabKey}>
           ${TABS.map((t) => html`<button type="button" role="tab" id=${`tab-${t.key}`} aria-controls=${`panel-${t.key}`}
               aria-selected=${tab === t.key} tabindex=${tab === t.key ? 0 : -1} onClick=${() => setTab(t.key)}>${t.label}</button>`)}
@@ -135,14 +137,21 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
   </div>`;
 }
 
-function Summary({ s, serverNow, points }: { s: Service; serverNow: number; points: UsagePoint[] | undefined }) {
+function Summary({ s, serverNow, points, readiness }: { s: Service; serverNow: number; points: UsagePoint[] | undefined; readiness: string | undefined }) {
   const uptime = s.pid !== null && s.started_at ? (serverNow - Date.parse(s.started_at)) / 1000 : null;
   const exit = s.last_exit;
   const probe = s.health_check.last;
+  const age = heartbeatAge(s, serverNow);
   return html`<dl class="summary">
-    <div><dt>State</dt><dd><${StateBadge} service=${s} /> <span class="reason">${s.reason}</span></dd></div>
+    <div><dt>State</dt><dd><${StateBadge} service=${s} /> <span class="reason">${s.reason}</span> <${StateNote} s=${s} serverNow=${serverNow} /></dd></div>
     <div><dt>Health</dt><dd><${HealthBadge} service=${s} />
       ${probe && !probe.ok ? html` <span class="reason">${probe.error ?? `HTTP ${probe.status}`}</span>` : null}</dd></div>
+    <div data-field="ready"><dt>Ready</dt><dd><${Ready} s=${s} />${readiness ? html` <span class="reason">${readiness}</span>` : null}</dd></div>
+    <div data-field="heartbeat"><dt>Heartbeat</dt><dd>${age === null ? '—' : `${duration(age)} ago${s.heartbeat_at ? ` · ${clock(s.heartbeat_at)}` : ''}`}</dd></div>
+    ${s.progress !== null ? html`<div data-field="progress"><dt>Progress</dt><dd class="num">${s.progress}</dd></div>` : null}
+    ${s.inflight !== null ? html`<div data-field="inflight"><dt>In flight</dt><dd class="num">${s.inflight}${s.state === 'draining' ? ' · draining: stops at 0' : ''}</dd></div>` : null}
+    ${s.throttled_until ? html`<div data-field="throttled"><dt>Throttled until</dt><dd>${clock(s.throttled_until)}</dd></div>` : null}
+    ${s.status_text ? html`<div data-field="status" class="wide"><dt>Status</dt><dd>${s.status_text}</dd></div>` : null}
     <div><dt>PID</dt><dd>${s.pid ?? '—'}${s.adopted ? ' (adopted)' : ''}</dd></div>
     <div><dt>Uptime</dt><dd>${duration(uptime)}</dd></div>
     <div><dt>Restarts</dt><dd>${s.restarts}${s.attempts ? ` · attempt ${s.attempts}` : ''}</dd></div>

@@ -10,9 +10,10 @@ import { tableCommitted } from '../perf.js';
 import type { UsagePoint } from '../store.js';
 import { STATES, type Service } from '../types.js';
 import { HealthBadge, StateBadge } from './badges.js';
+import { Heartbeat, Ready, StateNote } from './lifecycle.js';
 import { Sparkline } from './sparkline.js';
 
-export type SortKey = 'name' | 'type' | 'state' | 'health' | 'uptime' | 'restarts' | 'cpu' | 'memory' | 'pid';
+export type SortKey = 'name' | 'type' | 'state' | 'health' | 'ready' | 'heartbeat' | 'uptime' | 'restarts' | 'cpu' | 'memory' | 'pid';
 export interface Sort { key: SortKey; dir: 1 | -1 }
 export type StateFilter = 'all' | 'healthy' | 'unhealthy' | Service['state'];
 
@@ -21,7 +22,8 @@ const OVERSCAN = 8;
 
 const COLUMNS: Array<{ key: SortKey; label: string }> = [
   { key: 'name', label: 'Service' }, { key: 'type', label: 'Type' }, { key: 'state', label: 'State' },
-  { key: 'health', label: 'Health' }, { key: 'uptime', label: 'Uptime' }, { key: 'restarts', label: 'Restarts' },
+  { key: 'health', label: 'Health' }, { key: 'ready', label: 'Ready' }, { key: 'heartbeat', label: 'Heartbeat' },
+  { key: 'uptime', label: 'Uptime' }, { key: 'restarts', label: 'Restarts' },
   { key: 'cpu', label: 'CPU' }, { key: 'memory', label: 'Memory' }, { key: 'pid', label: 'PID' },
 ];
 
@@ -39,7 +41,9 @@ function sortValue(s: Service, key: SortKey): string | number {
     case 'name': return s.name.toLowerCase();
     case 'type': return s.type.toLowerCase();
     case 'state': return STATES.indexOf(s.state);
-    case 'health': return s.health_check.endpoint ? HEALTH_ORDER[s.health] : 3;
+    case 'health': return s.health_check.endpoint || s.health === 'stalled' ? HEALTH_ORDER[s.health] : 3;
+    case 'ready': return s.ready ? 1 : 0;
+    case 'heartbeat': return s.heartbeat_at ? -Date.parse(s.heartbeat_at) : -Infinity; // by age; none last when stalest first
     case 'uptime': return s.pid !== null && s.started_at ? -Date.parse(s.started_at) : -Infinity;
     case 'restarts': return s.restarts;
     case 'cpu': return s.usage?.cpu_percent ?? -1;
@@ -96,10 +100,10 @@ export function ServicesTable({ rows, loaded, sort, onSort, history, serverNow, 
         </tr>
       </thead>
       <tbody>
-        ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${`height:${first * ROW_H}px`}><td colspan="9"></td></tr>` : null}
+        ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${`height:${first * ROW_H}px`}><td colspan=${COLUMNS.length}></td></tr>` : null}
         ${visible.map((s, i) => html`<${Row} key=${s.id} s=${s} index=${first + i} points=${history.get(s.id)} serverNow=${serverNow} selected=${selected === s.id} />`)}
-        ${last < rows.length ? html`<tr class="spacer" aria-hidden="true" style=${`height:${(rows.length - last) * ROW_H}px`}><td colspan="9"></td></tr>` : null}
-        ${rows.length === 0 ? html`<tr class="empty"><td colspan="9">${loaded ? 'No services match.' : 'Connecting to the orchestrator…'}</td></tr>` : null}
+        ${last < rows.length ? html`<tr class="spacer" aria-hidden="true" style=${`height:${(rows.length - last) * ROW_H}px`}><td colspan=${COLUMNS.length}></td></tr>` : null}
+        ${rows.length === 0 ? html`<tr class="empty"><td colspan=${COLUMNS.length}>${loaded ? 'No services match.' : 'Connecting to the orchestrator…'}</td></tr>` : null}
       </tbody>
     </table>
   </div>`;
@@ -112,15 +116,17 @@ const rssOf = (p: UsagePoint) => p.rss;
 
 function Row({ s, index, points, serverNow, selected }: RowProps) {
   const uptime = s.pid !== null && s.started_at ? (serverNow - Date.parse(s.started_at)) / 1000 : null;
-  return html`<tr data-id=${s.id} data-state=${s.state} data-health=${s.health} aria-rowindex=${index + 2}
+  return html`<tr data-id=${s.id} data-state=${s.state} data-health=${s.health} data-ready=${String(s.ready)} aria-rowindex=${index + 2}
       class=${selected ? 'selected' : undefined} onClick=${(e: MouseEvent) => { if (!(e.target as Element).closest('a')) navigate(serviceHref(s.id)); }}>
     <td class="c-name">
       <a href=${serviceHref(s.id)} class="name">${s.name}</a>
       ${s.name !== s.id ? html`<span class="sub">${s.id}</span>` : null}
     </td>
     <td class="c-type">${s.type}</td>
-    <td class="c-state"><${StateBadge} service=${s} /></td>
+    <td class="c-state"><${StateBadge} service=${s} /><${StateNote} s=${s} serverNow=${serverNow} /></td>
     <td class="c-health"><${HealthBadge} service=${s} /></td>
+    <td class="c-ready"><${Ready} s=${s} /></td>
+    <td class="c-heartbeat"><${Heartbeat} s=${s} serverNow=${serverNow} /></td>
     <td class="c-uptime num">${duration(uptime)}</td>
     <td class="c-restarts num">${s.restarts}</td>
     <td class="c-cpu"><span class="num">${percent(s.usage?.cpu_percent)}</span>

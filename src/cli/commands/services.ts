@@ -23,28 +23,50 @@ type ServiceDetail = Service & { spec: Record<string, unknown>; events: EventJso
 const enc = encodeURIComponent;
 
 /** The service table `list` and `status` print. */
-export function servicesTable(services: Service[], style: Style): string {
+export function servicesTable(services: Service[], style: Style, now = Date.now()): string {
   if (services.length === 0) return `${style.paint('dim', 'no services')}\n`;
   const rows = services.map((s) => [
     s.id,
     s.type,
     style.state(s.state),
-    s.health_check.endpoint ? style.state(s.health) : style.paint('dim', '-'),
+    showsHealth(s) ? style.state(s.health) : style.paint('dim', '-'),
+    readyCell(s, style),
     s.pid === null ? (s.external ? style.paint('dim', 'external') : '-') : String(s.pid),
     duration(s.uptime_seconds),
     String(s.restarts),
+    s.heartbeat_age_seconds === null ? '-' : `${duration(s.heartbeat_age_seconds)} ago`,
     s.usage ? `${s.usage.cpu_percent.toFixed(1)}%` : '-',
     s.usage ? bytes(s.usage.rss_bytes) : '-',
-    stateNote(s),
+    stateNote(s, now),
   ]);
-  return table(['ID', 'TYPE', 'STATE', 'HEALTH', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'NOTE'], rows, style);
+  return table(['ID', 'TYPE', 'STATE', 'HEALTH', 'READY', 'PID', 'UPTIME', 'RESTARTS', 'HEARTBEAT', 'CPU', 'MEM', 'NOTE'], rows, style);
 }
 
-function stateNote(s: Service): string {
+/** Health means something with a probe, or once heartbeats or output went silent ("stalled"). */
+const showsHealth = (s: Service) => !!s.health_check.endpoint || s.health === 'stalled';
+
+/** yes / no while a process runs (or an external service is shown), "-" when there is nothing to be ready. */
+function readyCell(s: Service, style: Style): string {
+  if (s.ready) return style.paint('green', 'yes');
+  return ['running', 'starting', 'draining'].includes(s.state) ? style.paint('yellow', 'no') : style.paint('dim', '-');
+}
+
+/** Seconds from now until an ISO time, never below 0. */
+const secondsUntil = (iso: string, now: number) => Math.max(0, (Date.parse(iso) - now) / 1000);
+
+function stateNote(s: Service, now: number): string {
   if (s.waiting_for.length) return `waiting for ${s.waiting_for.join(', ')}`;
+  if (s.state === 'throttled') return s.throttled_until ? `retry in ${duration(Math.ceil(secondsUntil(s.throttled_until, now)))}` : s.reason;
+  if (s.state === 'draining') return s.inflight === null ? 'draining' : `${s.inflight} in flight`;
   if (s.state === 'backoff' && s.next_start_at) return `next start ${clock(s.next_start_at)}`;
-  if (s.state === 'failed' || s.state === 'exited' || s.health === 'unhealthy') return s.reason;
-  return '';
+  if (s.state === 'failed' || s.state === 'exited' || s.health === 'unhealthy' || s.health === 'stalled') return s.reason;
+  return s.status_text ? short(s.status_text, 60) : '';
+}
+
+/** One line of at most n characters. */
+function short(text: string, n: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > n ? `${line.slice(0, n - 1)}…` : line;
 }
 
 function healthLine(h: HealthBody, url: string, style: Style): string {
@@ -126,7 +148,7 @@ const show: Command = {
   },
 };
 
-function renderDetail(s: ServiceDetail, style: Style): string {
+export function renderDetail(s: ServiceDetail, style: Style, now = Date.now()): string {
   const spec = s.spec;
   const pairs: Array<[string, string]> = [
     ['name', `${s.name} (${s.type})`],
@@ -135,11 +157,17 @@ function renderDetail(s: ServiceDetail, style: Style): string {
       ? `${style.state(s.health)}  ${s.health_check.endpoint}${s.health_check.last
         ? `  last ${s.health_check.last.ok ? 'ok' : `failed (${s.health_check.last.error ?? `HTTP ${s.health_check.last.status}`})`} in ${s.health_check.last.latency_ms} ms at ${clock(s.health_check.last.at)}`
         : ''}`
-      : style.paint('dim', 'no health endpoint')],
+      : s.health === 'stalled' ? style.state(s.health) : style.paint('dim', 'no health endpoint')],
+    ['ready', `${readyCell(s, style)}${readiness(s) ? `  ${readiness(s)}` : ''}`],
     ['pid', s.pid === null ? (s.external ? 'external (not started by the orchestrator)' : '-') : `${s.pid}${s.adopted ? ' (adopted)' : ''}`],
     ['uptime', s.started_at ? `${duration(s.uptime_seconds)} (since ${clock(s.started_at)})` : '-'],
     ['restarts', `${s.restarts}${s.attempts ? `, ${s.attempts} failed attempt${s.attempts === 1 ? '' : 's'} in a row` : ''}`],
   ];
+  if (s.heartbeat_at) pairs.push(['heartbeat', `${duration(s.heartbeat_age_seconds)} ago (${clock(s.heartbeat_at)})`]);
+  if (s.progress !== null) pairs.push(['progress', String(s.progress)]);
+  if (s.inflight !== null) pairs.push(['inflight', `${s.inflight}${s.state === 'draining' ? ' (draining: the stop signal waits for 0)' : ''}`]);
+  if (s.status_text) pairs.push(['status', s.status_text]);
+  if (s.throttled_until) pairs.push(['throttled until', `${clock(s.throttled_until)} (in ${duration(Math.ceil(secondsUntil(s.throttled_until, now)))})`]);
   if (s.usage) pairs.push(['usage', `cpu ${s.usage.cpu_percent.toFixed(1)}%  mem ${bytes(s.usage.rss_bytes)}  processes ${s.usage.pids}`]);
   if (s.last_exit) pairs.push(['last exit', `${s.last_exit.signal ?? `code ${s.last_exit.code}`} — ${s.last_exit.reason} at ${clock(s.last_exit.at)}${s.last_exit.detail ? ` (${s.last_exit.detail})` : ''}`]);
   if (s.waiting_for.length) pairs.push(['waiting for', s.waiting_for.join(', ')]);
@@ -154,6 +182,12 @@ function renderDetail(s: ServiceDetail, style: Style): string {
     out += table(['TIME', 'EVENT', 'DETAILS'], [...s.events].reverse().map((e) => [clock(e.at), e.type, inline(e.data)]), style);
   }
   return out;
+}
+
+/** The readiness endpoint of the spec, if it names one. */
+function readiness(s: ServiceDetail): string | undefined {
+  const h = s.spec.health as { readiness_endpoint?: unknown } | undefined;
+  return typeof h?.readiness_endpoint === 'string' ? h.readiness_endpoint : undefined;
 }
 
 type Verb = 'start' | 'stop' | 'restart';
