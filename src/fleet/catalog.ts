@@ -169,7 +169,7 @@ export class Catalog {
 
   /** Time an orderly stop may take: each dependency level stops in turn, each within its stop timeout. */
   stopBudgetMs(specs: ServiceSpec[]): number {
-    const maxStop = Math.max(0, ...specs.map((s) => s.stop.timeout_seconds));
+    const maxStop = Math.max(0, ...specs.map((s) => s.drain.timeout_seconds + s.stop.timeout_seconds)); // a planned stop may drain first
     const depth = (id: string, seen = new Set<string>()): number => {
       if (seen.has(id)) return 0;
       seen.add(id);

@@ -100,12 +100,13 @@ export class ActorHostSupervisor {
   /**
    * Queue a kernel fact for the worker. Lifecycle facts (spawned, exited) leave as soon as the
    * current callback is done (a microtask: the spawns of one batch of effects still share one
-   * message); routine ones (probe results, samples) wait up to ROUTINE_BATCH_MS to share a message
-   * with others. Order is kept: a flush always sends the whole queue.
+   * message); routine ones (probe results, samples, heartbeats, output notices) wait up to
+   * ROUTINE_BATCH_MS to share a message with others. Order is kept: a flush always sends the whole queue.
    */
   deliver(fact: Fact): void {
     this.facts.push(fact);
-    const routine = fact.msg.type === 'probed' || fact.msg.type === 'sampled';
+    const type = fact.msg.type;
+    const routine = type === 'probed' || type === 'sampled' || type === 'heartbeat' || type === 'output';
     if (!routine && !this.flushSoon) {
       this.flushSoon = true;
       queueMicrotask(() => this.flushFacts());
