@@ -24,7 +24,8 @@ export function agentRoutes(o: HttpPorts): Route[] {
   return [
     {
       // Exempt from the per-address rate limit: every local service calls from 127.0.0.1.
-      method: 'post', pattern: '/api/services/:id/heartbeat', selfAuth: true, unlimited: true,
+      // Nor logged per request: a thousand services heartbeating every second would flood the log.
+      method: 'post', pattern: '/api/services/:id/heartbeat', selfAuth: true, unlimited: true, quiet: true,
       handler: (req): Result => {
         const { id, runId } = authorise(o, req);
         const body = heartbeatBody(req.body);

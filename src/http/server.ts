@@ -47,6 +47,8 @@ export interface Route {
    * run token authorises too (agent.ts). Default false.
    */
   selfAuth?: boolean;
+  /** A mutation not written to the orchestrator log per request (heartbeats: a thousand a second). Default false. */
+  quiet?: boolean;
 }
 
 export interface Security {
@@ -305,7 +307,7 @@ export class HttpServer {
   private answer(route: Route, req: Request, reply: Reply, out: Result): void {
     if ('json' in out) reply.json(out.status, out.json, out.headers);
     else reply.send(out.status, out.text, out.contentType, out.headers);
-    if (route.method !== 'get') this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
+    if (route.method !== 'get' && !route.quiet) this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
   }
 
   private failed(route: Route, req: Request, reply: Reply, err: unknown): void {
