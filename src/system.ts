@@ -23,6 +23,7 @@ import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
 import { LogDiskGuard } from './os/log-disk.js';
+import { OutputNotices } from './os/output.js';
 import { Registry } from './store/index.js';
 import { Retention } from './store/retention.js';
 import { ActorHostSupervisor } from './workers/actor-host.js';
@@ -82,13 +83,16 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
 
   // Late-bound: the kernel reports facts to the actor host, built after it.
   let host: ActorHostSupervisor | undefined;
+  const output = new OutputNotices((id) => !!catalog.get(id)?.silence, (fact) => host?.deliver(fact));
   const logDisk = new LogDiskGuard(config.orchestrator.log_dir, (fact) => host?.deliver(fact), logger.child({ component: 'log-disk' }));
+  // Every child is told where the orchestrator is (the port the server got: see listening below).
+  const baseEnv = { ...childBaseEnv(), ORCHESTRATOR_URL: orchestratorUrl(config.orchestrator.host, config.orchestrator.port) };
   const kernel = new Kernel({
     logDir: config.orchestrator.log_dir,
     ledger: registry.runs,
     registryId: registry.identity(),
     log: logger,
-    baseEnv: { ...childBaseEnv(), ORCHESTRATOR_URL: `http://${urlHost(config.orchestrator.host)}:${config.orchestrator.port}` },
+    baseEnv,
     onFact: (fact) => {
       if (fact.msg.type === 'sampled') history.sample(fact.id, fact.msg.cpu, fact.msg.rss);
       logDisk.relay(fact);
@@ -102,6 +106,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     (service, stream, batch) => lines.emit('lines', service, stream, batch),
     (key, message) => history.setCondition(key, message),
     (service, stream, bytes) => record([{ service, type: 'logs_dropped', at: bootNow(), data: { stream, bytes, reason: 'more than logs.max_total_size written since the last rotation' } }]),
+    (service) => output.wrote(service),
   );
   log.onWriteProblem((message) => history.setCondition('own_log', message));
   const retention = new Retention(registry, config.history.keep_days, logger.child({ component: 'retention' }));
@@ -237,7 +242,12 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
       unfollow: (id) => logs.unfollow(id),
       query: (id, q) => queryLogs(logs, pool, id, q),
     },
+    agents: {
+      tokenOwner: (id, token) => kernel.tokenOwner(id, token),
+      tell: (id, msg) => actorHost.deliver({ id, msg }),
+    },
     status: {
+      listening: (port) => { baseEnv.ORCHESTRATOR_URL = orchestratorUrl(config.orchestrator.host, port); },
       startedAt,
       uptimeSeconds: () => (bootNow() - startedBoot) / 1000,
       hostReady: () => actorHost.isReady,
@@ -268,7 +278,8 @@ export async function startSystem(config: OrchestratorConfig, log: OrchestratorL
   return system;
 }
 
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
+/** The URL a child reaches the orchestrator at (ORCHESTRATOR_URL): a wildcard bind is reached on loopback. */
+function orchestratorUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
 }

@@ -29,6 +29,8 @@ export class History extends EventEmitter<HistoryEvents> {
   /** The status last written per service, so only changes are written. */
   private readonly saved = new Map<string, string>();
   private sampleFlush: NodeJS.Timeout | null = null;
+  /** drain_started events per service since the orchestrator started (/metrics). */
+  private readonly drainCounts = new Map<string, number>();
 
   constructor(private readonly registry: Registry, private readonly log: Logger) {
     super();
@@ -51,6 +53,7 @@ export class History extends EventEmitter<HistoryEvents> {
 
   /** Store events (wall-clock times) and publish them with their sequence numbers. */
   record(events: ServiceEvent[]): void {
+    for (const e of events) if (e.type === 'drain_started' && e.service) this.drainCounts.set(e.service, (this.drainCounts.get(e.service) ?? 0) + 1);
     let stored: StoredEvent[];
     try {
       stored = this.registry.events.append(events.map((e) => ({ at: Math.round(bootToWall(e.at)), service: e.service, type: e.type, data: e.data })));
@@ -59,6 +62,11 @@ export class History extends EventEmitter<HistoryEvents> {
       return;
     }
     for (const e of stored) this.emit('event', e);
+  }
+
+  /** Drains started per service since the orchestrator started. */
+  drains(id: string): number {
+    return this.drainCounts.get(id) ?? 0;
   }
 
   /** Conditions that degrade the orchestrator without stopping it (shown in /health). */

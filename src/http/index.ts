@@ -54,6 +54,7 @@ export async function listen(o: HttpPorts, log: Logger, opts: HttpOptions): Prom
     server.close();
     throw e;
   }
+  o.status.listening(port);
   return {
     port, engine: engine.name, server, feed,
     close: () => {

@@ -1,8 +1,10 @@
 /** GET /metrics in the Prometheus text exposition format (0.0.4). */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { ServiceState } from '../actors/protocol.js';
+import { bootNow } from '../clock.js';
 import type { HttpPorts } from './ports.js';
 
-const STATES = ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff', 'failed'] as const;
+const STATES: readonly ServiceState[] = ['stopped', 'starting', 'running', 'draining', 'stopping', 'exited', 'backoff', 'throttled', 'failed'];
 
 let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
@@ -26,14 +28,25 @@ export function renderMetrics(o: HttpPorts): string {
     services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'running' ? 1 : 0]));
   metric('orchestrator_service_state', 'gauge', 'Lifecycle state of the service (1 for the current state).',
     services.flatMap(({ spec, view }) => STATES.map((state): [Record<string, string>, number] => [{ service: spec.id, state }, view.state === state ? 1 : 0])));
-  metric('orchestrator_service_healthy', 'gauge', '1 healthy, 0 unhealthy, -1 unknown.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.health === 'healthy' ? 1 : view.health === 'unhealthy' ? 0 : -1]));
+  metric('orchestrator_service_healthy', 'gauge', '1 healthy, 0 unhealthy or stalled, -1 unknown.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.health === 'healthy' ? 1 : view.health === 'unknown' ? -1 : 0]));
+  metric('orchestrator_service_ready', 'gauge', '1 when the service is ready for traffic and for its dependents.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.ready ? 1 : 0]));
   metric('orchestrator_service_restarts_total', 'counter', 'Restarts of the service since the orchestrator started it.',
     services.map(({ spec, view }) => [{ service: spec.id }, view.restarts]));
   metric('orchestrator_service_cpu_percent', 'gauge', 'CPU use of the process tree, percent of one core.',
     services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.cpu]));
   metric('orchestrator_service_memory_bytes', 'gauge', 'Resident memory of the process tree.',
     services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.rss]));
+  const now = bootNow();
+  metric('orchestrator_service_heartbeat_age_seconds', 'gauge', 'Seconds since the service\'s last heartbeat in this run (only services that sent one).',
+    services.filter(({ view }) => view.heartbeatAt !== null).map(({ spec, view }) => [{ service: spec.id }, Math.max(0, (now - view.heartbeatAt!) / 1000)]));
+  metric('orchestrator_service_inflight', 'gauge', 'In-flight work the service last reported in a heartbeat (only services that reported it).',
+    services.filter(({ view }) => view.inflight !== null).map(({ spec, view }) => [{ service: spec.id }, view.inflight!]));
+  metric('orchestrator_service_throttled_seconds', 'gauge', 'Seconds left of a throttled wait; 0 when not throttled.',
+    services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'throttled' && view.throttledUntil !== null ? Math.max(0, (view.throttledUntil - now) / 1000) : 0]));
+  metric('orchestrator_service_drains_total', 'counter', 'Drains (a planned stop waiting for in-flight work) started since the orchestrator started.',
+    services.map(({ spec }) => [{ service: spec.id }, o.history.drains(spec.id)]));
   metric('orchestrator_service_health_latency_seconds', 'gauge', 'Latency of the last health check.',
     services.filter(({ view }) => view.probe).map(({ spec, view }) => [{ service: spec.id }, view.probe!.latencyMs / 1000]));
   const mem = process.memoryUsage();

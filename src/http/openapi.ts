@@ -8,6 +8,12 @@ const common = {
   '401': error('Missing or wrong API key'),
   '429': error('Rate limit exceeded (see Retry-After)'),
 };
+/** A service's own calls: its run token (or the API key) as a bearer token; not rate limited. */
+const agentSecurity = [{ bearer: [] }, { apiKey: [] }, {}];
+const agentErrors = {
+  '400': error('Invalid id or body; field names it'), '401': error('Missing or wrong token (with api.api_key set)'),
+  '403': error('A run token of another service'), '404': error('Unknown service'),
+};
 const withId = { '400': error('Invalid id or input'), '404': error('Unknown service'), ...common };
 const control = (verb: string) => ({
   put: {
@@ -26,6 +32,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       version,
       description: 'Supervises AI agent services: lifecycle, health, backoff, limits, logs and history. ' +
         'With api.api_key set, every /api, /metrics and /ws request needs X-API-Key or Authorization: Bearer. ' +
+        'A supervised service\'s own heartbeat and throttle calls take its run token (ORCHESTRATOR_TOKEN) as well, with or without an API key. ' +
         'Request bodies must be application/json and at most 1 MB.',
     },
     components: {
@@ -50,7 +57,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
             resources: { type: 'object', properties: { max_memory: { type: ['string', 'number', 'null'], examples: ['512MB'] }, max_cpu: { type: ['string', 'number', 'null'], examples: ['25%'] } } },
             environment: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
             stop: { type: 'object', properties: { signal: { type: 'string' }, timeout_seconds: { type: 'number' } } },
-            health: { type: 'object', properties: { interval_seconds: { type: 'number' }, timeout_seconds: { type: 'number' }, initial_delay_seconds: { type: 'number' }, success_threshold: { type: 'integer' }, failure_threshold: { type: 'integer' } } },
+            health: {
+              type: 'object',
+              properties: {
+                interval_seconds: { type: 'number' }, timeout_seconds: { type: 'number' }, initial_delay_seconds: { type: 'number' }, success_threshold: { type: 'integer' }, failure_threshold: { type: 'integer' },
+                readiness_endpoint: { type: ['string', 'null'], format: 'uri', description: 'Failing: ready false, no restart; dependents wait for ready' },
+                startup_timeout_seconds: { type: ['number', 'null'], description: 'A fresh run may take this long to pass its first liveness probe' },
+              },
+            },
+            heartbeat: { type: ['object', 'null'], properties: { timeout_seconds: { type: 'number' }, require_progress: { type: 'boolean' }, action: { enum: ['restart', 'alert'] } } },
+            silence: { type: ['object', 'null'], properties: { timeout_seconds: { type: 'number' }, action: { enum: ['restart', 'alert'] } } },
+            throttle: { type: 'object', properties: { exit_codes: { type: 'array', items: { type: 'integer' } }, default_seconds: { type: 'number' }, max_seconds: { type: 'number' } } },
+            drain: { type: 'object', properties: { timeout_seconds: { type: 'number' } } },
             depends_on: { type: 'array', items: { type: 'string' } },
             group: { type: 'string' },
           },
@@ -59,12 +77,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
           type: 'object',
           properties: {
             id: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' }, source: { enum: ['file', 'api'] }, group: { type: 'string' },
-            state: { enum: ['stopped', 'starting', 'running', 'stopping', 'exited', 'backoff', 'failed'] },
-            health: { enum: ['unknown', 'healthy', 'unhealthy'] }, want: { enum: ['up', 'down'] }, reason: { type: 'string' },
+            state: { enum: ['stopped', 'starting', 'running', 'draining', 'stopping', 'exited', 'backoff', 'throttled', 'failed'] },
+            health: { enum: ['unknown', 'healthy', 'unhealthy', 'stalled'] }, want: { enum: ['up', 'down'] }, reason: { type: 'string' },
             pid: { type: ['integer', 'null'] }, adopted: { type: 'boolean' }, started_at: { type: ['string', 'null'], format: 'date-time' },
             uptime_seconds: { type: ['number', 'null'] }, restarts: { type: 'integer' }, attempts: { type: 'integer' },
             last_exit: { type: ['object', 'null'] }, health_check: { type: 'object' }, usage: { type: ['object', 'null'] },
             waiting_for: { type: 'array', items: { type: 'string' } }, next_start_at: { type: ['string', 'null'] },
+            ready: { type: 'boolean' }, heartbeat_at: { type: ['string', 'null'], format: 'date-time' }, heartbeat_age_seconds: { type: ['number', 'null'] },
+            progress: { type: ['number', 'null'] }, inflight: { type: ['integer', 'null'] }, status_text: { type: ['string', 'null'] },
+            throttled_until: { type: ['string', 'null'], format: 'date-time' },
             spec: ref('ServiceSpec'), events: { type: 'array', items: ref('Event') },
           },
         },
@@ -89,6 +110,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/services/{id}/start': control('start'),
       '/api/services/{id}/stop': control('stop'),
       '/api/services/{id}/restart': control('restart'),
+      '/api/services/{id}/heartbeat': {
+        post: {
+          summary: 'The service says it is working (its run token ORCHESTRATOR_TOKEN, or the API key, as Authorization: Bearer). ' +
+            'drain: true while a planned stop waits for its in-flight work (finish it, take no more, report inflight 0).',
+          operationId: 'heartbeat', parameters: [idParam], security: agentSecurity,
+          requestBody: { required: false, ...jsonBody({ type: 'object', properties: { progress: { type: 'number' }, inflight: { type: 'integer', minimum: 0 }, status: { type: 'string', maxLength: 500, description: 'longer is cut' } } }) },
+          responses: { '200': { description: 'recorded', ...jsonBody({ type: 'object', required: ['drain'], properties: { drain: { type: 'boolean' } } }) }, ...agentErrors },
+        },
+      },
+      '/api/services/{id}/throttle': {
+        post: {
+          summary: 'The service is rate-limited: its next exit is throttled (waits retry_after_seconds, spends no retry), not a crash; longer than throttle.max_seconds: failed (quota)',
+          operationId: 'throttle', parameters: [idParam], security: agentSecurity,
+          requestBody: { required: true, ...jsonBody({ type: 'object', required: ['retry_after_seconds'], properties: { retry_after_seconds: { type: 'number', exclusiveMinimum: 0 } } }) },
+          responses: { '202': { description: 'accepted', ...jsonBody({ type: 'object', properties: { accepted: { type: 'boolean' }, retry_after_seconds: { type: 'number' } } }) }, ...agentErrors },
+        },
+      },
       '/api/services/{id}/logs': {
         get: {
           summary: 'Log lines: the last N per stream (default), the lines written since a time (?since), or a search (?q text, ?regex), newest first, across rotated archives. ' +

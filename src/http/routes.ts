@@ -1,7 +1,6 @@
 /** The REST API: the seed's endpoints plus history, reload, metrics and the OpenAPI document. */
 import { formatProblem, type Problem } from '../config/load.js';
-import { ID_PATTERN } from '../config/schema.js';
-import { AppError, badRequest, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import type { FleetSummary } from '../fleet/views.js';
 import type { LogQuery } from '../logs/query.js';
 import type { Stream } from '../os/logs.js';
@@ -11,7 +10,8 @@ import { openApiDocument } from './openapi.js';
 import { presentEvent, presentService, presentSpec } from './present.js';
 import type { EngineName } from './engine/types.js';
 import type { HttpPorts } from './ports.js';
-import type { Request, Result, Route } from './server.js';
+import { serviceId, type Request, type Result, type Route } from './server.js';
+import { agentRoutes } from './agent.js';
 
 const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
@@ -76,6 +76,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       },
     },
     { method: 'get', pattern: '/api/services/:id', handler: (req) => json(200, detail(serviceId(req))) },
+    ...agentRoutes(o),
     {
       method: 'post', pattern: '/api/services',
       handler: async (req) => {
@@ -180,13 +181,6 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       },
     }] : []),
   ];
-}
-
-/** The :id path segment, checked against the strict id pattern (nothing can escape a folder). */
-export function serviceId(req: Request): string {
-  const id = req.params.id ?? '';
-  if (!ID_PATTERN.test(id)) throw new AppError('bad_request', `invalid service id "${id.slice(0, 80)}"`, 400, 'id');
-  return id;
 }
 
 /** ?lines, ?stream, ?since (ISO time or epoch ms), ?q (text) or ?regex (pattern). */

@@ -6,7 +6,7 @@
  * and never after an abort.
  */
 import type { Logger } from 'pino';
-import type { OrchestratorConfig } from '../config/schema.js';
+import { ID_PATTERN, type OrchestratorConfig } from '../config/schema.js';
 import { AppError, badRequest } from '../errors.js';
 import {
   allowedHostNames, hostName, isLoopback, keyMatches, originAllowed, presentedKey, RateLimiter,
@@ -42,6 +42,13 @@ export interface Route {
   public?: boolean;
   /** Exempt from the rate limit (default: everything outside /api and /metrics is exempt). */
   unlimited?: boolean;
+  /**
+   * The handler checks who may call, not the API key check here: a service's own calls, which its
+   * run token authorises too (agent.ts). Default false.
+   */
+  selfAuth?: boolean;
+  /** A mutation not written to the orchestrator log per request (heartbeats: a thousand a second). Default false. */
+  quiet?: boolean;
 }
 
 export interface Security {
@@ -101,6 +108,13 @@ export function readRequest(raw: RawRequest, params: Record<string, string> = {}
     ifNoneMatch: raw.header('if-none-match'),
     protocol: raw.header('sec-websocket-protocol'),
   }, raw.ip);
+}
+
+/** The :id path segment, checked against the strict id pattern (nothing can escape a folder). */
+export function serviceId(req: Request): string {
+  const id = req.params.id ?? '';
+  if (!ID_PATTERN.test(id)) throw new AppError('bad_request', `invalid service id "${id.slice(0, 80)}"`, 400, 'id');
+  return id;
 }
 
 /** 414 for a request target over LIMITS.maxUrlBytes, 431 for header lines over LIMITS.maxHeaderBytes. */
@@ -220,7 +234,7 @@ export class HttpServer {
 
   private handle(entry: Entry, r: Request, raw: RawRequest, res: RawResponse, reply: Reply): void {
     const { route } = entry;
-    const denied = guard(this.sec, r, reply, { isPublic: !!route.public, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
+    const denied = guard(this.sec, r, reply, { isPublic: !!route.public || !!route.selfAuth, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
     if (denied) return this.fail(reply, denied);
     if (!METHODS_WITH_BODY.has(route.method)) return this.run(route, r, reply);
     const length = Number(raw.header('content-length') || '0');
@@ -293,7 +307,7 @@ export class HttpServer {
   private answer(route: Route, req: Request, reply: Reply, out: Result): void {
     if ('json' in out) reply.json(out.status, out.json, out.headers);
     else reply.send(out.status, out.text, out.contentType, out.headers);
-    if (route.method !== 'get') this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
+    if (route.method !== 'get' && !route.quiet) this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
   }
 
   private failed(route: Route, req: Request, reply: Reply, err: unknown): void {

@@ -5,7 +5,8 @@
  *   - writes a time mark (wall ms, logical offset) at most once a second when a stream grew, so any
  *     line can be placed in time within about a second (?since=);
  *   - has a stream past logs.max_size rotated (rotation.ts);
- *   - hands the new lines of a stream someone follows to the feed (follow.ts);
+ *   - hands the new lines of a stream someone follows to the feed (follow.ts), and tells that a
+ *     service wrote at all (onOutput: output silence, os/output.ts);
  *   - reports a full or unwritable disk, and carries on (disk.ts).
  * Its periods (timing.ts) run on the boot clock, so a wall-clock jump pauses none of them; only
  * the time written into a mark is wall-clock, as readers ask by wall time.
@@ -58,6 +59,8 @@ export class LogStore {
     private readonly onLines: LinesHandler,
     onCondition: ConditionHandler,
     onDropped: (service: string, stream: Stream, bytes: number) => void = () => undefined,
+    /** A service's stdout or stderr grew (as often as its files are looked at: os/output.ts throttles). */
+    private readonly onOutput: (service: string) => void = () => undefined,
   ) {
     this.dir = serviceLogDir(logDir);
     this.disk = new DiskConditions(this.dir, log, onCondition);
@@ -192,7 +195,10 @@ export class LogStore {
     const size = sizeOf(t.file);
     if (size !== t.size) {
       // Services are logging: have a pool worker ready, so a rotation never waits for one to start.
-      if (size > t.size) this.pool.warm();
+      if (size > t.size) {
+        this.pool.warm();
+        this.onOutput(t.service);
+      }
       t.size = size;
       t.follow?.read();
     }

@@ -90,9 +90,10 @@ export class Adoption {
       };
       ledger.handOver(row.run_id, {
         service: row.service, run_id: run.runId, pid: row.pid, pgid: row.pgid, proc_start: row.proc_start,
-        boot_id: boot, started_at: row.started_at,
+        boot_id: boot, started_at: row.started_at, token_hash: row.token_hash,
       }, Date.now());
-      children.adopt({ id: row.service, run, startTicks: row.proc_start, child: null, mark, leaderExited: !leaderAlive, watching: false });
+      // Its token goes on working: the process still has it in its environment.
+      children.adopt({ id: row.service, run, startTicks: row.proc_start, child: null, mark, leaderExited: !leaderAlive, watching: false, tokenHash: row.token_hash });
       adopted.push(run);
     }
     if (adopted.length) this.watchLeaders();

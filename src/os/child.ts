@@ -19,6 +19,7 @@ import { openServiceLogsOrNone } from './logs.js';
 import { groupHolder, RUN_ID_ENV, runMark, type GroupHolder } from './marks.js';
 import { bootId, groupMembers, readStat, ticksToMs } from './proc.js';
 import { GROUP_POLL_MAX_MS, GROUP_POLL_MIN_MS } from './timing.js';
+import { newRunToken, TOKEN_ENV, type RunTokens } from './tokens.js';
 
 /** A run the kernel holds: its process group and how to tell the group is still ours. */
 export interface Run {
@@ -31,6 +32,8 @@ export interface Run {
   mark: string;
   leaderExited: boolean;
   watching: boolean;
+  /** SHA-256 (hex) of the run's token (tokens.ts); null for a run started before tokens were recorded. */
+  tokenHash: string | null;
 }
 
 export interface ChildrenOptions {
@@ -39,6 +42,8 @@ export interface ChildrenOptions {
   log: Logger;
   registryId: string;
   baseEnv: Record<string, string>;
+  /** The live runs' tokens: each run's is held from its spawn until it ends. */
+  tokens: RunTokens;
   onFact(fact: Fact): void;
   onLogProblem?(message: string | null): void;
 }
@@ -63,6 +68,7 @@ export class Children {
   /** Hold a run taken over from an earlier orchestrator; a leader already gone has its group watched. */
   adopt(proc: Run): void {
     this.runs.set(proc.id, proc);
+    if (proc.tokenHash) this.opts.tokens.set(proc.id, proc.run.runId, proc.tokenHash);
     if (proc.leaderExited) this.watchGroup(proc);
   }
 
@@ -84,14 +90,20 @@ export class Children {
     }
     const files = openServiceLogsOrNone(this.opts.logDir, id, this.opts.log, this.opts.onLogProblem);
     let child: ChildProcess;
+    const token = newRunToken();
     // Supervision does not depend on the registry either: a disk that refuses writes has the row
     // held in memory (written once it can be); any other refusal is logged and the child still runs.
-    this.record(id, () => this.opts.ledger.pending(id, runId, bootId(), Date.now()), 'the run about to start');
+    this.record(id, () => this.opts.ledger.pending(id, runId, bootId(), Date.now(), token.hash), 'the run about to start');
+    // Held before the process starts: its first call may come before the spawn event.
+    this.opts.tokens.set(id, runId, token.hash);
     try {
       const [command, ...args] = splitCommandLine(executable);
       child = spawn(command!, args, {
         cwd: spec.working_dir,
-        env: { ...this.opts.baseEnv, ...spec.environment, ORCHESTRATOR_SERVICE_ID: id, [RUN_ID_ENV]: runMark(this.opts.registryId, id, runId) },
+        env: {
+          ...this.opts.baseEnv, ...spec.environment,
+          ORCHESTRATOR_SERVICE_ID: id, [TOKEN_ENV]: token.token, [RUN_ID_ENV]: runMark(this.opts.registryId, id, runId),
+        },
         stdio: ['ignore', files.stdout, files.stderr],
         detached: true,
       });
@@ -115,7 +127,7 @@ export class Children {
       const stat = readStat(pid);
       const startTicks = stat?.startTicks ?? 0;
       const run: RunInfo = { runId, pid, pgid: pid, startedAt: stat ? ticksToMs(startTicks) : bootNow() };
-      this.runs.set(id, { id, run, startTicks, child, mark: runMark(this.opts.registryId, id, runId), leaderExited: false, watching: false });
+      this.runs.set(id, { id, run, startTicks, child, mark: runMark(this.opts.registryId, id, runId), leaderExited: false, watching: false, tokenHash: token.hash });
       this.opts.onFact({ id, msg: { type: 'spawned', run } });
       afterFact(() => {
         this.record(id, () => this.opts.ledger.identified(id, runId, pid, pid, startTicks, Date.now()), 'the run');
@@ -215,6 +227,7 @@ export class Children {
   }
 
   private endRun(id: string, runId: string, code: number | null, signal: string | null, reason: string): void {
+    this.opts.tokens.drop(id, runId);
     this.record(id, () => this.opts.ledger.ended(id, runId, Date.now(), code, signal, reason), 'the exit');
   }
 

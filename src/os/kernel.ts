@@ -19,6 +19,7 @@ import { Children } from './child.js';
 import type { LeftBehind } from './marks.js';
 import { Prober } from './probes.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
+import { RunTokens, type TokenOwner } from './tokens.js';
 
 export type { StoppedGroup } from './adopt.js';
 
@@ -37,13 +38,14 @@ export interface KernelOptions {
 
 export class Kernel {
   private readonly children: Children;
+  private readonly tokens = new RunTokens();
   private readonly adoption: Adoption;
   private readonly prober = new Prober();
   private pendingSamples: SampleRequest[] = [];
   private closed = false;
 
   constructor(private readonly opts: KernelOptions) {
-    this.children = new Children(opts);
+    this.children = new Children({ ...opts, tokens: this.tokens });
     this.adoption = new Adoption({ ledger: opts.ledger, log: opts.log, registryId: opts.registryId, children: this.children });
   }
 
@@ -57,6 +59,11 @@ export class Kernel {
         case 'sample': this.queueSample(e.id, e.runId); break;
       }
     }
+  }
+
+  /** Whose run token a call about service `id` presented (ORCHESTRATOR_TOKEN, tokens.ts). */
+  tokenOwner(id: string, token: string): TokenOwner {
+    return this.tokens.owner(id, token);
   }
 
   /** Every process group the kernel currently owns, by service id. */

@@ -66,4 +66,8 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE services ADD COLUMN commanded TEXT;
   `,
+  // 5: the SHA-256 of each run's ORCHESTRATOR_TOKEN, so a re-adopted run's token still authorises it
+  `
+  ALTER TABLE runs ADD COLUMN token_hash TEXT;
+  `,
 ];

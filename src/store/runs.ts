@@ -20,9 +20,11 @@ export interface RunRow {
   exit_code: number | null;
   signal: string | null;
   reason: string | null;
+  /** SHA-256 (hex) of the run's ORCHESTRATOR_TOKEN (os/tokens.ts); null for runs recorded before tokens. */
+  token_hash: string | null;
 }
 
-export type NewRun = Pick<RunRow, 'service' | 'run_id' | 'pid' | 'pgid' | 'proc_start' | 'boot_id' | 'started_at'>;
+export type NewRun = Pick<RunRow, 'service' | 'run_id' | 'pid' | 'pgid' | 'proc_start' | 'boot_id' | 'started_at'> & { token_hash?: string | null };
 
 export class RunLedger {
   private readonly insert;
@@ -36,7 +38,7 @@ export class RunLedger {
 
   constructor(private readonly db: DB, private readonly writes: PendingWrites) {
     this.insert = db.prepare<NewRun, void>(
-      'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at)',
+      'INSERT INTO runs (service, run_id, pid, pgid, proc_start, boot_id, started_at, token_hash) VALUES (@service, @run_id, @pid, @pgid, @proc_start, @boot_id, @started_at, @token_hash)',
     );
     this.identify = db.prepare<[number, number, number, number, string, string], void>(
       'UPDATE runs SET pid = ?, pgid = ?, proc_start = ?, started_at = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL',
@@ -55,10 +57,11 @@ export class RunLedger {
 
   /**
    * Written just before a spawn (pid 0): if the orchestrator dies before it learns the pid, the
-   * next one still knows a process may exist and finds it by its ORCHESTRATOR_RUN_ID.
+   * next one still knows a process may exist and finds it by its ORCHESTRATOR_RUN_ID. The token's
+   * hash is kept so a run re-adopted later is still authorised by the token it was started with.
    */
-  pending(service: string, runId: string, bootId: string, at: number): void {
-    this.writes.write('run', () => this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at }));
+  pending(service: string, runId: string, bootId: string, at: number, tokenHash: string | null = null): void {
+    this.writes.write('run', () => this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at, token_hash: tokenHash }));
   }
 
   /** The pending run's process is known now. */
@@ -86,7 +89,7 @@ export class RunLedger {
   handOver(oldRunId: string, run: NewRun, at: number): void {
     this.writes.write('run', () => this.db.transaction(() => {
       this.end.run(at, null, null, 'handed over to a new orchestrator', run.service, oldRunId);
-      this.insert.run(run);
+      this.insert.run({ ...run, token_hash: run.token_hash ?? null });
     })());
   }
 

@@ -44,6 +44,12 @@ export class CallError extends Error {
 
 /** Routine facts wait at most this long for company. */
 const ROUTINE_BATCH_MS = 10;
+/**
+ * Facts from the services themselves (heartbeats, output notices) wait longer: a thousand services
+ * heartbeating every second then cost twenty messages to the worker a second, not a hundred, and a
+ * deadline of seconds does not notice 50 ms.
+ */
+const AGENT_BATCH_MS = 50;
 
 type Pending = { reject: (e: Error) => void; timer?: NodeJS.Timeout };
 
@@ -54,6 +60,8 @@ export class ActorHostSupervisor {
   private facts: Fact[] = [];
   private flushSoon = false;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** performance.now() the pending flushTimer fires at. */
+  private flushAt = 0;
   private restarts: number[] = [];
   private stopping = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -101,17 +109,24 @@ export class ActorHostSupervisor {
    * Queue a kernel fact for the worker. Lifecycle facts (spawned, exited) leave as soon as the
    * current callback is done (a microtask: the spawns of one batch of effects still share one
    * message); routine ones (probe results, samples) wait up to ROUTINE_BATCH_MS to share a message
-   * with others. Order is kept: a flush always sends the whole queue.
+   * with others, heartbeats and output notices up to AGENT_BATCH_MS. Order is kept: a flush always
+   * sends the whole queue.
    */
   deliver(fact: Fact): void {
     this.facts.push(fact);
-    const routine = fact.msg.type === 'probed' || fact.msg.type === 'sampled';
-    if (!routine && !this.flushSoon) {
+    if (this.flushSoon) return;
+    const type = fact.msg.type;
+    const wait = type === 'probed' || type === 'sampled' ? ROUTINE_BATCH_MS : type === 'heartbeat' || type === 'output' ? AGENT_BATCH_MS : 0;
+    if (wait === 0) {
       this.flushSoon = true;
       queueMicrotask(() => this.flushFacts());
-    } else if (routine && !this.flushSoon && !this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flushFacts(), ROUTINE_BATCH_MS);
+      return;
     }
+    const at = performance.now() + wait;
+    if (this.flushTimer && this.flushAt <= at) return;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushAt = at;
+    this.flushTimer = setTimeout(() => this.flushFacts(), wait);
   }
 
   /** Load generation for the bench (see wire.ts). */
