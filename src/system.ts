@@ -83,7 +83,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
 
   // Late-bound: the kernel reports facts to the actor host, built after it.
   let host: ActorHostSupervisor | undefined;
-  const output = new OutputNotices((id) => !!catalog.get(id)?.silence, (fact) => host?.deliver(fact));
+  const output = new OutputNotices((id) => { const s = catalog.get(id)?.silence; return s ? s.timeout_seconds * 1000 : null; }, (fact) => host?.deliver(fact));
   const logDisk = new LogDiskGuard(config.orchestrator.log_dir, (fact) => host?.deliver(fact), logger.child({ component: 'log-disk' }));
   // Every child is told where the orchestrator is (the port the server got: see listening below).
   const baseEnv = { ...childBaseEnv(), ORCHESTRATOR_URL: orchestratorUrl(config.orchestrator.host, config.orchestrator.port) };
