@@ -40,7 +40,7 @@ export function fail(err) {
  * Start `orchestrator serve` on a temporary folder and wait until its services run.
  *   services  id → spec (explicit services), or
  *   count, executable, autoStart  that many generated services "svc-000", … (no health endpoint)
- *   config    orchestrator.yaml sections merged over bench defaults (port 0, rate limit off,
+ *   config    orchestrator.yaml sections merged over bench defaults (a free port, rate limit off,
  *             supervision intensity unlimited)
  *   waitFor   'running' (default for auto-started), 'stopped', 'healthy', or null (do not wait)
  *   engine    'uws', 'node' or 'auto': sets ORCHESTRATOR_HTTP_ENGINE for it (unset: the environment's,
