@@ -1,15 +1,13 @@
 // Shared by the bench scenarios: run the built orchestrator (`node bin/orchestrator.js serve`) on
 // a temporary folder with N cheap services, wait until they run, and take everything down again.
+// Ports, polling, the config folder and the process itself come from test/helpers/process.mjs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { freePort, ROOT, startOrchestrator as startProcess, until, writeFolder } from '../../test/helpers/process.mjs';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'orchestrator.js');
+export { freePort, ROOT };
 
 const cleanups = [];
 let exiting = false;
@@ -42,7 +40,7 @@ export function fail(err) {
  * Start `orchestrator serve` on a temporary folder and wait until its services run.
  *   services  id → spec (explicit services), or
  *   count, executable, autoStart  that many generated services "svc-000", … (no health endpoint)
- *   config    orchestrator.yaml sections merged over bench defaults (port 0, rate limit off,
+ *   config    orchestrator.yaml sections merged over bench defaults (a free port, rate limit off,
  *             supervision intensity unlimited)
  *   waitFor   'running' (default for auto-started), 'stopped', 'healthy', or null (do not wait)
  *   engine    'uws', 'node' or 'auto': sets ORCHESTRATOR_HTTP_ENGINE for it (unset: the environment's,
@@ -53,67 +51,49 @@ export async function startOrchestrator({
   services, count = 0, executable = 'sleep 3600', autoStart = true, api = {}, logLevel = 'warn', config = {}, waitFor, timeoutMs = 120_000, env: extraEnv = {}, engine,
 }) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
-  atExit(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'services'));
   const specs = services ?? Object.fromEntries(Array.from({ length: count }, (_, i) => [
     `svc-${String(i).padStart(3, '0')}`, { executable, auto_start: autoStart, stop: { timeout_seconds: 2 } },
   ]));
-  for (const [id, spec] of Object.entries(specs)) writeFileSync(join(dir, 'services', `${id}.yaml`), stringify({ id, ...spec }));
   const base = {
-    orchestrator: { host: '127.0.0.1', port: 0, log_level: logLevel },
+    orchestrator: { host: '127.0.0.1', log_level: logLevel },
     monitoring: { interval: 30, timeout: 5, sample_interval: 5 },
     api: { rate_limit: api.rate_limit ?? 0, api_key: api.api_key ?? null, cors_origins: [] },
     supervision: { intensity: 1_000_000, period_seconds: 1 },
   };
-  for (const [k, v] of Object.entries(config)) base[k] = { ...(base[k] ?? {}), ...v };
-  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(base));
-  const env = { ...process.env, ...extraEnv };
-  for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) delete env[k];
+  const port = config.orchestrator?.port || await freePort();
+  const { dir } = writeFolder({
+    services: Object.fromEntries(Object.entries(specs).map(([id, spec]) => [id, { id, ...spec }])),
+    config: { ...config, orchestrator: { ...config.orchestrator, port } }, base, prefix: 'orch-bench-',
+  });
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { ORCHESTRATOR_HOST: undefined, ORCHESTRATOR_PORT: undefined, ORCHESTRATOR_API_KEY: undefined, ...extraEnv };
   if (engine) env.ORCHESTRATOR_HTTP_ENGINE = engine;
   // The flags the shipped entry points use (bin shebang, npm start, start-orchestrator.sh).
   // BENCH_NODE_ARGS adds flags for a look inside, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...nodeArgs, BIN, 'serve', '--config', join(dir, 'orchestrator.yaml')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c) => { out += c; });
-  child.stderr.on('data', (c) => { out += c; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const nodeArgs = ['--max-semi-space-size=2', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   let pids = [];
+  let orchestrator;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await orchestrator?.stop();
     // The orchestrator stops its services on SIGTERM; anything left (it was killed) goes too.
     for (const pid of pids) {
       try { process.kill(pid, 0); process.kill(-pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
     }
   };
   atExit(stop);
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`orchestrator did not start:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /orchestrator listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    };
-    child.stdout.on('data', check);
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`orchestrator exited with ${code}:\n${out}`)); });
-  });
+  orchestrator = await startProcess({ dir, port, env, nodeArgs, cwd: dir, timeoutMs: 30_000, stopTimeoutMs: 60_000 });
+  const { url, child } = orchestrator;
   const headers = api.api_key ? { 'x-api-key': api.api_key } : {};
   const list = async () => (await (await fetch(`${url}/api/services`, { headers })).json()).services;
   const want = waitFor === undefined ? (Object.values(specs).every((s) => s.auto_start === false) ? 'stopped' : 'running') : waitFor;
   const ids = Object.keys(specs);
-  const deadline = Date.now() + timeoutMs;
-  while (want) {
-    const l = await list();
-    pids = l.map((s) => s.pid).filter(Boolean);
-    const ok = (s) => (want === 'healthy' ? s.state === 'running' && (s.health === 'healthy' || !s.health_check.endpoint) : s.state === want);
-    if (l.length === ids.length && l.every(ok)) break;
-    if (Date.now() > deadline) throw new Error(`services did not reach ${want}`);
-    await new Promise((r) => setTimeout(r, 200));
+  const ok = (s) => (want === 'healthy' ? s.state === 'running' && (s.health === 'healthy' || !s.health_check.endpoint) : s.state === want);
+  if (want) {
+    await until(async () => {
+      const l = await list();
+      pids = l.map((s) => s.pid).filter(Boolean);
+      return l.length === ids.length && l.every(ok);
+    }, { what: `services to reach ${want}`, timeoutMs, everyMs: 200 });
   }
   // Which engine serves (GET /health names it).
   const served = (await (await fetch(`${url}/health`, { headers })).json()).engine;
@@ -129,15 +109,6 @@ export function benchEngines() {
   const unknown = engines.filter((e) => e !== 'uws' && e !== 'node');
   if (unknown.length || !engines.length) throw new Error(`BENCH_ENGINES: expected uws and/or node, got "${process.env.BENCH_ENGINES}"`);
   return engines;
-}
-
-/** A TCP port that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
 }
 
 /** Start the fleet simulator (bench/lib/fleet-sim.mjs: answers /health/<id> for any id); its base URL. */

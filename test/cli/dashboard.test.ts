@@ -2,8 +2,9 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, harness } from '../helpers/harness.js';
-import { ROOT, startCli } from './run.js';
+import { harness } from '../helpers/harness.js';
+import { freePort, ROOT } from '../helpers/process.mjs';
+import { startCli } from './run.js';
 
 t.test('serves public/ and /config.json, and the orchestrator accepts its origin', async (t) => {
   const h = await harness(t, { http: true, config: { api: { cors_origins: ['http://127.0.0.1:3000'], rate_limit: 0 } } });

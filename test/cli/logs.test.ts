@@ -4,7 +4,8 @@
  * (test harness: worker thread, child processes, SQLite, uWS on a random port).
  */
 import t from 'tap';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { cli, startCli } from './run.js';
 
 t.test('logs: tail, streams, line count, json; -f follows until SIGINT and exits 0', async (t) => {

@@ -7,7 +7,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { alive, freePort, harness, node } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { cli } from './run.js';
 
 t.test('register (YAML and JSON), remove, reload', async (t) => {

@@ -1,13 +1,11 @@
 /**
  * Running the real `orchestrator` command (bin/orchestrator.js → dist/cli.js) as a child process,
- * for the CLI, script and SDK tests. Waits are on output or exit, with a deadline.
+ * for the CLI, script and SDK tests. Waits are on output or exit, with a deadline. An orchestrator
+ * to talk to comes from harness.ts (in-process) or ../helpers/process.mjs (`orchestrator serve`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { TestLike } from '../helpers/harness.js';
-
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/orchestrator.js', import.meta.url));
+import { BIN, ROOT } from '../helpers/process.mjs';
 
 /** The environment without anything that would point the CLI elsewhere. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {

@@ -4,7 +4,8 @@
  * (test harness: worker thread, child processes, SQLite, uWS on a random port).
  */
 import t from 'tap';
-import { alive, freePort, harness, node } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { cli } from './run.js';
 
 const ANSI = /\u001b\[/;

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { freePort, harness } from '../helpers/harness.js';
+import { harness } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { cli } from './run.js';
 
 t.test('which orchestrator: --url, ORCHESTRATOR_URL, --config with ORCHESTRATOR_PORT', async (t) => {

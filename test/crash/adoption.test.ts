@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from '../../src/store/index.js';
 import { procTable } from '../../src/os/proc.js';
-import { alive, freePort, node } from '../helpers/harness.js';
+import { alive, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { byId, killHard, reapFolders, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

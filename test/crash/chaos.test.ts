@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { procTable } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
-import { freePort, node } from '../helpers/harness.js';
+import { node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { killHard, reapFolders, serve, servedFolder, type ApiService, type Served } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

@@ -1,6 +1,7 @@
 /** Wall-clock jumps (set back or forward) do not disturb backoff, probes or uptime: all timing is monotonic. */
 import t from 'tap';
-import { freePort, fixture, node } from '../helpers/harness.js';
+import { fixture, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { reapFolders, serve, servedFolder } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

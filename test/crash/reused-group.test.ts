@@ -11,8 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStat } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
-import { alive, node, writeServices } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { alive, node } from '../helpers/harness.js';
+import { until, writeServices } from '../helpers/process.mjs';
 import { byId, killHard, reapFolders, type Served, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { envValue, procTable, readStat } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { alive, fixture, node } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { until } from '../helpers/process.mjs';
 import { byId, killHard, reapFolders, servedFolder, servedPerTest } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

@@ -1,7 +1,8 @@
 /** Keyboard use, labelled controls and a narrow screen. */
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { launchBrowser, openDashboard, row, waitRow } from './browser.js';
 
 /** Controls without an accessible name (label, aria-label, aria-labelledby or text). */

@@ -6,8 +6,8 @@
 import t from 'tap';
 import type { WebSocketRoute } from 'playwright-core';
 import { startDashboard } from '../../src/cli/commands/dashboard.js';
-import { freePort, harness, node, PUBLIC_DIR } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { harness, node, PUBLIC_DIR } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
 import { launchBrowser, openDashboard, row, waitRow } from './browser.js';
 
 t.test('served from another origin, the dashboard talks to config.json\'s apiBase', async (t) => {

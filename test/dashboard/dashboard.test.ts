@@ -4,7 +4,8 @@
  * registration with the API's field errors.
  */
 import t from 'tap';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { launchBrowser, openDashboard, row, waitRow } from './browser.js';
 
 t.test('dashboard against a live orchestrator', async (t) => {

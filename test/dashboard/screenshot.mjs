@@ -3,13 +3,19 @@
 // Needs `npm run build` first and Debian's chromium (/usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
-import { fixture, freePort, startOrchestrator } from './orchestrator-process.mjs';
+import { join } from 'node:path';
+import { FIXTURES, freePort, startOrchestrator } from '../helpers/process.mjs';
 
+const fixture = (name) => `${process.execPath} ${join(FIXTURES, name)}`;
 const out = (name) => fileURLToPath(new URL(`../../docs/${name}`, import.meta.url));
 const [p1, p2, p3, p4] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 const http = (port) => `http://127.0.0.1:${port}/health`;
 
 const orch = await startOrchestrator({
+  prefix: 'orch-dash-',
+  timeoutMs: 60_000,
+  // Quiet logs and a 1-5 s recovery backoff.
+  config: { orchestrator: { log_level: 'WARNING' }, recovery: { backoff_seconds: 1, max_backoff_seconds: 5 }, api: { cors_origins: [] } },
   services: {
     'research-agent': { id: 'research-agent', name: 'Research Agent', type: 'ai-agent', executable: fixture('healthy.mjs'), health_endpoint: http(p1), environment: { PORT: p1 } },
     'summarizer-agent': { id: 'summarizer-agent', name: 'Summarizer', type: 'ai-agent', executable: fixture('healthy.mjs'), health_endpoint: http(p2), environment: { PORT: p2 } },

@@ -7,7 +7,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, harness, node, type TestLike } from '../helpers/harness.js';
+import { harness, node, type TestLike } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 
 async function fleet(t: TestLike, services: Record<string, Record<string, unknown>>) {
   const port = await freePort();

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 
 t.test('depends_on: a dependent starts only after its dependency is healthy, and stops before it', async (t) => {
   const port = await freePort();

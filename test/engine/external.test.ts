@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { fixture, freePort, harness, node } from '../helpers/harness.js';
+import { fixture, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 
 t.test('an external service (registered by itself) is health-checked and shown, never started or stopped', async (t) => {
   const port = await freePort();

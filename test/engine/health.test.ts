@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 
 t.test('fast probing: a fresh service is seen healthy right after it answers, not an interval later', async (t) => {
   const port = await freePort();

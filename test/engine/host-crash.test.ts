@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, freePort, harness, node } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { procTable } from '../../src/os/proc.js';
 
 t.test('the actor-host worker throws: it is restarted and re-adopts every service — none lost, duplicated or orphaned', async (t) => {

@@ -7,10 +7,8 @@
 import t from 'tap';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, harness, type TestLike } from '../helpers/harness.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { harness, type TestLike } from '../helpers/harness.js';
+import { freePort, ROOT } from '../helpers/process.mjs';
 
 const EXAMPLES: Array<[string, string, Record<string, string>]> = [
   ['JavaScript', `${process.execPath} ${join(ROOT, 'examples', 'lifecycle-agent.mjs')}`, {}],

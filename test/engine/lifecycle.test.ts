@@ -1,7 +1,8 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, freePort, harness, node } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 
 t.test('start, stop and restart a real service; auto_start; logs go to files', async (t) => {
   const port = await freePort();

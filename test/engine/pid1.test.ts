@@ -14,7 +14,7 @@ import { delimiter, join } from 'node:path';
 import { procTable, type ProcStat } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { node } from '../helpers/harness.js';
-import { BIN, ROOT, until, type Running } from '../helpers/process.js';
+import { BIN, ROOT, until, type Running as BinRunning } from '../helpers/process.mjs';
 import { reapFolders, servedFolder, type ApiService } from '../helpers/serve.js';
 
 t.teardown(reapFolders);
@@ -52,6 +52,9 @@ function env(path: string, extra: Record<string, string> = {}): NodeJS.ProcessEn
   for (const k of ['ORCHESTRATOR_INIT', 'ORCHESTRATOR_ALLOW_PID1', 'ORCHESTRATOR_INIT_WRAPPED']) if (!(k in extra)) delete e[k];
   return e;
 }
+
+/** The orchestrator's child process here is unshare (its output and exit are the orchestrator's). */
+type Running = Pick<BinRunning, 'child' | 'output' | 'exit'>;
 
 /** `orchestrator serve` as PID 1 of a new PID namespace; --kill-child ends the namespace if unshare goes. */
 function serveAsPid1(t: Test, dir: string, environment: NodeJS.ProcessEnv): Running {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { groupMembers, procTable } from '../../src/os/proc.js';
 import { sampleTrees } from '../../src/os/sampler.js';
 import { TREE_MAX_AGE_MS } from '../../src/os/timing.js';
-import { until } from '../helpers/process.js';
+import { until } from '../helpers/process.mjs';
 
 // A group leader that forks one more member on SIGUSR2, and on SIGHUP a child in a session (and
 // group) of its own, which is still part of its tree.

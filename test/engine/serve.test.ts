@@ -1,12 +1,12 @@
 /** The real `orchestrator serve` process: signals, exit codes, and the shipped example services. */
 import t from 'tap';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Registry } from '../../src/store/index.js';
-import { alive, freePort, node, testConfig, writeServices } from '../helpers/harness.js';
-import { ROOT, runBin, stopGracefully, until } from '../helpers/process.js';
+import { alive, node } from '../helpers/harness.js';
+import { freePort, ROOT, runBin, stopGracefully, until, writeFolder } from '../helpers/process.mjs';
 
 async function services(url: string): Promise<Array<{ id: string; state: string; health: string; pid: number | null }>> {
   const res = await fetch(`${url}/api/services`);
@@ -14,15 +14,17 @@ async function services(url: string): Promise<Array<{ id: string; state: string;
 }
 
 t.test('SIGTERM: services stop in reverse dependency order, the registry is closed, exit code 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-serve-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, { orchestrator: { port } })));
-  writeServices(dir, {
-    a: { id: 'a', executable: node('sleeper.mjs') },
-    b: { id: 'b', executable: node('sleeper.mjs'), depends_on: ['a'] },
-    c: { id: 'c', executable: node('sleeper.mjs'), depends_on: ['b'] },
+  const { dir, config } = writeFolder({
+    prefix: 'orch-serve-',
+    config: { orchestrator: { port } },
+    services: {
+      a: { id: 'a', executable: node('sleeper.mjs') },
+      b: { id: 'b', executable: node('sleeper.mjs'), depends_on: ['a'] },
+      c: { id: 'c', executable: node('sleeper.mjs'), depends_on: ['b'] },
+    },
   });
-  const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml')]);
+  const run = runBin(['serve', '--config', config]);
   t.teardown(() => stopGracefully(run));
   const url = `http://127.0.0.1:${port}`;
   const list = await until(async () => { const s = await services(url); return s.every((x) => x.state === 'running') && s.length === 3 ? s : undefined; }, 'all running');
@@ -53,9 +55,7 @@ t.test('exit codes: a bad config (2), a missing config file (2), a busy port (1)
 
   // Two orchestrators on one registry: the second is refused before touching any service.
   const port = await freePort();
-  mkdirSync(join(dir, 'one'), { recursive: true });
-  writeFileSync(join(dir, 'one', 'orchestrator.yaml'), stringify(testConfig(dir, { orchestrator: { port } })));
-  writeServices(join(dir, 'one'), { s: { id: 's', executable: node('sleeper.mjs') } });
+  writeFolder({ dir: join(dir, 'one'), config: { orchestrator: { port } }, services: { s: { id: 's', executable: node('sleeper.mjs') } } });
   const first = runBin(['serve', '--config', join(dir, 'one', 'orchestrator.yaml')]);
   t.teardown(() => stopGracefully(first));
   await until(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 'first orchestrator up');
@@ -65,9 +65,7 @@ t.test('exit codes: a bad config (2), a missing config file (2), a busy port (1)
 
   // A busy port: refused before any service starts.
   const other = join(dir, 'two');
-  mkdirSync(other, { recursive: true });
-  writeFileSync(join(other, 'orchestrator.yaml'), stringify(testConfig(other, { orchestrator: { port } })));
-  writeServices(other, { s: { id: 's', executable: node('sleeper.mjs') } });
+  writeFolder({ dir: other, config: { orchestrator: { port } }, services: { s: { id: 's', executable: node('sleeper.mjs') } } });
   const busy = runBin(['serve', '--config', join(other, 'orchestrator.yaml')]);
   t.equal((await busy.exit).code, 1);
   t.match(busy.output(), new RegExp(`cannot listen on 127.0.0.1:${port}`));

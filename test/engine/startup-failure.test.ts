@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { isLive, procTable } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
 import { alive, fixture, node } from '../helpers/harness.js';
-import { runBin, type Running } from '../helpers/process.js';
+import { runBin, type Running } from '../helpers/process.mjs';
 import { reapFolders, serve, servedFolder } from '../helpers/serve.js';
 
 t.teardown(reapFolders);

@@ -1,20 +1,20 @@
 /**
  * Test harness: a real orchestrator (real worker thread, real child processes, real SQLite file,
  * optionally real HTTP) in a temporary folder. Waits are driven by the orchestrator's own events,
- * with a generous overall deadline as a guard, never by fixed sleeps.
+ * with a generous overall deadline as a guard, never by fixed sleeps. The orchestrator as a child
+ * process, a free port, polling and config folders: process.mjs.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import type { ServiceView } from '../../src/actors/protocol.js';
 import { loadOrchestratorConfig } from '../../src/config/load.js';
 import { listen, type HttpHandle } from '../../src/http/index.js';
 import { createLog } from '../../src/log.js';
 import { openSystem, type System } from '../../src/system.js';
 import type { StoredEvent } from '../../src/store/events.js';
+import { writeFolder } from './process.mjs';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -55,30 +55,9 @@ export function engineEnv(): NodeJS.ProcessEnv {
   return engine ? { ORCHESTRATOR_HTTP_ENGINE: engine } : {};
 }
 
-/** Defaults that keep tests quick: short intervals and backoff. */
-export function testConfig(dir: string, extra: Record<string, any> = {}): Record<string, any> {
-  const base: Record<string, any> = {
-    orchestrator: { host: '127.0.0.1', port: 0, log_level: 'DEBUG', data_dir: './data', log_dir: './logs', services_dir: './services' },
-    monitoring: { interval: 1, timeout: 1, enabled: true, sample_interval: 1 },
-    recovery: { enabled: true, max_retries: 3, backoff_seconds: 0.1, max_backoff_seconds: 2, reset_after_seconds: 30 },
-    api: { cors_origins: ['http://localhost:3000'], api_key: null, rate_limit: 0 },
-    database: { path: './data/registry.db' },
-  };
-  for (const [k, v] of Object.entries(extra)) base[k] = typeof v === 'object' && v && !Array.isArray(v) ? { ...base[k], ...v } : v;
-  void dir;
-  return base;
-}
-
-export function writeServices(dir: string, services: Record<string, Record<string, unknown>>): void {
-  mkdirSync(join(dir, 'services'), { recursive: true });
-  for (const [file, spec] of Object.entries(services)) writeFileSync(join(dir, 'services', `${file}.yaml`), stringify(spec));
-}
-
 export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'orch-test-'));
-  mkdirSync(join(dir, 'services'), { recursive: true });
-  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, opts.config)));
-  if (opts.services) writeServices(dir, opts.services);
+  writeFolder({ dir, services: opts.services, config: opts.config });
   // Only the engine choice comes from the environment (CI runs the HTTP suites once with `node`).
   const config = loadOrchestratorConfig(join(dir, 'orchestrator.yaml'), engineEnv());
   const log = createLog({ level: 'debug', file: join(dir, 'logs', 'orchestrator.log') });
@@ -140,18 +119,6 @@ export async function harness(t: TestLike, opts: HarnessOptions = {}): Promise<H
     events: (service, type) => seen.filter((e) => (service === undefined || e.service === service) && (!type || e.type === type)),
     shutdown,
   };
-}
-
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Is a pid alive (and not a zombie)? */

@@ -1,12 +1,8 @@
 /** A real `orchestrator serve` process on a folder that survives it (for kill -9 and restart tests). */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { isSameProcess } from '../../src/os/proc.js';
 import { Registry } from '../../src/store/index.js';
-import { freePort, testConfig, writeServices } from './harness.js';
-import { runBin, until, type Running } from './process.js';
+import { freePort, startOrchestrator, until, writeFolder, type Running } from './process.mjs';
 
 export interface ApiService {
   id: string; state: string; health: string; pid: number | null; adopted: boolean; started_at: string | null;
@@ -26,27 +22,20 @@ export interface Served {
 const folders: string[] = [];
 
 export async function servedFolder(services: Record<string, Record<string, unknown>>, config: Record<string, any> = {}): Promise<{ dir: string; port: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-crash-'));
-  folders.push(dir);
   const port = await freePort();
-  writeFileSync(join(dir, 'orchestrator.yaml'), stringify(testConfig(dir, { ...config, orchestrator: { port, ...(config.orchestrator ?? {}) } })));
-  writeServices(dir, services);
+  const { dir } = writeFolder({ services, config: { ...config, orchestrator: { port, ...(config.orchestrator ?? {}) } }, prefix: 'orch-crash-' });
+  folders.push(dir);
   return { dir, port };
 }
 
 /** Start `orchestrator serve` on a folder made by servedFolder and wait for /health. */
 export async function serve(dir: string, port: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Served> {
-  const run = runBin(['serve', '--config', join(dir, 'orchestrator.yaml'), ...extraArgs], env, undefined, nodeArgs);
-  const url = `http://127.0.0.1:${port}`;
+  const { run, url } = await startOrchestrator({ dir, port, args: extraArgs, env, nodeArgs });
   const services = async () => ((await (await fetch(`${url}/api/services`)).json()) as { services: ApiService[] }).services;
-  await until(async () => {
-    if (run.child.exitCode !== null) throw new Error(`orchestrator exited ${run.child.exitCode}: ${run.output()}`);
-    return (await fetch(`${url}/health`)).ok;
-  }, 'orchestrator /health');
   return {
     dir, url, run, services,
     service: async (id) => (await services()).find((s) => s.id === id)!,
-    waitFor: (pred, what, timeoutMs = 20_000) => until(async () => { const l = await services(); return (await pred(l)) ? l : undefined; }, what, timeoutMs),
+    waitFor: (pred, what, timeoutMs = 20_000) => until(async () => { const l = await services(); return (await pred(l)) ? l : undefined; }, { what, timeoutMs }),
     put: async (id, command) => (await fetch(`${url}/api/services/${id}/${command}`, { method: 'PUT' })).status,
   };
 }

@@ -10,8 +10,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Fact } from '../../src/actors/protocol.js';
-import { alive, freePort, harness, node, type Harness } from '../helpers/harness.js';
-import { errorShape, eventually, req } from './lib.js';
+import { alive, harness, node, type Harness } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
+import { errorShape, req } from './lib.js';
 
 const KEY = 'test-key-0123456789';
 
@@ -19,7 +20,7 @@ interface ChildEnv { url: string; id: string; token: string }
 
 /** What the fixture's latest run printed: its three variables and the answer to its own heartbeat. */
 async function childSaw(h: Harness, id: string): Promise<{ env: ChildEnv; heartbeat: string }> {
-  return eventually(() => {
+  return until(() => {
     let text = '';
     try { text = readFileSync(join(h.dir, 'logs', 'services', `${id}.stdout.log`), 'utf8'); } catch { return undefined; }
     text = text.slice(text.lastIndexOf('env {'));
@@ -65,7 +66,7 @@ t.test('with an API key: the run token authorises its own service only; the key 
   t.equal(own.status, 200);
   t.same(own.json, { drain: false }, 'drain is false while nothing drains');
   const runA = runIdOf(h, 'a');
-  await eventually(() => facts.find((f) => f.id === 'a' && f.msg.type === 'heartbeat' && f.msg.progress === 2.5), 'the heartbeat fact');
+  await until(() => facts.find((f) => f.id === 'a' && f.msg.type === 'heartbeat' && f.msg.progress === 2.5), 'the heartbeat fact');
   t.same(facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 2.5), { id: 'a', msg: { type: 'heartbeat', runId: runA, progress: 2.5, inflight: 3, status: 'thinking' } },
     'one heartbeat message to the actor, with the run id the token belongs to');
 
@@ -75,13 +76,13 @@ t.test('with an API key: the run token authorises its own service only; the key 
   t.equal(withKey.status, 200, 'the API key (X-API-Key) authorises it too');
   const withKeyBearer = await post(h, '/api/services/b/heartbeat', { progress: 7 }, bearer(KEY));
   t.equal(withKeyBearer.status, 200, 'and as Authorization: Bearer');
-  await eventually(() => facts.find((f) => f.id === 'b' && f.msg.type === 'heartbeat' && f.msg.progress === 7), 'b heartbeat fact');
+  await until(() => facts.find((f) => f.id === 'b' && f.msg.type === 'heartbeat' && f.msg.progress === 7), 'b heartbeat fact');
   t.same(facts.find((f) => f.id === 'b' && f.msg.type === 'heartbeat' && f.msg.progress === 7)!.msg, { type: 'heartbeat', progress: 7 }, 'with the API key: no run id');
 
   const throttled = await post(h, '/api/services/b/throttle', { retry_after_seconds: 1.5 }, bearer(b.env.token));
   t.equal(throttled.status, 202);
   t.same(throttled.json, { accepted: true, retry_after_seconds: 1.5 });
-  await eventually(() => facts.find((f) => f.msg.type === 'throttle'), 'the throttle fact');
+  await until(() => facts.find((f) => f.msg.type === 'throttle'), 'the throttle fact');
   t.same(facts.find((f) => f.msg.type === 'throttle'), { id: 'b', msg: { type: 'throttle', runId: runIdOf(h, 'b'), retryAfterMs: 1500 } });
 
   // Many heartbeats: not rate limited per address (every local service calls from 127.0.0.1).
@@ -121,7 +122,7 @@ t.test('with an API key: the run token authorises its own service only; the key 
 
   const long = await post(h, '/api/services/a/heartbeat', { status: `${'x'.repeat(499)}😀tail` }, bearer(a.env.token));
   t.equal(long.status, 200, 'a long status line is cut, not refused');
-  await eventually(() => facts.find((f) => f.msg.type === 'heartbeat' && (f.msg.status?.length ?? 0) > 400), 'the long status fact');
+  await until(() => facts.find((f) => f.msg.type === 'heartbeat' && (f.msg.status?.length ?? 0) > 400), 'the long status fact');
   const cut = facts.find((f) => f.msg.type === 'heartbeat' && (f.msg.status?.length ?? 0) > 400)!.msg as { status: string };
   t.equal(cut.status, 'x'.repeat(499), 'to 500 characters, never half a surrogate pair');
 
@@ -129,7 +130,7 @@ t.test('with an API key: the run token authorises its own service only; the key 
   t.equal((await req(h.url, '/api/services/a/restart', { method: 'PUT', headers: key })).status, 202);
   await h.waitFor(() => { const l = h.o.kernel.liveRuns().get('a'); return l && l.run.runId !== runA; }, 'a new run of a');
   errorShape(t, await post(h, '/api/services/a/heartbeat', {}, bearer(a.env.token)), 401, 'unauthorized');
-  const a2 = await eventually(async () => {
+  const a2 = await until(async () => {
     const s = await childSaw(h, 'a');
     return s.env.token !== a.env.token ? s : undefined;
   }, 'the new run to print its token');
@@ -151,7 +152,7 @@ t.test('without an API key: open as the rest of the API, but another service\'s 
   t.equal(a.heartbeat, '200 {"drain":false}');
   const open = await post(h, '/api/services/a/heartbeat', { progress: 42 });
   t.equal(open.status, 200, 'no credentials needed');
-  await eventually(() => facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 42), 'fact');
+  await until(() => facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 42), 'fact');
   t.notOk('runId' in facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 42)!.msg, 'and no run id without a token');
   t.equal((await post(h, '/api/services/a/heartbeat', {}, bearer('whatever'))).status, 200, 'a token of no live run: as without credentials');
   t.equal((await post(h, '/api/services/a/heartbeat', {}, bearer(a.env.token))).status, 200);
@@ -201,7 +202,7 @@ t.test('after an orchestrator restart, an adopted run\'s token still authorises 
   const facts = watchFacts(h2);
   const again = await post(h2, '/api/services/a/heartbeat', { progress: 9 }, bearer(a.env.token));
   t.equal(again.status, 200, 'its old token still works');
-  await eventually(() => facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 9), 'fact');
+  await until(() => facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 9), 'fact');
   t.same(facts.find((f) => f.msg.type === 'heartbeat' && f.msg.progress === 9)!.msg, { type: 'heartbeat', runId: runIdOf(h2, 'a'), progress: 9 }, 'with the adopted run\'s id');
   const row = h2.o.registry.runs.openRuns().find((r) => r.service === 'a')!;
   t.match(row.token_hash, /^[0-9a-f]{64}$/, 'the ledger keeps only the SHA-256 of the token');

@@ -3,40 +3,29 @@
  * one) and serves it with one. Runs the built command (`npm run build` first; `npm test` does).
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { freePort } from '../helpers/harness.js';
-import { eventually, req } from './lib.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'orchestrator.js');
+import { freePort, ROOT, runBin, stopGracefully, until, writeFolder } from '../helpers/process.mjs';
+import { req } from './lib.js';
 
 if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` before this test');
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
+/** The environment's host, port and key are dropped unless `env` sets them. */
+const SCRUBBED = ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY'];
+
 function serve(t: Tap, orchestrator: Record<string, unknown>, api: Record<string, unknown>, env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run>; out: () => string } {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-bind-'));
-  const config = join(dir, 'orchestrator.yaml');
-  writeFileSync(config, stringify({ orchestrator: { port: 0, ...orchestrator }, api: { rate_limit: 0, ...api } }));
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const k of ['ORCHESTRATOR_HOST', 'ORCHESTRATOR_PORT', 'ORCHESTRATOR_API_KEY']) if (!(k in env)) delete childEnv[k];
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config], { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => { stdout += c; });
-  child.stderr!.on('data', (c: Buffer) => { stderr += c; });
-  const done = new Promise<Run>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const { dir, config } = writeFolder({ prefix: 'orch-bind-', base: {}, config: { orchestrator: { port: 0, ...orchestrator }, api: { rate_limit: 0, ...api } } });
+  const run = runBin(['serve', '--config', config], { ...Object.fromEntries(SCRUBBED.map((k) => [k, undefined])), ...env }, dir);
+  const done = run.exit.then(({ code, signal }) => ({ code, signal, stdout: run.stdout(), stderr: run.stderr() }));
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await done; }
+    await stopGracefully(run);
     rmSync(dir, { recursive: true, force: true });
   });
-  return { child, done, out: () => stdout };
+  return { child: run.child, done, out: run.stdout };
 }
 type Tap = { teardown(fn: () => unknown): void };
 
@@ -75,10 +64,8 @@ t.test('other non-loopback addresses, and the ORCHESTRATOR_HOST override, are re
 t.test('0.0.0.0 with an API key (from the environment) serves, and requires the key', async (t) => {
   const port = await freePort();
   const s = serve(t, { host: '0.0.0.0', port }, { api_key: null }, { ORCHESTRATOR_API_KEY: 'env-key-123' });
-  await eventually(() => {
-    if (s.child.exitCode !== null) throw new Error(`exited early with ${s.child.exitCode}`);
-    return /orchestrator listening on/.test(s.out());
-  }, 'the listening line', 20_000);
+  const up = await until(() => (s.child.exitCode !== null ? `exited early with ${s.child.exitCode}` : /orchestrator listening on/.test(s.out())), { what: 'the listening line', timeoutMs: 20_000 });
+  if (up !== true) throw new Error(up);
   const url = `http://127.0.0.1:${port}`;
   t.equal((await req(url, '/health')).status, 200, '/health open');
   t.equal((await req(url, '/api/services')).status, 401, 'API needs the key');

@@ -283,17 +283,6 @@ export class RawWs {
   destroy(): void { this.socket.destroy(); }
 }
 
-/** Poll a condition that no event announces (server-side counters) until a deadline. */
-export async function eventually<T>(check: () => T | null | undefined | false | Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** An error answer: status, and the one JSON shape {"error": {"code", "message", "field"?}}. */
 export const errorShape = (t: Test, a: { status: number; json: any; text?: string }, status: number, code: string, field?: string) => {
   const ctx = ` (${a.text?.slice(0, 200)})`;

@@ -5,9 +5,10 @@
  */
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
 import { apiRoutes } from '../../src/http/routes.js';
-import { errorShape, eventually, req } from './lib.js';
+import { errorShape, req } from './lib.js';
 
 const printer = `${process.execPath} ${fileURLToPath(new URL('./fixtures/printer.mjs', import.meta.url))}`;
 
@@ -22,7 +23,7 @@ t.test('GET /api/services/{id}/logs', async (t) => {
   const url = h.url;
   await h.waitView('printer', (v) => v.state === 'running');
   // The child writes its files itself; wait until its last line is there.
-  await eventually(async () => (await req(url, '/api/services/printer/logs?stream=stdout&lines=1')).text === 'printed\n', 'the printer to finish');
+  await until(async () => (await req(url, '/api/services/printer/logs?stream=stdout&lines=1')).text === 'printed\n', 'the printer to finish');
 
   const both = await req(url, '/api/services/printer/logs');
   t.equal(both.status, 200);

@@ -6,7 +6,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, harness, node, writeServices } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { writeServices } from '../helpers/process.mjs';
 import { errorShape, req } from './lib.js';
 
 t.test('registered services persist across an orchestrator restart', async (t) => {

@@ -3,7 +3,8 @@
  * commands, PATCH/DELETE semantics, history, and every error answer with its status and shape.
  */
 import t from 'tap';
-import { alive, freePort, harness, node } from '../helpers/harness.js';
+import { alive, harness, node } from '../helpers/harness.js';
+import { freePort } from '../helpers/process.mjs';
 import { errorShape, req } from './lib.js';
 
 

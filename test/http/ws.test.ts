@@ -5,10 +5,11 @@
  */
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { freePort, harness, node, PUBLIC_DIR, type Harness } from '../helpers/harness.js';
+import { harness, node, PUBLIC_DIR, type Harness } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
 import { listen, type HttpHandle } from '../../src/http/index.js';
 import type { FeedOptions } from '../../src/http/ws.js';
-import { eventually, RawWs, req, WsClient, type Msg } from './lib.js';
+import { RawWs, req, WsClient, type Msg } from './lib.js';
 
 const flood = fileURLToPath(new URL('./fixtures/flood.mjs', import.meta.url));
 
@@ -274,7 +275,7 @@ t.test('malformed client messages get an error; the connection stays usable', as
   const big = await WsClient.open(h.url);
   await big.next((m) => m.type === 'snapshot');
   big.send('x'.repeat(64 * 1024));
-  await eventually(() => big.closed, 'oversize message to close the connection');
+  await until(() => big.closed, 'oversize message to close the connection');
   // uWS drops such a connection at once (no close frame: 1006) rather than reading the rest of it.
   t.ok([1006, 1009].includes(big.closed!.code), `closed by the server (${big.closed!.code})`);
   t.equal((await c.roundTrip()).type, 'pong', 'the other client is still served');
@@ -297,7 +298,7 @@ t.test('backpressure: a client that stops reading is closed with 1013; others ke
 
   await req(url, '/api/services/flood/start', { method: 'PUT' });
   await good.next((m) => m.type === 'log' && m.service === 'flood', 'the good client gets flood lines');
-  await eventually(() => http.feed.clientCount === 1, 'the slow client to be dropped', 30_000);
+  await until(() => http.feed.clientCount === 1, { what: 'the slow client to be dropped', timeoutMs: 30_000 });
   const linesAtDrop = good.messages.filter((m) => m.type === 'log').length;
 
   // Now read what the server had queued: it ends with a close frame saying why.

@@ -10,7 +10,7 @@ import { appendFileSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, 
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fixture, node } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { until } from '../helpers/process.mjs';
 import { reapFolders, serve, servedFolder } from '../helpers/serve.js';
 import { decodeMarks } from '../../src/logs/layout.js';
 

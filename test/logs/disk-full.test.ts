@@ -6,9 +6,9 @@ import t from 'tap';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, harness, node } from '../helpers/harness.js';
+import { harness, node } from '../helpers/harness.js';
 import { fill, mountTmpfs, unfill } from '../helpers/disk.js';
-import { until } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.mjs';
 
 t.test('ENOSPC in the log folder: supervision goes on, it shows, and logging resumes when space returns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orch-enospc-'));

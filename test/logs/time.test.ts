@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'undici';
 import { harness, node } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { until } from '../helpers/process.mjs';
 
 t.test('?since=ISO returns the lines written after that time, each with the time it was written by', async (t) => {
   const h = await harness(t, { http: true, services: { paced: { id: 'paced', executable: node('paced.mjs'), environment: { GAP_MS: 2500 } } } });

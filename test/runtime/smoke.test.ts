@@ -10,7 +10,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { launchBrowser, openDashboard, waitRow } from '../dashboard/browser.js';
 import { node } from '../helpers/harness.js';
-import { runBin, stopGracefully } from '../helpers/process.js';
+import { runBin, stopGracefully } from '../helpers/process.mjs';
 import { serve, servedFolder } from '../helpers/serve.js';
 
 t.comment(`Node ${process.version} (ABI ${process.versions.modules})`);

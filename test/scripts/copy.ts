@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { alive, type TestLike } from '../helpers/harness.js';
-import { ROOT } from '../cli/run.js';
+import { ROOT } from '../helpers/process.mjs';
 
 const SKIP_TOP = new Set(['node_modules', 'data', 'logs', '.git', 'dist', 'bench']);
 

@@ -7,8 +7,8 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, freePort } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { alive } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
 import { start, type RunResult } from '../cli/run.js';
 import { copyProject, ourProcesses } from './copy.js';
 
@@ -50,7 +50,7 @@ t.test('start, start again, status, stop, stop again; stale pid files', async (t
   const web = await until(async () => {
     const s = await getJson<Svc>(`${api}/api/services/web`);
     return s?.health === 'healthy' ? s : undefined;
-  }, 'web healthy', 20_000, 100);
+  }, { what: 'web healthy', timeoutMs: 20_000, everyMs: 100 });
   t.ok(web.pid && alive(web.pid), 'the orchestrator runs the copy\'s service');
 
   // --- start again: no second instance

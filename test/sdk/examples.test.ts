@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadOrchestratorConfig, parseServiceInput, serviceDefaults } from '../../src/config/load.js';
-import { ROOT, start } from '../cli/run.js';
+import { start } from '../cli/run.js';
+import { ROOT } from '../helpers/process.mjs';
 import type { TestLike } from '../helpers/harness.js';
 import { receiver, type Answer, type Seen } from './receiver.js';
 

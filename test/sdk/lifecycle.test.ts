@@ -7,8 +7,9 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { OrchestratorError, ServiceAgent } from '../../src/sdk/index.js';
-import { freePort, type TestLike } from '../helpers/harness.js';
-import { ROOT, start } from '../cli/run.js';
+import type { TestLike } from '../helpers/harness.js';
+import { freePort, ROOT } from '../helpers/process.mjs';
+import { start } from '../cli/run.js';
 import { receiver, type Answer } from './receiver.js';
 
 const PYTHONPATH = join(ROOT, 'sdk', 'python');

@@ -8,8 +8,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrchestratorError, ServiceAgent } from '../../src/sdk/index.js';
-import { freePort, harness, node } from '../helpers/harness.js';
-import { cli, ROOT, start } from '../cli/run.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort, ROOT } from '../helpers/process.mjs';
+import { cli, start } from '../cli/run.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const PYTHONPATH = join(ROOT, 'sdk', 'python');

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from '../../src/store/index.js';
 import { fill, mountTmpfs, unfill } from '../helpers/disk.js';
-import { freePort, harness, node } from '../helpers/harness.js';
-import { until } from '../helpers/process.js';
+import { harness, node } from '../helpers/harness.js';
+import { freePort, until } from '../helpers/process.mjs';
 import { WsClient } from '../http/lib.js';
 
 interface Health { status: string; problems: string[] }
