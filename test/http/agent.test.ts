@@ -14,6 +14,9 @@ import { alive, harness, node, type Harness } from '../helpers/harness.js';
 import { freePort, until } from '../helpers/process.mjs';
 import { errorShape, req } from './lib.js';
 
+// These services report inflight once and heartbeat only when a test says so: a planned stop or
+// restart (the tests' own, and the teardown's) would wait out a drain for a heartbeat never sent.
+const NO_DRAIN = { timeout_seconds: 0 };
 const KEY = 'test-key-0123456789';
 
 interface ChildEnv { url: string; id: string; token: string }
@@ -48,8 +51,8 @@ t.test('with an API key: the run token authorises its own service only; the key 
     http: true,
     config: { api: { api_key: KEY, rate_limit: 5 } },
     services: {
-      a: { id: 'a', executable: node('agent-env.mjs') },
-      b: { id: 'b', executable: node('agent-env.mjs') },
+      a: { id: 'a', executable: node('agent-env.mjs'), drain: NO_DRAIN },
+      b: { id: 'b', executable: node('agent-env.mjs'), drain: NO_DRAIN },
     },
   });
   const facts = watchFacts(h);
@@ -142,8 +145,8 @@ t.test('without an API key: open as the rest of the API, but another service\'s 
   const h = await harness(t, {
     http: true,
     services: {
-      a: { id: 'a', executable: node('agent-env.mjs') },
-      b: { id: 'b', executable: node('agent-env.mjs') },
+      a: { id: 'a', executable: node('agent-env.mjs'), drain: NO_DRAIN },
+      b: { id: 'b', executable: node('agent-env.mjs'), drain: NO_DRAIN },
     },
   });
   const facts = watchFacts(h);
@@ -162,7 +165,7 @@ t.test('without an API key: open as the rest of the API, but another service\'s 
 });
 
 t.test('/metrics: ready, heartbeat age, inflight, throttled seconds, drains', async (t) => {
-  const h = await harness(t, { http: true, services: { a: { id: 'a', executable: node('agent-env.mjs') } } });
+  const h = await harness(t, { http: true, services: { a: { id: 'a', executable: node('agent-env.mjs'), drain: NO_DRAIN } } });
   await childSaw(h, 'a');
   await h.waitView('a', (v) => v.state === 'running');
   const text = (await req(h.url, '/metrics')).text;
@@ -187,7 +190,7 @@ t.test('after an orchestrator restart, an adopted run\'s token still authorises 
     for (const x of running) await x.shutdown();
     rmSync(dir, { recursive: true, force: true });
   });
-  const h1 = await harness(t, { dir, http: true, noTeardown: true, config, services: { a: { id: 'a', executable: node('agent-env.mjs') } } });
+  const h1 = await harness(t, { dir, http: true, noTeardown: true, config, services: { a: { id: 'a', executable: node('agent-env.mjs'), drain: NO_DRAIN } } });
   running.push(h1);
   const a = await childSaw(h1, 'a');
   t.equal(a.env.url, `http://127.0.0.1:${port}`);

@@ -163,11 +163,11 @@ export function renderDetail(s: ServiceDetail, style: Style, now = Date.now()): 
     ['uptime', s.started_at ? `${duration(s.uptime_seconds)} (since ${clock(s.started_at)})` : '-'],
     ['restarts', `${s.restarts}${s.attempts ? `, ${s.attempts} failed attempt${s.attempts === 1 ? '' : 's'} in a row` : ''}`],
   ];
-  if (s.heartbeat_at) pairs.push(['heartbeat', `${duration(s.heartbeat_age_seconds)} ago (${clock(s.heartbeat_at)})`]);
+  if (s.heartbeat_at) pairs.push(['heartbeat', `${duration(s.heartbeat_age_seconds)} ago (${clock(s.heartbeat_at, new Date(now))})`]);
   if (s.progress !== null) pairs.push(['progress', String(s.progress)]);
   if (s.inflight !== null) pairs.push(['inflight', `${s.inflight}${s.state === 'draining' ? ' (draining: the stop signal waits for 0)' : ''}`]);
   if (s.status_text) pairs.push(['status', s.status_text]);
-  if (s.throttled_until) pairs.push(['throttled until', `${clock(s.throttled_until)} (in ${duration(Math.ceil(secondsUntil(s.throttled_until, now)))})`]);
+  if (s.throttled_until) pairs.push(['throttled until', `${clock(s.throttled_until, new Date(now))} (in ${duration(Math.ceil(secondsUntil(s.throttled_until, now)))})`]);
   if (s.usage) pairs.push(['usage', `cpu ${s.usage.cpu_percent.toFixed(1)}%  mem ${bytes(s.usage.rss_bytes)}  processes ${s.usage.pids}`]);
   if (s.last_exit) pairs.push(['last exit', `${s.last_exit.signal ?? `code ${s.last_exit.code}`} — ${s.last_exit.reason} at ${clock(s.last_exit.at)}${s.last_exit.detail ? ` (${s.last_exit.detail})` : ''}`]);
   if (s.waiting_for.length) pairs.push(['waiting for', s.waiting_for.join(', ')]);
