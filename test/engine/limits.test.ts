@@ -33,7 +33,8 @@ t.test('memory limit: a child forked after the service was sampled counts from t
   t.not(after.pid, first.pid);
   const stopping = h.events('late', 'state').find((e) => e.data.to === 'stopping')!;
   t.match(String(stopping.data.reason), /^memory_limit: RSS \d+ B over \d+ B for 3 samples/);
-  t.ok(Number(h.events('late', 'limit')[0]!.data.rss) > 300 * 1024 * 1024, 'the breach counted the child\'s memory');
+  // (the leader alone stays near 50 MB; a sample may catch the child still touching its 300 MB)
+  t.ok(Number(h.events('late', 'limit')[0]!.data.rss) > 200 * 1024 * 1024, 'the breach counted the child\'s memory');
   // The child is stopped with its group: if the limit had seen it only at the next full scan
   // (up to 15 s), it would have lived to say so.
   // (That the child ran is the breach above: over 300 MB, the leader alone never had that.)
