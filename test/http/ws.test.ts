@@ -129,7 +129,10 @@ t.test('a resume too far behind, or ahead of the registry, is told to start over
   t.equal(next.seq, hello.seq);
   t.equal((await ahead.next(() => true)).type, 'snapshot');
 
-  // Events no longer kept (history retention): a reset, never a silent gap.
+  // Events no longer kept (history retention): a reset, never a silent gap. churn is stopped first,
+  // so no new events push the resume past maxReplay (which would be the other reset) meanwhile.
+  await h.o.fleet.command('churn', 'stop');
+  await h.waitView('churn', (v) => v.state === 'stopped', 'churn stopped');
   const cut = h.o.registry.events.lastSeq() - 2;
   h.o.registry.db.prepare('DELETE FROM events WHERE seq <= ?').run(cut);
   const pruned = await WsClient.open(url, `/ws?since=${cut - 1}`);
