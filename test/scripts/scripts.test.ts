@@ -76,7 +76,7 @@ t.test('start, start again, status, stop, stop again; stale pid files', async (t
   t.equal(status.code, 0, status.stderr);
   t.match(status.stdout, new RegExp(`orchestrator\\s+running\\s+pid ${pid}\\s+${api}`));
   t.match(status.stdout, new RegExp(`dashboard\\s+running\\s+pid ${dpid}\\s+http://localhost:${dashPort}`));
-  t.match(status.stdout, new RegExp(`\\nweb\\s+ai-agent\\s+running\\s+healthy\\s+${web.pid}`), 'service status via the CLI');
+  t.match(status.stdout, new RegExp(`\\nweb\\s+ai-agent\\s+running\\s+healthy\\s+yes\\s+${web.pid}`), 'service status via the CLI');
   t.match(status.stdout, /logs\/orchestrator\.log:\n(  .*\n)+/, 'recent orchestrator log lines');
   t.match(status.stdout, /INFO\s+\[web\] spawned/, 'rendered from the structured log');
   t.match(status.stdout, /logs\/dashboard\.log:\n(  .*\n)*  .*dashboard on http/, 'recent dashboard log lines');
