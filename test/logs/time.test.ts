@@ -60,7 +60,8 @@ t.test('live tail: a written line reaches a /ws subscriber at once, without the 
 t.test("the orchestrator's own log rotates too", async (t) => {
   const h = await harness(t, {
     config: { logs: { max_size: 8 * 1024, keep: 2 }, monitoring: { sample_interval: 0.05 }, supervision: { intensity: 1_000_000, period_seconds: 1 } },
-    services: { c: { id: 'c', executable: node('crashy.mjs'), restart_policy: { backoff_seconds: 0, max_retries: 1_000_000 } } },
+    // (/bin/false: a crash loop that writes the orchestrator's log quickly even on a loaded machine)
+    services: { c: { id: 'c', executable: 'false', restart_policy: { backoff_seconds: 0.01, max_backoff_seconds: 0.03, max_retries: 1_000_000 } } },
   });
   const logs = join(h.dir, 'logs');
   const rotated = () => readdirSync(logs).filter((n) => /^orchestrator\.\d+\.log\.gz$/.test(n));
