@@ -7,7 +7,7 @@
 import {
   afterProbe, afterReadiness, describeProbeFailure, heartbeatCounts, idleLimits, idleProbe, idleReadiness, startProbing,
 } from './health.js';
-import type { ExitReason, Health, ProbeResult, ServiceMsg } from './protocol.js';
+import type { ExitReason, Health, ProbeKind, ProbeResult, ServiceMsg } from './protocol.js';
 import { monitoredRun, probesEnabled, publicHealth, readinessEnabled } from './service-data.js';
 import { arm, cancel, type Turn } from './service-turn.js';
 
@@ -93,27 +93,18 @@ export function onSampleGrid(now: number, intervalMs: number): number {
 // ---------------------------------------------------------------------------------------------
 // Probes
 
-export function sendProbe(t: Turn): void {
+/** Send the liveness (health_endpoint) or readiness (health.readiness_endpoint) probe, one at a time each. */
+export function sendProbe(t: Turn, kind: ProbeKind): void {
   const { d } = t;
   const runId = monitoredRun(d);
-  if (!runId || d.probe.inFlight || !probesEnabled(d)) return;
-  d.probe.inFlight = true;
-  d.probe.sentAt = t.ctx.now;
+  const liveness = kind === 'liveness';
+  const state = liveness ? d.probe : d.readiness;
+  if (!runId || state.inFlight || !(liveness ? probesEnabled(d) : readinessEnabled(d))) return;
+  state.inFlight = true;
+  state.sentAt = t.ctx.now;
   t.fx.push({
-    type: 'probe', kind: 'liveness', id: d.spec.id, runId, gen: d.timers.probe,
-    url: d.spec.health_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
-  });
-}
-
-export function sendReadinessProbe(t: Turn): void {
-  const { d } = t;
-  const runId = monitoredRun(d);
-  if (!runId || d.readiness.inFlight || !readinessEnabled(d)) return;
-  d.readiness.inFlight = true;
-  d.readiness.sentAt = t.ctx.now;
-  t.fx.push({
-    type: 'probe', kind: 'readiness', id: d.spec.id, runId, gen: d.timers.ready_probe,
-    url: d.spec.health.readiness_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
+    type: 'probe', kind, id: d.spec.id, runId, gen: liveness ? d.timers.probe : d.timers.ready_probe,
+    url: liveness ? d.spec.health_endpoint! : d.spec.health.readiness_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
   });
 }
 

@@ -31,7 +31,7 @@ import {
 } from './service-run.js';
 import { recordExit, spawnFailed, unrequestedExit } from './service-exit.js';
 import {
-  beginMonitoring, deadline, heartbeat, noteHeartbeat, onSampleGrid, output, probed, sendProbe, sendReadinessProbe,
+  beginMonitoring, deadline, heartbeat, noteHeartbeat, onSampleGrid, output, probed, sendProbe,
   stopMonitoring, watchRun, type Failure,
 } from './service-watch.js';
 
@@ -167,8 +167,8 @@ function running(t: Turn, msg: ServiceMsg): boolean {
     case 'throttle': d.agent.throttleMs = msg.retryAfterMs; return true;
     case 'timer':
       switch (msg.name) {
-        case 'probe': sendProbe(t); return true;
-        case 'ready_probe': sendReadinessProbe(t); return true;
+        case 'probe': sendProbe(t, 'liveness'); return true;
+        case 'ready_probe': sendProbe(t, 'readiness'); return true;
         case 'heartbeat': case 'silence': fail(t, deadline(t, msg.name)); return true;
         case 'sample': if (d.run) t.fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId }); return true;
         default: return false;
