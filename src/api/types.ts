@@ -78,6 +78,8 @@ export type EventType =
   | 'registered' | 'updated' | 'removed' | 'reloaded' | 'condition' | 'condition_cleared' | 'logs_dropped'
   // the registry, summarising held events it had to drop (store/pending-writes.ts)
   | 'events_dropped'
+  // alert delivery (alerts/dispatcher.ts): a sink did not take a message within its max_attempts
+  | 'alert_gave_up'
   // synthetic load from the actor host (bench only, ORCHESTRATOR_BENCH=1)
   | 'bench';
 
