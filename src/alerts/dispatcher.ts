@@ -13,14 +13,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import type { PresentedEvent, PresentedService } from '../api/types.js';
+import type { AlertsView, PresentedDelivery, PresentedEvent, PresentedService } from '../api/types.js';
 import type { ServiceEvent } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import type { AlertOutbox, Attempt, DeliveryRow } from '../store/alerts.js';
 import type { StoredEvent } from '../store/events.js';
 import { keysOf, matches, reasonOf } from './match.js';
 import { DELIVERY_HEADER, sign, SIGNATURE_HEADER, slackBody, webhookBody, type AlertContent } from './message.js';
-import { presentSink, scrub, type PresentedSink, type Sink } from './sinks.js';
+import { presentSink, scrub, type Sink } from './sinks.js';
 
 const MAX_IN_FLIGHT = 8;
 const PER_SINK = 2;
@@ -48,15 +48,6 @@ interface Delivery extends Omit<DeliveryRow, 'attempts' | 'content'> {
   tries: number;
   content: AlertContent;
 }
-
-export interface PresentedDelivery {
-  id: string; sink: string; status: DeliveryRow['status']; test: boolean; service: string | null; reason: string;
-  event_type: string; event_seq: number | null; count: number; created_at: string; due_at: string;
-  next_attempt_at: string | null; in_flight: boolean;
-  attempts: Array<{ n: number; at: string; duration_ms: number; status: number | null; error: string | null }>;
-}
-
-export interface AlertsView { sinks: PresentedSink[]; pending: number; in_flight: number; deliveries: PresentedDelivery[] }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -132,14 +123,14 @@ export class AlertDispatcher {
   }
 
   /** A test message to one sink; undefined for an unknown sink. */
-  test(name: string): Delivery | undefined {
+  test(name: string): PresentedDelivery | undefined {
     const sink = this.sinks.get(name);
     if (!sink) return undefined;
     const now = Date.now();
     const event: StoredEvent = { seq: 0, at: now, service: null, type: 'alert_test', data: { message: `test message to alert sink ${name}` } };
     const d = this.create(sink, event, { reason: 'alert_test', key: null, due: now, test: true });
     this.kick();
-    return d;
+    return this.presentDelivery(d);
   }
 
   view(opts: { sink?: string; delivery?: string; limit: number }): AlertsView {

@@ -3,6 +3,7 @@
  * where the config names a variable, and what is wrong with a sink that cannot be sent to (an
  * unset variable). Secrets stay in here: what leaves (the API, logs) is `presentSink`.
  */
+import type { PresentedSink } from '../api/types.js';
 import type { OrchestratorConfig } from '../config/schema.js';
 import { compileFilter, type SinkFilter } from './match.js';
 
@@ -67,25 +68,6 @@ export function scrub(text: string, sink: Sink): string {
   let out = text;
   for (const s of [sink.url, sink.secret]) if (s) out = out.split(s).join(s === sink.url ? redactUrl(s)! : '…');
   return out;
-}
-
-export interface PresentedSink {
-  name: string;
-  type: SinkConfig['type'];
-  /** Scheme, host and port; the rest hidden. */
-  url: string | null;
-  url_env: string | null;
-  /** Messages carry X-Orchestrator-Signature (the secret itself is never shown). */
-  signed: boolean;
-  secret_env: string | null;
-  on: string[];
-  services: string[] | null;
-  min_interval_seconds: number;
-  timeout_seconds: number;
-  backoff_seconds: number;
-  max_backoff_seconds: number;
-  max_attempts: number;
-  problem: string | null;
 }
 
 export function presentSink(s: Sink): PresentedSink {

@@ -12,6 +12,7 @@ import type { EngineName } from './engine/types.js';
 import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
 import { agentRoutes } from './agent.js';
+import { alertRoutes } from './alerts.js';
 
 const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
@@ -170,6 +171,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       method: 'get', pattern: '/metrics',
       handler: () => ({ status: 200, text: renderMetrics(o), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
     },
+    ...alertRoutes(o),
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
     // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.
     ...(process.env.ORCHESTRATOR_BENCH === '1' ? [{
