@@ -12,15 +12,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { AlertsView, PresentedDelivery, PresentedEvent, PresentedService } from '../api/types.js';
 import type { ServiceEvent } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import type { AlertOutbox, Attempt, DeliveryRow } from '../store/alerts.js';
 import type { StoredEvent } from '../store/events.js';
 import { keysOf, matches, reasonOf } from './match.js';
-import { DELIVERY_HEADER, sign, SIGNATURE_HEADER, slackBody, webhookBody, type AlertContent } from './message.js';
-import { presentSink, scrub, type Sink } from './sinks.js';
+import { slackBody, webhookBody, type AlertContent } from './message.js';
+import { post } from './send.js';
+import { presentSink, type Sink } from './sinks.js';
 
 const MAX_IN_FLIGHT = 8;
 const PER_SINK = 2;
@@ -245,38 +246,12 @@ export class AlertDispatcher {
     this.inFlight.set(d.id, abort);
     const at = Date.now();
     const started = bootNow();
-    let status: number | null = null;
-    let error: string | null = null;
-    let retryAfter: number | null = null;
-    if (!sink) {
-      error = `alert sink ${d.sink} is no longer configured`;
-    } else if (sink.problem || !sink.url) {
-      error = sink.problem ?? 'no URL';
-    } else {
-      const timeoutMs = sink.config.timeout_seconds * 1000;
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const headers: Record<string, string> = {
-        'content-type': 'application/json', 'user-agent': 'agent-orchestrator-alerts', [DELIVERY_HEADER]: d.id, 'x-orchestrator-event': d.event_type,
-      };
-      if (sink.secret) headers[SIGNATURE_HEADER] = sign(sink.secret, d.body);
-      try {
-        const signal = AbortSignal.any([abort.signal, timeout]);
-        const res = await request(sink.url, { method: 'POST', headers, body: d.body, signal, dispatcher: this.agent });
-        status = res.statusCode;
-        const ra = Number(res.headers['retry-after']);
-        if (Number.isFinite(ra) && ra > 0) retryAfter = ra * 1000;
-        await res.body.dump({ limit: 64 * 1024, signal });
-        if (status < 200 || status > 299) error = `HTTP ${status}`;
-      } catch (err) {
-        if (abort.signal.aborted) { this.inFlight.delete(d.id); return; } // stopping: not an attempt, still pending
-        error = timeout.aborted ? `timed out after ${sink.config.timeout_seconds}s` : describe(err);
-        if (status !== null && status >= 200 && status <= 299) error = null; // answered; only the rest of the body was lost
-      }
-      error = error && scrub(error, sink);
-    }
+    const outcome = sink
+      ? await post(this.agent, sink, { id: d.id, body: d.body, eventType: d.event_type }, abort.signal)
+      : { status: null, error: `alert sink ${d.sink} is no longer configured`, retryAfterMs: null };
     this.inFlight.delete(d.id);
-    if (this.stopped) return;
-    this.finish(d, sink, { n: d.tries + 1, at, duration_ms: Math.round(bootNow() - started), status, error }, retryAfter);
+    if (!outcome || this.stopped) return;
+    this.finish(d, sink, { n: d.tries + 1, at, duration_ms: Math.round(bootNow() - started), status: outcome.status, error: outcome.error }, outcome.retryAfterMs);
     this.pump();
   }
 
@@ -338,12 +313,4 @@ export class AlertDispatcher {
       this.o.log.error({ err }, `could not ${what}`);
     }
   }
-}
-
-/** A network error in one line: undici's code and message (ECONNREFUSED, UND_ERR_SOCKET, …). */
-function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.cause?.code ?? e.code;
-  const message = e.cause?.message ?? e.message ?? String(err);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
