@@ -86,6 +86,11 @@ export class Feed {
         this.attempts = 0;
         this.store.setNeedKey(false);
         this.store.setConnection({ state: 'live', retryAt: null, detail: '' });
+        // The key may have changed since the last connection: ask again what it may do.
+        void this.api.get<{ name: string; scopes: string[] }>('/api/whoami').then(
+          (me) => this.store.setPrincipal(me),
+          () => this.store.setPrincipal(null),
+        );
         if (this.topics.size) this.send({ type: 'subscribe', topics: [...this.topics.keys()] });
         this.startPings();
       } else if (msg.type === 'event') {

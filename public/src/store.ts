@@ -36,6 +36,11 @@ export class Store {
   clockOffset = 0;
   serverStartedAt: number | null = null;
   needKey = false;
+  /**
+   * Who the dashboard's key is and its scopes (GET /api/whoami, asked on every connection); null
+   * until known. Buttons the key may not use are disabled with a reason rather than failing with 403.
+   */
+  principal: { name: string; scopes: string[] } | null = null;
   /** Set once the first snapshot arrived. */
   loaded = false;
   /** Feed connections so far (bumped on every hello): views that hold live-only data reload on a new one. */
@@ -71,6 +76,16 @@ export class Store {
     this.conn = conn;
     if (conn.state === 'unauthorized') this.needKey = true;
     this.changed();
+  }
+
+  setPrincipal(principal: { name: string; scopes: string[] } | null): void {
+    this.principal = principal;
+    this.changed();
+  }
+
+  /** May the key do this? True while unknown: the server decides, and a 403 says why. */
+  may(scope: 'operate' | 'admin'): boolean {
+    return !this.principal || this.principal.scopes.includes(scope);
   }
 
   setNeedKey(need: boolean): void {

@@ -99,7 +99,7 @@ export function Detail({ id }: { id: string }) {
 }
 
 function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined }) {
-  const { api } = useApp();
+  const { api, store } = useApp();
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
@@ -123,6 +123,9 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
     }
   };
 
+  if (!store.may('operate')) {
+    return html`<div class="actions"><p class="note" data-field="read-only">The key "${store.principal?.name}" may only read (scopes: ${store.principal?.scopes.join(', ')}); start, stop and restart need operate.</p></div>`;
+  }
   // aria-disabled rather than disabled while a command runs: a disabled button would drop keyboard focus.
   return html`<div class="actions">
     <button type="button" onClick=${() => run('start')} aria-disabled=${busy ? 'true' : undefined}>${busy === 'start' ? 'Starting…' : 'Start'}</button>

@@ -61,7 +61,7 @@ export function Header({ filter, onFilter, now, onAskKey }: Props) {
     <div class="top-actions">
       <${Connection} now=${now} onAskKey=${onAskKey} />
       ${api.apiKey ? html`<button type="button" class="link" onClick=${onAskKey}>API key</button>` : null}
-      <a class="button primary" href="#/register">Register service</a>
+      ${store.may('admin') ? html`<a class="button primary" href="#/register">Register service</a>` : null}
     </div>
   </header>`;
 }
