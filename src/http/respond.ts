@@ -51,6 +51,34 @@ export class Reply {
     else this.res.respond(status, all, body);
   }
 
+  /**
+   * Write `body` as it comes, with backpressure: the next chunk is read only once the engine took
+   * the last one. The client going away cancels the stream (its producer learns it is gone).
+   */
+  stream(status: number, body: ReadableStream<Uint8Array>, contentType: string, headers: Array<[string, string]> = []): void {
+    const out = this.open ? this.res.stream(status, [['content-type', contentType], ['x-content-type-options', 'nosniff'], ...this.extraHeaders, ...headers]) : null;
+    if (!out) { void body.cancel().catch(() => undefined); return; }
+    this.done = true;
+    const reader = body.getReader();
+    let finished = false;
+    this.res.onAborted(() => {
+      finished = true;
+      void reader.cancel().catch(() => undefined);
+    });
+    const pump = async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (finished) return;
+        if (done) { finished = true; out.end(); return; }
+        if (!out.write(value)) await new Promise<void>((resolve) => out.onWritable(resolve));
+      }
+    };
+    pump().catch(() => {
+      // The producer failed: end what the client has; it sees the stream close.
+      if (!finished) { finished = true; out.end(); }
+    });
+  }
+
   json(status: number, value: unknown, headers: Array<[string, string]> = []): void {
     this.send(status, JSON.stringify(value), 'application/json; charset=utf-8', headers);
   }

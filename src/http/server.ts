@@ -28,11 +28,18 @@ export interface Request {
   ip: string;
   /** Parsed JSON body (undefined when there is none). */
   body: unknown;
+  /** The values of the route's `readHeaders` ('' when absent), by lower-case name. */
+  extraHeaders: Record<string, string>;
 }
 
 export type Result =
   | { status: number; json: unknown; headers?: Array<[string, string]> }
-  | { status: number; text: string | Buffer; contentType: string; headers?: Array<[string, string]> };
+  | { status: number; text: string | Buffer; contentType: string; headers?: Array<[string, string]> }
+  /**
+   * A body written as it comes (server-sent events): the head at once, each chunk when the stream
+   * gives it, the end when it ends; the stream is cancelled if the client goes away first.
+   */
+  | { status: number; stream: ReadableStream<Uint8Array>; contentType: string; headers?: Array<[string, string]> };
 
 export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -49,6 +56,13 @@ export interface Route {
   selfAuth?: boolean;
   /** A mutation not written to the orchestrator log per request (heartbeats: a thousand a second). Default false. */
   quiet?: boolean;
+  /**
+   * Origin checked on every method, GET too, as on /ws: for /mcp, whose GET holds a stream of
+   * what happens. Default: only on mutations.
+   */
+  checkOrigin?: boolean;
+  /** More request headers the handler reads (lower-case names), in `Request.extraHeaders`. */
+  readHeaders?: readonly string[];
 }
 
 export interface Security {
@@ -80,6 +94,7 @@ const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
  */
 class ParsedRequest implements Request {
   body: unknown = undefined;
+  extraHeaders: Record<string, string> = {};
   private parsedQuery: URLSearchParams | null = null;
 
   constructor(
@@ -96,8 +111,8 @@ class ParsedRequest implements Request {
   }
 }
 
-export function readRequest(raw: RawRequest, params: Record<string, string> = {}): Request {
-  return new ParsedRequest(raw.method, raw.path, raw.query, params, {
+export function readRequest(raw: RawRequest, params: Record<string, string> = {}, readHeaders: readonly string[] = []): Request {
+  const r = new ParsedRequest(raw.method, raw.path, raw.query, params, {
     host: raw.header('host'),
     origin: raw.header('origin'),
     contentType: raw.header('content-type'),
@@ -108,6 +123,8 @@ export function readRequest(raw: RawRequest, params: Record<string, string> = {}
     ifNoneMatch: raw.header('if-none-match'),
     protocol: raw.header('sec-websocket-protocol'),
   }, raw.ip);
+  for (const name of readHeaders) r.extraHeaders[name] = raw.header(name);
+  return r;
 }
 
 /** The :id path segment, checked against the strict id pattern (nothing can escape a folder). */
@@ -180,8 +197,8 @@ export class HttpServer {
 
   route(route: Route): this {
     const paramNames = [...route.pattern.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
-    const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics';
-    const entry: Entry = { route, regex: null, paramNames, isApi, mutating: route.method !== 'get' };
+    const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics' || route.pattern === '/mcp';
+    const entry: Entry = { route, regex: null, paramNames, isApi, mutating: route.method !== 'get' || !!route.checkOrigin };
     const method = route.method === 'del' ? 'delete' : route.method;
     // HEAD answers what GET would, without the body (uptime checks use it on /health).
     const methods = method === 'get' ? ['get', 'head'] : [method];
@@ -213,7 +230,7 @@ export class HttpServer {
       if (!found) return this.fallback(raw, reply);
       const params: Record<string, string> = {};
       found.entry.paramNames.forEach((name, i) => { params[name] = decodeParam(found.values[i] ?? ''); });
-      this.handle(found.entry, readRequest(raw, params), raw, res, reply);
+      this.handle(found.entry, readRequest(raw, params, found.entry.route.readHeaders), raw, res, reply);
     } catch (err) {
       // A bug must cost one 500, not a request left hanging.
       this.log.error({ err, path: raw.path }, 'request handler threw');
@@ -306,6 +323,7 @@ export class HttpServer {
 
   private answer(route: Route, req: Request, reply: Reply, out: Result): void {
     if ('json' in out) reply.json(out.status, out.json, out.headers);
+    else if ('stream' in out) reply.stream(out.status, out.stream, out.contentType, out.headers);
     else reply.send(out.status, out.text, out.contentType, out.headers);
     if (route.method !== 'get' && !route.quiet) this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
   }
