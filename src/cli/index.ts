@@ -6,11 +6,12 @@ import { CliError, EXIT } from './client.js';
 import { dashboardCommands } from './commands/dashboard.js';
 import { eventCommands } from './commands/events.js';
 import { logCommands } from './commands/logs.js';
+import { mcpCommands } from './commands/mcp.js';
 import { registryCommands } from './commands/registry.js';
 import { serviceCommands } from './commands/services.js';
 import { type Command, createContext } from './context.js';
 
-const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...dashboardCommands];
+const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...dashboardCommands, ...mcpCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length), 44);

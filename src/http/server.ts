@@ -300,7 +300,8 @@ export class HttpServer {
     }
     reply.send(204, '', 'text/plain', [
       ['access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS'],
-      ['access-control-allow-headers', 'content-type, x-api-key, authorization'],
+      ['access-control-allow-headers', 'content-type, x-api-key, authorization, mcp-session-id, mcp-protocol-version, last-event-id'],
+      ['access-control-expose-headers', 'mcp-session-id'],
       ['access-control-max-age', '600'],
     ]);
   }
