@@ -105,7 +105,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading services');
-    o.fleet.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    o.fleet.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
   o.onFatal((err) => {
     http.close();

@@ -75,7 +75,8 @@ export type EventType =
   | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
   // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)
   | 'orchestrator_started' | 'orchestrator_stopped' | 'gone_while_down' | 'orphan_stopped' | 'actor_host_restarted'
-  | 'registered' | 'updated' | 'removed' | 'reloaded' | 'condition' | 'condition_cleared' | 'logs_dropped'
+  // (registered, updated, removed, reloaded and command carry `actor`: the API key's name)
+  | 'registered' | 'updated' | 'removed' | 'reloaded' | 'command' | 'condition' | 'condition_cleared' | 'logs_dropped'
   // the registry, summarising held events it had to drop (store/pending-writes.ts)
   | 'events_dropped'
   // synthetic load from the actor host (bench only, ORCHESTRATOR_BENCH=1)

@@ -154,7 +154,7 @@ export function loadOrchestratorConfig(file: string | undefined, env: NodeJS.Pro
   if (envProblems.length) throw new ConfigError(envProblems);
 
   const baseDir = abs ? dirname(abs) : process.cwd();
-  const result = v.safeParse(orchestratorConfigSchema(baseDir), raw);
+  const result = v.safeParse(orchestratorConfigSchema(baseDir, env), raw);
   if (!result.success) throw new ConfigError(issuesToProblems(result.issues, src, abs));
   const out = result.output;
   const dbPath = out.database.path ? resolve(baseDir, out.database.path) : join(out.orchestrator.data_dir, 'registry.db');

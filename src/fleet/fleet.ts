@@ -16,6 +16,9 @@ import { freshWant, type Catalog } from './catalog.js';
 import type { History } from './history.js';
 import type { FleetSummary, ServiceEntry, Views } from './views.js';
 
+/** The actor of a change nobody asked for over the API (SIGHUP's reload, tests). */
+export const SYSTEM_ACTOR = 'orchestrator';
+
 /** Where a service's actor starts while there is no view of it yet (boot, a service just added). */
 export interface StartingPoint {
   want: Want;
@@ -98,11 +101,16 @@ export class Fleet {
 
   // --------------------------------------------------------------------------- commands
 
-  async command(id: string, command: Command, reason = `${command} requested`): Promise<ServiceEntry> {
+  /**
+   * Every command takes the `actor` that asked: the name of the API key (auth.ts; "anonymous" on
+   * an open API), recorded in the event of what it changed.
+   */
+  async command(id: string, command: Command, reason = `${command} requested`, actor = SYSTEM_ACTOR): Promise<ServiceEntry> {
     const spec = this.catalog.require(id);
     if (spec.external) this.checkExternalCommand(spec, command);
     const view = await this.call('command', [id, command, reason]);
     this.views.set(id, view);
+    this.history.record([{ service: id, type: 'command', at: bootNow(), data: { command, actor } }]);
     // Durable before the answer: an accepted start or stop survives a kill -9 right after the 202,
     // and a clean restart too (auto_start decides only for services never commanded).
     this.history.saveStatus(view);
@@ -128,16 +136,16 @@ export class Fleet {
    * Register a service. Re-registering an existing external service (a self-registering agent that
    * restarted) updates it instead of conflicting; `created` tells which happened.
    */
-  async register(input: unknown): Promise<ServiceEntry & { created: boolean }> {
+  async register(input: unknown, actor = SYSTEM_ACTOR): Promise<ServiceEntry & { created: boolean }> {
     const { spec, reregister } = this.catalog.parseNew(input);
     if (reregister) {
-      const updated = await this.update(spec.id, input as Record<string, unknown>, false);
+      const updated = await this.update(spec.id, input as Record<string, unknown>, false, actor);
       return { spec: updated.spec, view: updated.view, created: false };
     }
     const want = freshWant(spec);
     this.catalog.put(spec, want, input);
     this.define(spec, { want });
-    this.history.record([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api' } }]);
+    this.history.record([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api', actor } }]);
     try {
       const view = await this.call('add', [{ spec, want }]);
       this.views.set(spec.id, view);
@@ -149,16 +157,16 @@ export class Fleet {
   }
 
   /** Replace (or merge into) an API-registered service's definition; restart only if needed. */
-  async update(id: string, input: Record<string, unknown>, merge: boolean): Promise<ServiceEntry & { restarted: boolean }> {
+  async update(id: string, input: Record<string, unknown>, merge: boolean, actor = SYSTEM_ACTOR): Promise<ServiceEntry & { restarted: boolean }> {
     const next = this.catalog.parseUpdate(id, input, merge);
     this.catalog.put(next.spec, this.views.peek(id)?.want ?? 'up', next.input);
-    this.history.record([{ service: id, type: 'updated', at: bootNow(), data: { restart: next.restart } }]);
+    this.history.record([{ service: id, type: 'updated', at: bootNow(), data: { restart: next.restart, actor } }]);
     const view = await this.call('update', [next.spec, next.restart]);
     this.views.set(id, view);
     return { spec: next.spec, view, restarted: next.restart && view.state !== 'stopped' };
   }
 
-  async remove(id: string, opts: { allowFile?: boolean } = {}): Promise<void> {
+  async remove(id: string, opts: { allowFile?: boolean; actor?: string } = {}): Promise<void> {
     const spec = this.catalog.checkRemovable(id, !!opts.allowFile);
     await this.call('remove', [id], this.catalog.stopBudgetMs([spec]));
     this.catalog.delete(id);
@@ -166,16 +174,16 @@ export class Fleet {
     this.starts.delete(id);
     this.history.forget(id);
     this.parts.logs.untrack(id);
-    this.history.record([{ service: id, type: 'removed', at: bootNow(), data: {} }]);
+    this.history.record([{ service: id, type: 'removed', at: bootNow(), data: { actor: opts.actor ?? SYSTEM_ACTOR } }]);
   }
 
   /** Re-read services/ and apply only the differences (like `supervisorctl update`). */
-  async reload(): Promise<ReloadResult> {
+  async reload(actor = SYSTEM_ACTOR): Promise<ReloadResult> {
     const plan = this.catalog.plan(this.catalog.load());
     const { problems } = plan;
     const result: ReloadResult = { added: [], removed: [], changed: [], restarted: [], problems };
     for (const spec of plan.removed) {
-      await this.remove(spec.id, { allowFile: true }).catch((e: Error) => problems.push({ file: spec.file, field: '', message: `cannot remove: ${e.message}` }));
+      await this.remove(spec.id, { allowFile: true, actor }).catch((e: Error) => problems.push({ file: spec.file, field: '', message: `cannot remove: ${e.message}` }));
       if (!this.catalog.has(spec.id)) result.removed.push(spec.id);
     }
     for (const spec of plan.added) {
@@ -191,7 +199,7 @@ export class Fleet {
       result.changed.push(spec.id);
       if (restart) result.restarted.push(spec.id);
     }
-    this.history.record([{ service: null, type: 'reloaded', at: bootNow(), data: { ...result, problems: problems.map(formatProblem) } }]);
+    this.history.record([{ service: null, type: 'reloaded', at: bootNow(), data: { ...result, problems: problems.map(formatProblem), actor } }]);
     return result;
   }
 

@@ -18,7 +18,7 @@ import type { Registry } from '../store/index.js';
 const SAMPLE_FLUSH_MS = 15_000;
 
 /** The read side of the event log, as HTTP and the feed need it. */
-export type EventQuery = Pick<EventLog, 'after' | 'latest' | 'lastSeq'>;
+export type EventQuery = Pick<EventLog, 'after' | 'matching' | 'latest' | 'lastSeq'>;
 
 export interface HistoryEvents {
   event: [StoredEvent];

@@ -7,13 +7,14 @@
  * the main thread little more than the HTTP itself.
  *
  * Authorisation, in order: a token of this service's live run (the message carries its run id);
- * the API key; a token of another service's live run is refused (403) with or without an API key;
- * anything else is refused (401) when api.api_key is set, and accepted (no run id) when the API is
- * open, as every other route is then.
+ * an API key with the operate scope; a token of another service's live run is refused (403) with or
+ * without an API key; a key without operate is refused (403); anything else is refused (401) when
+ * API keys are configured, and accepted (no run id) when the API is open, as every other route is
+ * then.
  */
 import type { HeartbeatAnswer } from '../api/types.js';
 import { AppError, badRequest, notFound } from '../errors.js';
-import { keyMatches, presentedKey } from './auth.js';
+import { presentedKey } from './auth.js';
 import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
 
@@ -50,16 +51,17 @@ export function agentRoutes(o: HttpPorts): Route[] {
 /** Who may make this call about service :id, and the run it speaks for (a run token's). */
 function authorise(o: HttpPorts, req: Request): { id: string; runId?: string } {
   const id = serviceId(req);
-  const key = o.config.api.api_key;
   const presented = presentedKey(req.headers);
   let runId: string | undefined;
   if (presented) {
     const owner = o.agents.tokenOwner(id, presented);
     if (owner.kind === 'own') runId = owner.runId;
     else if (owner.kind === 'other') throw new AppError('forbidden', `this run token belongs to another service: it authorises only that service's own calls, not "${id}"'s`, 403);
-    else if (key && !keyMatches(presented, key)) throw unauthorised();
-  } else if (key) {
-    throw unauthorised();
+  }
+  // Not its own run's token: the key the server's checks resolved (req.principal) must have operate.
+  if (!runId && !req.principal.scopes.has('operate')) {
+    if (req.principal.scopes.size === 0) throw unauthorised();
+    throw new AppError('forbidden', `the key "${req.principal.name}" may not do this: it needs the operate scope`, 403);
   }
   if (!o.fleet.has(id)) throw notFound(`service "${id}"`);
   return runId ? { id, runId } : { id };

@@ -1,17 +1,67 @@
 /**
- * The HTTP security checks (DESIGN.md §4): API key in constant time, Host against DNS rebinding,
- * Origin for CORS, /ws and mutations, and a per-client token-bucket rate limit.
+ * The HTTP security checks (DESIGN.md §4): API keys and their scopes in constant time, Host
+ * against DNS rebinding, Origin for CORS, /ws and mutations, and a per-client token-bucket rate
+ * limit.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { OrchestratorConfig } from '../config/schema.js';
+import { SCOPES, type OrchestratorConfig, type Scope } from '../config/schema.js';
 
-/** Compare a presented key with the configured one without leaking where they differ. */
-export function keyMatches(presented: string | undefined, expected: string): boolean {
-  if (!presented) return false;
-  // Hash both so the comparison is constant-time even when lengths differ.
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+export type { Scope };
+
+/** Who a request acts as: the key it presented (its name goes into the events of what it changed). */
+export interface Principal {
+  name: string;
+  /** Expanded: a key with admin has operate and read too. */
+  scopes: ReadonlySet<Scope>;
+}
+
+/** Each scope includes the ones before it: admin ⊇ operate ⊇ read. */
+export function expandScopes(scopes: Iterable<Scope>): ReadonlySet<Scope> {
+  const top = Math.max(...[...scopes].map((s) => SCOPES.indexOf(s)));
+  return new Set(SCOPES.slice(0, top + 1));
+}
+
+/** Every request when no key is configured (a loopback-only orchestrator): all scopes. */
+export const ANONYMOUS: Principal = { name: 'anonymous', scopes: new Set(SCOPES) };
+/** A request without a valid key on a public route (GET /health, the dashboard files). */
+export const NOBODY: Principal = { name: 'anonymous', scopes: new Set() };
+
+/** The name api.api_key (or ORCHESTRATOR_API_KEY) acts under: one key with every scope. */
+export const API_KEY_NAME = 'api_key';
+
+/**
+ * The configured keys. A presented key is hashed once and compared with every key's hash in
+ * constant time, without stopping at a match, so neither timing nor the position of a key in the
+ * list tells anything about the secrets.
+ */
+export class Keyring {
+  private readonly entries: Array<{ digest: Buffer; principal: Principal }>;
+
+  constructor(config: Pick<OrchestratorConfig, 'api'>) {
+    const keys = [
+      ...(config.api.api_key ? [{ name: API_KEY_NAME, key: config.api.api_key, scopes: ['admin'] as Scope[] }] : []),
+      ...config.api.keys,
+    ];
+    this.entries = keys.map((k) => ({ digest: sha256(k.key), principal: { name: k.name, scopes: expandScopes(k.scopes) } }));
+  }
+
+  /** No key configured: the API is open (and bound to loopback only, checkBindSafety). */
+  get open(): boolean {
+    return this.entries.length === 0;
+  }
+
+  /** The principal of a presented key, or null for none or a wrong one. */
+  resolve(presented: string | undefined): Principal | null {
+    if (!presented) return null;
+    const digest = sha256(presented);
+    let found: Principal | null = null;
+    for (const e of this.entries) if (timingSafeEqual(digest, e.digest) && !found) found = e.principal;
+    return found;
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
 }
 
 /** The key a request presents: X-API-Key, Authorization: Bearer, or (for /ws) a query parameter or subprotocol. */

@@ -6,13 +6,14 @@ const error = (description: string) => ({ description, ...jsonBody(ref('Error'))
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } };
 const common = {
   '401': error('Missing or wrong API key'),
+  '403': error('The key lacks the scope this route needs (read, operate or admin)'),
   '429': error('Rate limit exceeded (see Retry-After)'),
 };
 /** A service's own calls: its run token (or the API key) as a bearer token; not rate limited. */
 const agentSecurity = [{ bearer: [] }, { apiKey: [] }, {}];
 const agentErrors = {
-  '400': error('Invalid id or body; field names it'), '401': error('Missing or wrong token (with api.api_key set)'),
-  '403': error('A run token of another service'), '404': error('Unknown service'),
+  '400': error('Invalid id or body; field names it'), '401': error('Missing or wrong token (with API keys configured)'),
+  '403': error('A run token of another service, or a key without the operate scope'), '404': error('Unknown service'),
 };
 const withId = { '400': error('Invalid id or input'), '404': error('Unknown service'), ...common };
 const control = (verb: string) => ({
@@ -31,7 +32,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
       title: 'Agent orchestrator API',
       version,
       description: 'Supervises AI agent services: lifecycle, health, backoff, limits, logs and history. ' +
-        'With api.api_key set, every /api, /metrics and /ws request needs X-API-Key or Authorization: Bearer. ' +
+        'With API keys configured (api.api_key, api.keys), every /api, /metrics and /ws request needs X-API-Key or Authorization: Bearer, ' +
+        'and a key\'s scopes decide what it may do: read (GET routes, /ws, logs), operate (start, stop, restart, reload), ' +
+        'admin (register, update, remove); each includes the ones before it. ' +
         'A supervised service\'s own heartbeat and throttle calls take its run token (ORCHESTRATOR_TOKEN) as well, with or without an API key. ' +
         'Request bodies must be application/json and at most 1 MB.',
     },
@@ -154,10 +157,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: { summary: 'Event history of a service', operationId: 'serviceEvents', parameters: [idParam, { name: 'since', in: 'query', schema: { type: 'integer' } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100 } }], responses: { '200': { description: 'events' }, ...withId } },
       },
       '/api/events': {
-        get: { summary: 'All events after a sequence number', operationId: 'events', parameters: [{ name: 'since', in: 'query', schema: { type: 'integer', default: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100 } }], responses: { '200': { description: 'events' }, ...common } },
+        get: { summary: 'All events after a sequence number', operationId: 'events', parameters: [{ name: 'since', in: 'query', schema: { type: 'integer', default: 0 } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 100 } }, { name: 'service', in: 'query', schema: { type: 'string' } }, { name: 'type', in: 'query', schema: { type: 'string' } }, { name: 'actor', in: 'query', schema: { type: 'string' }, description: 'The API key name a change was made by' }], responses: { '200': { description: 'events' }, ...common } },
       },
       '/api/reload': { post: { summary: 'Re-read services/ and apply the differences', operationId: 'reload', responses: { '200': { description: 'added, removed, changed, restarted, problems' }, ...common } } },
       '/metrics': { get: { summary: 'Prometheus metrics', operationId: 'metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } }, ...common } } },
+      '/api/whoami': { get: { summary: 'The presented key: its name and scopes', operationId: 'whoami', responses: { '200': { description: '{name, scopes}' }, ...common } } },
       '/api/openapi.json': { get: { summary: 'This document', operationId: 'openapi', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/ws': {
         get: {

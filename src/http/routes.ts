@@ -4,6 +4,7 @@ import { badRequest, notFound } from '../errors.js';
 import type { FleetSummary } from '../fleet/views.js';
 import type { LogQuery } from '../logs/query.js';
 import type { Stream } from '../os/logs.js';
+import type { EventFilter } from '../store/events.js';
 import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -81,14 +82,14 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       method: 'post', pattern: '/api/services',
       handler: async (req) => {
         if (req.body === undefined) throw badRequest('a JSON body with the service definition is required');
-        const entry = await o.fleet.register(req.body);
+        const entry = await o.fleet.register(req.body, req.principal.name);
         return json(entry.created ? 201 : 200, detail(entry.spec.id));
       },
     },
     ...(['start', 'stop', 'restart'] as const).map((command): Route => ({
-      method: 'put', pattern: `/api/services/:id/${command}`,
+      method: 'put', pattern: `/api/services/:id/${command}`, scope: 'operate',
       handler: async (req) => {
-        const entry = await o.fleet.command(serviceId(req), command, `${command} requested over the API`);
+        const entry = await o.fleet.command(serviceId(req), command, `${command} requested over the API`, req.principal.name);
         return json(202, presentService(entry));
       },
     })),
@@ -96,7 +97,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       method: 'patch', pattern: '/api/services/:id',
       handler: async (req) => {
         if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw badRequest('a JSON object with the fields to change is required');
-        const result = await o.fleet.update(serviceId(req), req.body as Record<string, unknown>, true);
+        const result = await o.fleet.update(serviceId(req), req.body as Record<string, unknown>, true, req.principal.name);
         return json(200, { ...detail(result.spec.id), restarted: result.restarted });
       },
     },
@@ -104,7 +105,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       method: 'del', pattern: '/api/services/:id',
       handler: async (req) => {
         const id = serviceId(req);
-        await o.fleet.remove(id);
+        await o.fleet.remove(id, { actor: req.principal.name });
         return json(200, { id, removed: true });
       },
     },
@@ -155,20 +156,30 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       handler: (req) => {
         const limit = intParam(req, 'limit', 100, 1, MAX_EVENTS);
         const since = intParam(req, 'since', 0, 0, Number.MAX_SAFE_INTEGER);
-        const events = o.events.after(since, limit);
+        const filter: EventFilter = {};
+        for (const field of ['service', 'type', 'actor'] as const) {
+          const value = req.query.get(field);
+          if (value !== null && value !== '') filter[field] = value;
+        }
+        const events = Object.keys(filter).length ? o.events.matching(since, limit, filter) : o.events.after(since, limit);
         return json(200, { events: events.map(presentEvent), last_seq: o.events.lastSeq() });
       },
     },
     {
-      method: 'post', pattern: '/api/reload',
-      handler: async () => {
-        const r = await o.fleet.reload();
+      method: 'post', pattern: '/api/reload', scope: 'operate',
+      handler: async (req) => {
+        const r = await o.fleet.reload(req.principal.name);
         return json(200, { ...r, problems: r.problems.map((p) => ({ file: p.file, line: p.line, col: p.col, field: p.field, message: p.message })) });
       },
     },
     {
       method: 'get', pattern: '/metrics',
       handler: () => ({ status: 200, text: renderMetrics(o), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
+    },
+    {
+      // Who the presented key is and what it may do (the MCP server lists its tools by this).
+      method: 'get', pattern: '/api/whoami',
+      handler: (req) => json(200, { name: req.principal.name, scopes: [...req.principal.scopes] }),
     },
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
     // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { ID_PATTERN, type OrchestratorConfig } from '../config/schema.js';
 import { AppError, badRequest } from '../errors.js';
 import {
-  allowedHostNames, hostName, isLoopback, keyMatches, originAllowed, presentedKey, RateLimiter,
+  allowedHostNames, ANONYMOUS, hostName, isLoopback, Keyring, NOBODY, originAllowed, presentedKey, RateLimiter,
+  type Principal, type Scope,
 } from './auth.js';
 import { LIMITS, type Engine, type RawRequest, type RawResponse } from './engine/types.js';
 import { Reply } from './respond.js';
@@ -30,6 +31,8 @@ export interface Request {
   body: unknown;
   /** The values of the route's `readHeaders` ('' when absent), by lower-case name. */
   extraHeaders: Record<string, string>;
+  /** Who is asking: set by the checks before the handler runs (see guard). */
+  principal: Principal;
 }
 
 export type Result =
@@ -45,8 +48,13 @@ export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'del';
   pattern: string;
   handler: (req: Request) => Promise<Result> | Result;
-  /** Open to everyone even with an API key set (GET /health, the dashboard files). Default false. */
+  /** Open to everyone even with API keys set (GET /health, the dashboard files). Default false. */
   public?: boolean;
+  /**
+   * The scope a key needs (auth.ts): read for GET, admin for anything else unless a route says
+   * otherwise (start, stop, restart and reload need operate).
+   */
+  scope?: Scope;
   /** Exempt from the rate limit (default: everything outside /api and /metrics is exempt). */
   unlimited?: boolean;
   /**
@@ -69,19 +77,20 @@ export interface Security {
   config: OrchestratorConfig;
   limiter: RateLimiter;
   hosts: Set<string>;
+  keys: Keyring;
 }
 
 export function createSecurity(config: OrchestratorConfig): Security {
-  return { config, limiter: new RateLimiter(config.api.rate_limit), hosts: allowedHostNames(config) };
+  return { config, limiter: new RateLimiter(config.api.rate_limit), hosts: allowedHostNames(config), keys: new Keyring(config) };
 }
 
 /** Refuse a non-loopback bind without an API key: the API can start and stop processes. */
 export function checkBindSafety(config: OrchestratorConfig): void {
   const host = config.orchestrator.host;
-  if (!isLoopback(host) && !config.api.api_key) {
+  if (!isLoopback(host) && !config.api.api_key && config.api.keys.length === 0) {
     throw new Error(
       `refusing to listen on ${host}:${config.orchestrator.port} without an API key: anyone who can reach it could run commands. ` +
-      'Set api.api_key in the config file (or ORCHESTRATOR_API_KEY in the environment), or bind orchestrator.host to 127.0.0.1.',
+      'Set api.api_key or api.keys in the config file (or ORCHESTRATOR_API_KEY in the environment), or bind orchestrator.host to 127.0.0.1.',
     );
   }
 }
@@ -95,6 +104,7 @@ const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
 class ParsedRequest implements Request {
   body: unknown = undefined;
   extraHeaders: Record<string, string> = {};
+  principal: Principal = NOBODY;
   private parsedQuery: URLSearchParams | null = null;
 
   constructor(
@@ -146,10 +156,11 @@ export function sizeProblem(raw: RawRequest): AppError | null {
 }
 
 /**
- * The checks every request passes before its handler. Returns the error to answer with, and sets
- * CORS headers on the reply for allowed origins.
+ * The checks every request passes before its handler. Returns the error to answer with; sets
+ * `r.principal` (who the key says it is) and CORS headers on the reply for allowed origins.
+ * `scope` is what the route needs; null: the route is public or checks who calls itself.
  */
-export function guard(sec: Security, r: Request, reply: Reply | null, opts: { isPublic: boolean; limited: boolean; mutating: boolean }): AppError | null {
+export function guard(sec: Security, r: Request, reply: Reply | null, opts: { scope: Scope | null; limited: boolean; mutating: boolean }): AppError | null {
   const { config } = sec;
   const host = hostName(r.headers.host || 'localhost');
   // DNS rebinding needs a name; an IP literal can only be addressed by a page of that very address.
@@ -169,11 +180,26 @@ export function guard(sec: Security, r: Request, reply: Reply | null, opts: { is
       return err;
     }
   }
-  if (!opts.isPublic && config.api.api_key && !keyMatches(presentedKey(r.headers, r.path === '/ws' ? r.query : undefined), config.api.api_key)) {
-    return new AppError('unauthorized', 'missing or wrong API key (send X-API-Key or Authorization: Bearer)', 401);
-  }
+  const denied = authenticate(sec.keys, r, opts.scope);
+  if (denied) return denied;
   if (opts.mutating && !originOk) {
     return new AppError('forbidden', `Origin ${origin} is not allowed (api.cors_origins)`, 403);
+  }
+  return null;
+}
+
+/** Set r.principal from the key presented; a 401 or 403 when the route needs a scope it lacks. */
+function authenticate(keys: Keyring, r: Request, scope: Scope | null): AppError | null {
+  if (keys.open) {
+    r.principal = ANONYMOUS;
+    return null;
+  }
+  const principal = keys.resolve(presentedKey(r.headers, r.path === '/ws' ? r.query : undefined));
+  r.principal = principal ?? NOBODY;
+  if (scope === null) return null;
+  if (!principal) return new AppError('unauthorized', 'missing or wrong API key (send X-API-Key or Authorization: Bearer)', 401);
+  if (!principal.scopes.has(scope)) {
+    return new AppError('forbidden', `the key "${principal.name}" may not do this: ${r.method.toUpperCase()} ${r.path} needs the ${scope} scope, and it has ${[...principal.scopes].join(', ')}`, 403);
   }
   return null;
 }
@@ -184,6 +210,8 @@ interface Entry {
   paramNames: string[];
   isApi: boolean;
   mutating: boolean;
+  /** What a key needs here; null: public, or the handler checks (selfAuth). */
+  scope: Scope | null;
 }
 
 export class HttpServer {
@@ -198,7 +226,9 @@ export class HttpServer {
   route(route: Route): this {
     const paramNames = [...route.pattern.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
     const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics' || route.pattern === '/mcp';
-    const entry: Entry = { route, regex: null, paramNames, isApi, mutating: route.method !== 'get' || !!route.checkOrigin };
+    const scope = route.public || route.selfAuth ? null : route.scope ?? (route.method !== 'get' ? 'admin' : 'read');
+    const mutating = route.method !== 'get' || !!route.checkOrigin;
+    const entry: Entry = { route, regex: null, paramNames, isApi, mutating, scope };
     const method = route.method === 'del' ? 'delete' : route.method;
     // HEAD answers what GET would, without the body (uptime checks use it on /health).
     const methods = method === 'get' ? ['get', 'head'] : [method];
@@ -251,7 +281,7 @@ export class HttpServer {
 
   private handle(entry: Entry, r: Request, raw: RawRequest, res: RawResponse, reply: Reply): void {
     const { route } = entry;
-    const denied = guard(this.sec, r, reply, { isPublic: !!route.public || !!route.selfAuth, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
+    const denied = guard(this.sec, r, reply, { scope: entry.scope, limited: entry.isApi && !route.unlimited, mutating: entry.mutating });
     if (denied) return this.fail(reply, denied);
     if (!METHODS_WITH_BODY.has(route.method)) return this.run(route, r, reply);
     const length = Number(raw.header('content-length') || '0');
@@ -293,7 +323,7 @@ export class HttpServer {
   }
 
   private preflight(reply: Reply, r: Request): void {
-    const denied = guard(this.sec, r, reply, { isPublic: true, limited: false, mutating: false });
+    const denied = guard(this.sec, r, reply, { scope: null, limited: false, mutating: false });
     if (denied) return this.fail(reply, denied);
     if (!r.headers.origin || !originAllowed(r.headers.origin, r.headers.host, this.sec.config.api.cors_origins)) {
       return reply.error(new AppError('forbidden', `Origin ${r.headers.origin || '(none)'} is not allowed (api.cors_origins)`, 403));

@@ -170,7 +170,7 @@ export class Feed {
       maxBackpressure: 16 * 1024 * 1024,
       upgrade: (raw, offered) => {
         const r = readRequest(raw);
-        const denied = sizeProblem(raw) ?? guard(this.sec, r, null, { isPublic: false, limited: true, mutating: true });
+        const denied = sizeProblem(raw) ?? guard(this.sec, r, null, { scope: 'read', limited: true, mutating: true });
         if (denied) {
           const headers: Array<[string, string]> = [['content-type', 'application/json']];
           const retry = (denied as { retryAfter?: number }).retryAfter;

@@ -15,7 +15,7 @@ import { serviceSchema } from '../config/schema.js';
 import type { HttpPorts } from '../http/ports.js';
 import type { Request, Result, Route } from '../http/server.js';
 import { localBackend } from './local.js';
-import { ALL_SCOPES, type Principal } from './scopes.js';
+import type { Principal } from '../http/auth.js';
 import { createMcpServer, type McpServer } from './server.js';
 
 /** Below uWS's 10 s HTTP idle timeout: an SSE stream with nothing to say still says something. */
@@ -30,12 +30,6 @@ interface Session {
   lastSeen: number;
   /** Requests in flight and streams open: a session with any is not idle. */
   busy: number;
-}
-
-/** STUB until API keys with scopes land: then the guard sets req.principal and this fallback goes. */
-function principalOf(req: Request, o: HttpPorts): Principal {
-  const p = (req as Request & { principal?: Principal }).principal;
-  return p ?? { name: o.config.api.api_key ? 'api-key' : 'anonymous', scopes: ALL_SCOPES };
 }
 
 const jsonRpcError = (status: number, code: number, message: string, headers: Array<[string, string]> = []): Result =>
@@ -65,7 +59,8 @@ export class McpHttp {
 
   routes(): Route[] {
     const handler = (req: Request) => this.handle(req);
-    const common = { pattern: '/mcp', handler, checkOrigin: true, readHeaders: READ_HEADERS, quiet: true };
+    // Opening a session needs read; each tool then needs its own scope (server.ts).
+    const common = { pattern: '/mcp', handler, scope: 'read' as const, checkOrigin: true, readHeaders: READ_HEADERS, quiet: true };
     return [{ method: 'post', ...common }, { method: 'get', ...common }, { method: 'del', ...common }];
   }
 
@@ -76,7 +71,7 @@ export class McpHttp {
   }
 
   private async handle(req: Request): Promise<Result> {
-    const principal = principalOf(req, this.o);
+    const principal = req.principal;
     const sid = req.extraHeaders['mcp-session-id'];
     let session: Session | undefined;
     if (sid) {

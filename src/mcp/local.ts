@@ -14,8 +14,6 @@ export function localBackend(o: HttpPorts): Backend {
     return { ...presentService(entry), spec: presentSpec(entry.spec), events: o.events.latest(id, DETAIL_EVENTS).reverse().map(presentEvent) };
   };
   const page = (events: ReturnType<HttpPorts['events']['after']>): EventPage => ({ events: events.map(presentEvent), last_seq: o.events.lastSeq() });
-  // Until Fleet takes an actor (API keys with scopes), who asked goes into the command's reason.
-  const by = (actor: string) => `over MCP by ${actor}`;
 
   return {
     services: async () => o.fleet.list().map(presentService),
@@ -46,21 +44,21 @@ export function localBackend(o: HttpPorts): Backend {
       const hostUp = o.status.hostReady();
       return { status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok', services: o.fleet.summary(), problems };
     },
-    command: async (id, command, actor) => presentService(await o.fleet.command(id, command, `${command} requested ${by(actor)}`)),
-    reload: async () => {
-      const r = await o.fleet.reload();
+    command: async (id, command, actor) => presentService(await o.fleet.command(id, command, `${command} requested over MCP`, actor)),
+    reload: async (actor) => {
+      const r = await o.fleet.reload(actor);
       return { ...r, problems: r.problems.map(formatProblem) };
     },
-    register: async (input) => {
-      const entry = await o.fleet.register(input);
+    register: async (input, actor) => {
+      const entry = await o.fleet.register(input, actor);
       return { ...detail(entry.spec.id), created: entry.created };
     },
-    update: async (id, changes) => {
-      const r = await o.fleet.update(id, changes, true);
+    update: async (id, changes, actor) => {
+      const r = await o.fleet.update(id, changes, true, actor);
       return { ...detail(r.spec.id), restarted: r.restarted };
     },
-    remove: async (id) => {
-      await o.fleet.remove(id);
+    remove: async (id, actor) => {
+      await o.fleet.remove(id, { actor });
     },
   };
 }

@@ -18,7 +18,7 @@ import type { serviceSchema } from '../config/schema.js';
 import { AppError } from '../errors.js';
 import { version } from '../version.js';
 import type { Backend } from './backend.js';
-import { allows, type Principal } from './scopes.js';
+import type { Principal } from '../http/auth.js';
 import { tools, type Tool } from './tools.js';
 
 const RESOURCE = /^orchestrator:\/\/services\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/(spec|logs)$/;
@@ -88,7 +88,7 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
   server.setRequestHandler(ListToolsRequestSchema, async () => {
     const who = await opts.principal();
     return {
-      tools: all.filter((t) => allows(who, t.scope)).map((t) => ({
+      tools: all.filter((t) => who.scopes.has(t.scope)).map((t) => ({
         name: t.name, description: t.description, inputSchema: inputSchema(t) as { type: 'object' },
         annotations: { readOnlyHint: t.scope === 'read', destructiveHint: t.name === 'remove_service' || t.name === 'stop_service' },
       })),
@@ -99,7 +99,7 @@ export function createMcpServer(opts: McpServerOptions): McpServer {
     const t = byName.get(req.params.name);
     if (!t) throw new McpError(ErrorCode.InvalidParams, `no tool named "${req.params.name}"; tools/list names the ones there are`);
     const who = await opts.principal();
-    if (!allows(who, t.scope)) {
+    if (!who.scopes.has(t.scope)) {
       log.warn({ tool: t.name, principal: who.name }, 'MCP tool refused: scope');
       return text({ error: `${t.name} needs the ${t.scope} scope; the key "${who.name}" has ${[...who.scopes].join(', ') || 'none'}`, code: 'forbidden' }, true);
     }

@@ -9,7 +9,7 @@ import type { PresentedService } from '../api/types.js';
 import type { Health, ServiceState } from '../actors/protocol.js';
 import { ID_PATTERN, type serviceSchema } from '../config/schema.js';
 import type { Backend, LogRequest } from './backend.js';
-import type { Principal, Scope } from './scopes.js';
+import type { Principal, Scope } from '../http/auth.js';
 
 const STATES: ServiceState[] = ['stopped', 'starting', 'running', 'draining', 'stopping', 'exited', 'backoff', 'throttled', 'failed'];
 const HEALTHS: Health[] = ['unknown', 'healthy', 'unhealthy', 'stalled'];

@@ -3,6 +3,7 @@
  * are given here, in memory, when an event is recorded, so an event the registry cannot take yet
  * (see pending-writes.ts) is numbered like any other; reads merge those held events in.
  */
+import type { Statement } from 'better-sqlite3';
 import type { DB } from './db.js';
 import type { PendingWrites } from './pending-writes.js';
 
@@ -22,6 +23,16 @@ export interface NewEvent {
   data: Record<string, unknown>;
 }
 
+export interface EventFilter {
+  service?: string;
+  type?: string;
+  actor?: string;
+}
+
+function matches(e: StoredEvent, f: EventFilter): boolean {
+  return (f.service === undefined || e.service === f.service) && (f.type === undefined || e.type === f.type) && (f.actor === undefined || e.data.actor === f.actor);
+}
+
 interface Row { seq: number; at: number; service: string | null; type: string; data: string }
 
 const toEvent = (r: Row): StoredEvent => ({ seq: r.seq, at: r.at, service: r.service, type: r.type, data: JSON.parse(r.data) });
@@ -32,6 +43,8 @@ export class EventLog {
   private readonly sinceService;
   private readonly latestService;
   private readonly prune;
+  /** GET /api/events' filtered queries, one statement per combination of filters (at most 8). */
+  private readonly filtered = new Map<string, Statement<Array<string | number>, Row>>();
   /** The last sequence number given (written or held). */
   private seq: number;
 
@@ -72,6 +85,25 @@ export class EventLog {
   after(seq: number, limit: number, service?: string): StoredEvent[] {
     const rows = (service ? this.sinceService.all(service, seq, limit) : this.since.all(seq, limit)).map(toEvent);
     const held = this.writes.heldEvents().filter((e) => e.seq > seq && (!service || e.service === service));
+    if (held.length === 0) return rows;
+    return [...rows, ...held].sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
+
+  /**
+   * Events after `seq` that match every given field (service, type, the `actor` a change was made
+   * by), oldest first: GET /api/events?service=&type=&actor=.
+   */
+  matching(seq: number, limit: number, filter: EventFilter): StoredEvent[] {
+    const where = ['seq > ?'];
+    const args: Array<string | number> = [seq];
+    if (filter.service !== undefined) { where.push('service = ?'); args.push(filter.service); }
+    if (filter.type !== undefined) { where.push('type = ?'); args.push(filter.type); }
+    if (filter.actor !== undefined) { where.push("json_extract(data, '$.actor') = ?"); args.push(filter.actor); }
+    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+    let stmt = this.filtered.get(sql);
+    if (!stmt) this.filtered.set(sql, stmt = this.db.prepare<Array<string | number>, Row>(sql));
+    const rows = stmt.all(...args, limit).map(toEvent);
+    const held = this.writes.heldEvents().filter((e) => e.seq > seq && matches(e, filter));
     if (held.length === 0) return rows;
     return [...rows, ...held].sort((a, b) => a.seq - b.seq).slice(0, limit);
   }

@@ -9,6 +9,8 @@ import { workerUrl } from './paths.js';
 
 export class CpuPool {
   private readonly pool: Piscina;
+  /** The no-op task that brings a worker up, while one is on its way. */
+  private starting: Promise<void> | null = null;
 
   constructor(opts: { maxThreads?: number } = {}) {
     this.pool = new Piscina({
@@ -20,7 +22,12 @@ export class CpuPool {
     });
   }
 
-  readLog(task: ReadLogTask, timeoutMs = 10_000): Promise<ReadLogResult> {
+  /**
+   * The time limit starts once a worker stands: starting one (slow on a swamped machine, and
+   * slower still under a TypeScript loader in tests) is not time the reading took.
+   */
+  async readLog(task: ReadLogTask, timeoutMs = 10_000): Promise<ReadLogResult> {
+    await this.ready();
     return this.pool.run(task, { name: 'readLog', signal: AbortSignal.timeout(timeoutMs) });
   }
 
@@ -37,8 +44,17 @@ export class CpuPool {
    * one takes long enough for a fast writer to run far past max_size in the meantime.
    */
   warm(): void {
-    if (this.pool.threads.length > 0) return;
-    this.pool.run(null, { name: 'noop' }).catch(() => undefined);
+    void this.ready();
+  }
+
+  /** Resolves once a worker has answered (at once when one stands); never rejects. */
+  private ready(): Promise<void> {
+    if (this.starting) return this.starting;
+    if (this.pool.threads.length > 0) return Promise.resolve();
+    const starting = this.pool.run(null, { name: 'noop' }).then(() => undefined, () => undefined).finally(() => {
+      if (this.starting === starting) this.starting = null;
+    });
+    return (this.starting = starting);
   }
 
   async close(): Promise<void> {

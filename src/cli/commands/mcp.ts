@@ -5,22 +5,15 @@
  * learnt from GET /api/whoami.
  */
 import type { OrchestratorConfig } from '../../config/schema.js';
-import { ALL_SCOPES, type Principal, type Scope } from '../../mcp/scopes.js';
+import type { Principal, Scope } from '../../http/auth.js';
 import { positionals } from '../args.js';
-import { CliError, EXIT, type Client } from '../client.js';
+import type { Client } from '../client.js';
 import { type Command, withCommon } from '../context.js';
 
-/** Who the key is. An orchestrator from before API key scopes has no /api/whoami: its one key may do everything. */
+/** Who the key is, and so which tools to offer (the orchestrator checks every call again). */
 async function whoami(client: Client): Promise<Principal> {
-  try {
-    const w = await client.json<{ name: string; scopes: string[] }>('GET', '/api/whoami');
-    return { name: w.name, scopes: new Set(w.scopes as Scope[]) };
-  } catch (e) {
-    if (!(e instanceof CliError) || e.exitCode !== EXIT.notFound) throw e;
-    // No such route is answered before the key is checked: check it with the cheapest request there is.
-    await client.json('GET', '/api/events', { query: { since: Number.MAX_SAFE_INTEGER, limit: 1 } });
-    return { name: client.target.apiKey ? 'api-key' : 'anonymous', scopes: ALL_SCOPES };
-  }
+  const w = await client.json<{ name: string; scopes: string[] }>('GET', '/api/whoami');
+  return { name: w.name, scopes: new Set(w.scopes as Scope[]) };
 }
 
 const mcp: Command = {
