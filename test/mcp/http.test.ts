@@ -7,6 +7,7 @@
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
 import { FIXTURES, startOrchestrator, until } from '../helpers/process.mjs';
+import { req } from '../http/lib.js';
 import { ALL_TOOLS, call, httpClient, running } from './lib.js';
 
 const KEY = 'mcp-test-key-0123456789';
@@ -42,7 +43,8 @@ for (const engine of ['uws', 'node'] as const) {
       const get = await fetch(`${orch.url}/mcp`, { headers: { 'x-api-key': KEY, origin: 'http://evil.example', accept: 'text/event-stream' } });
       t.equal(get.status, 403, 'a foreign Origin on the GET stream too');
       await get.body?.cancel();
-      const rebound = await post({ 'x-api-key': KEY, host: 'evil.example' });
+      // fetch cannot set Host: node:http can.
+      const rebound = await req(orch.url, '/mcp', { method: 'POST', body: INIT, headers: { 'x-api-key': KEY, host: 'evil.example', accept: 'application/json, text/event-stream' } });
       t.equal(rebound.status, 421, 'a Host not served here (DNS rebinding): 421');
       const allowed = await post({ 'x-api-key': KEY, origin: 'http://localhost:3000' });
       t.equal(allowed.status, 200, 'a configured Origin may');
