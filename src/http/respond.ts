@@ -1,6 +1,6 @@
 /**
- * Writing responses safely over either engine: one write per response, nothing after it was
- * aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
+ * Writing responses safely over either engine: one write per response (or one stream of them),
+ * nothing after it was aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
  */
 import { AppError } from '../errors.js';
 import type { RawResponse } from './engine/types.js';
@@ -56,7 +56,14 @@ export class Reply {
    * the last one. The client going away cancels the stream (its producer learns it is gone).
    */
   stream(status: number, body: ReadableStream<Uint8Array>, contentType: string, headers: Array<[string, string]> = []): void {
-    const out = this.open ? this.res.stream(status, [['content-type', contentType], ['x-content-type-options', 'nosniff'], ...this.extraHeaders, ...headers]) : null;
+    const all: Array<[string, string]> = [['content-type', contentType], ['x-content-type-options', 'nosniff'], ...this.extraHeaders, ...headers];
+    if (this.head && this.open) {
+      this.done = true;
+      this.res.respond(status, all, null);
+      void body.cancel().catch(() => undefined);
+      return;
+    }
+    const out = this.open ? this.res.stream(status, all) : null;
     if (!out) { void body.cancel().catch(() => undefined); return; }
     this.done = true;
     const reader = body.getReader();

@@ -72,6 +72,13 @@ for (const name of engines) {
     t.notOk(cancelled);
     socket.destroy();
 
+    // HEAD: the head only; the stream is cancelled unread.
+    const headAnswer = await fetch(`http://127.0.0.1:${port}/stream`, { method: 'HEAD' });
+    t.equal(headAnswer.status, 200);
+    t.equal((await headAnswer.arrayBuffer()).byteLength, 0, 'HEAD has no body');
+    await until(() => cancelled, 'the HEAD stream cancelled');
+    cancelled = false;
+
     // A client going away cancels the stream.
     pulled = 0;
     seq = 0;
