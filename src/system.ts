@@ -8,6 +8,8 @@
  * `serve` (main.ts) adds the process around it: the HTTP bind, signal traps, exit codes.
  */
 import { EventEmitter } from 'node:events';
+import { AlertDispatcher } from './alerts/dispatcher.js';
+import { resolveSinks } from './alerts/sinks.js';
 import { bootNow } from './clock.js';
 import { formatProblem } from './config/load.js';
 import type { OrchestratorConfig } from './config/schema.js';
@@ -17,6 +19,7 @@ import { Fleet, startingPoint } from './fleet/fleet.js';
 import { History } from './fleet/history.js';
 import { Views } from './fleet/views.js';
 import type { HttpPorts, LogLines } from './http/ports.js';
+import { presentEvent, presentService } from './http/present.js';
 import { queryLogs } from './logs/query.js';
 import type { OrchestratorLog } from './log.js';
 import { OwnLogRotation } from './logs/own.js';
@@ -53,6 +56,7 @@ export interface System {
   readonly pool: CpuPool;
   readonly logs: LogStore;
   readonly retention: Retention;
+  readonly alerts: AlertDispatcher;
   /** Wall-clock start, for /health and /metrics. */
   readonly startedAt: number;
   /** Adopt what an earlier orchestrator left running, load services and start the supervision tree. */
@@ -110,6 +114,17 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   );
   log.onWriteProblem((message) => history.setCondition('own_log', message));
   const retention = new Retention(registry, config.history.keep_days, logger.child({ component: 'retention' }));
+  const alerts = new AlertDispatcher({
+    sinks: resolveSinks(config.alerts, process.env),
+    store: registry.alerts,
+    log: logger.child({ component: 'alerts' }),
+    orchestrator: () => ({ name: config.orchestrator.name, url: baseEnv.ORCHESTRATOR_URL }),
+    present: { event: presentEvent, service: (id) => (fleet?.has(id) ? presentService(fleet.get(id)) : null) },
+    record,
+    keepDays: config.history.keep_days,
+  });
+  // Matched in the same call that records the event: its outbox row is written before record() returns.
+  history.on('event', (e) => alerts.consider(e));
   const ownLog = log.file ? new OwnLogRotation(log.file, log, { maxSize: config.logs.max_size, keep: config.logs.keep }, pool) : null;
 
   let fleet: Fleet | undefined;
@@ -167,6 +182,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     ownLog?.start();
     retention.start();
     history.start();
+    for (const { sink, problem } of alerts.start()) history.setCondition(`alerts:${sink}`, `alert sink ${sink}: ${problem}`);
     for (const spec of specs) {
       const start = startingPoint(spec, rows.get(spec.id), uncleanStop, vanishedIds.has(spec.id));
       // A file service's definition is written at every boot; an API service's stays as given.
@@ -216,6 +232,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     }
     if (running) record([{ service: null, type: 'orchestrator_stopped', at: bootNow(), data: { reason, kept_services: !!opts.keepServices } }]);
     await actorHost.stop();
+    alerts.stop();
     logs.close();
     ownLog?.stop();
     retention.stop();
@@ -236,6 +253,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     fleet: theFleet,
     events: history.events,
     history,
+    alerts,
     feed: { history, views, lines },
     logs: {
       follow: (id) => logs.follow(id),
@@ -256,7 +274,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   };
 
   return {
-    config, log, fleet: theFleet, catalog, views, history, ports, registry, kernel, host: actorHost, pool, logs, retention, startedAt,
+    config, log, fleet: theFleet, catalog, views, history, ports, registry, kernel, host: actorHost, pool, logs, retention, alerts, startedAt,
     run: async () => {
       try {
         running = true;

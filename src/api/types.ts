@@ -79,6 +79,8 @@ export type EventType =
   | 'registered' | 'updated' | 'removed' | 'reloaded' | 'command' | 'condition' | 'condition_cleared' | 'logs_dropped'
   // the registry, summarising held events it had to drop (store/pending-writes.ts)
   | 'events_dropped'
+  // alert delivery (alerts/dispatcher.ts): a sink did not take a message within its max_attempts
+  | 'alert_gave_up'
   // synthetic load from the actor host (bench only, ORCHESTRATOR_BENCH=1)
   | 'bench';
 
@@ -122,3 +124,34 @@ export type ClientMessage =
 
 /** Close code for a client that does not keep up (its send buffer passed the limit): reconnect with ?since=. */
 export const CLOSE_TOO_SLOW = 1013;
+
+/** An alert sink as GET /api/alerts shows it: never its secret, nor the path or query of its URL. */
+export interface PresentedSink {
+  name: string;
+  type: 'webhook' | 'slack';
+  /** Scheme, host and port; the rest hidden. */
+  url: string | null;
+  url_env: string | null;
+  /** Messages carry X-Orchestrator-Signature (the secret itself is never shown). */
+  signed: boolean;
+  secret_env: string | null;
+  on: string[];
+  services: string[] | null;
+  min_interval_seconds: number;
+  timeout_seconds: number;
+  backoff_seconds: number;
+  max_backoff_seconds: number;
+  max_attempts: number;
+  problem: string | null;
+}
+
+/** One message to a sink and its attempts (GET /api/alerts). */
+export interface PresentedDelivery {
+  id: string; sink: string; status: 'pending' | 'delivered' | 'gave_up'; test: boolean; service: string | null; reason: string;
+  event_type: string; event_seq: number | null; count: number; created_at: string; due_at: string;
+  next_attempt_at: string | null; in_flight: boolean;
+  attempts: Array<{ n: number; at: string; duration_ms: number; status: number | null; error: string | null }>;
+}
+
+/** GET /api/alerts. */
+export interface AlertsView { sinks: PresentedSink[]; pending: number; in_flight: number; deliveries: PresentedDelivery[] }

@@ -3,6 +3,7 @@ import { serve } from '../main.js';
 import { version } from '../version.js';
 import { bool, COMMON_FLAGS, commandFirst, parseArgs, UsageError } from './args.js';
 import { CliError, EXIT } from './client.js';
+import { alertCommands } from './commands/alerts.js';
 import { dashboardCommands } from './commands/dashboard.js';
 import { eventCommands } from './commands/events.js';
 import { logCommands } from './commands/logs.js';
@@ -11,7 +12,7 @@ import { registryCommands } from './commands/registry.js';
 import { serviceCommands } from './commands/services.js';
 import { type Command, createContext } from './context.js';
 
-const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...dashboardCommands, ...mcpCommands];
+const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length), 44);

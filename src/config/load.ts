@@ -157,8 +157,24 @@ export function loadOrchestratorConfig(file: string | undefined, env: NodeJS.Pro
   const result = v.safeParse(orchestratorConfigSchema(baseDir, env), raw);
   if (!result.success) throw new ConfigError(issuesToProblems(result.issues, src, abs));
   const out = result.output;
+  const dupes = duplicateSinkNames(out.alerts, src, abs);
+  if (dupes.length) throw new ConfigError(dupes);
   const dbPath = out.database.path ? resolve(baseDir, out.database.path) : join(out.orchestrator.data_dir, 'registry.db');
   return { ...out, database: { path: dbPath }, file: abs, baseDir };
+}
+
+/** Alert sink names are how the API and CLI address a sink: one each. */
+function duplicateSinkNames(sinks: Array<{ name: string }>, src: YamlSource | undefined, file: string | undefined): Problem[] {
+  const first = new Map<string, number>();
+  const problems: Problem[] = [];
+  sinks.forEach((s, i) => {
+    const before = first.get(s.name);
+    if (before === undefined) { first.set(s.name, i); return; }
+    const pos = src ? locate(src, ['alerts', i, 'name']) : undefined;
+    const at = src ? locate(src, ['alerts', before, 'name']) : undefined;
+    problems.push({ file, line: pos?.line, col: pos?.col, field: `alerts[${i}].name`, message: `duplicate alert sink name "${s.name}", already used by alerts[${before}]${at ? ` (line ${at.line})` : ''}` });
+  });
+  return problems;
 }
 
 export function serviceDefaults(config: OrchestratorConfig): ServiceDefaults {

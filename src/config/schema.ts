@@ -9,7 +9,7 @@
 import * as v from 'valibot';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, hostname } from 'node:os';
 import { splitCommandLine } from './argv.js';
 import { parsePercent, parseSize } from './units.js';
 
@@ -202,6 +202,8 @@ export function orchestratorConfigSchema(baseDir: string, env: NodeJS.ProcessEnv
   const path = (def: string) => v.pipe(v.optional(nonEmpty('a path'), def), v.transform((p) => resolve(baseDir, p)));
   return obj({
     orchestrator: v.optional(obj({
+      /** How alerts name this orchestrator (several may post to one channel). */
+      name: v.optional(nonEmpty('a non-empty name'), () => hostname()),
       host: v.optional(nonEmpty('a host name or address'), '127.0.0.1'),
       port: v.optional(port(), 8000),
       log_level: v.optional(logLevel(), 'info'),
@@ -258,6 +260,8 @@ export function orchestratorConfigSchema(baseDir: string, env: NodeJS.ProcessEnv
       /** Events and resource samples older than this are pruned. */
       keep_days: v.optional(posSeconds('a positive number of days'), 7),
     }), {}),
+    /** Where events are sent (alerts/): webhooks and Slack incoming webhooks. Names are checked unique in load.ts. */
+    alerts: v.optional(v.array(alertSink(), expected('a list of alert sinks')), []),
     /** The MCP server at /mcp (streamable HTTP): sessions bound to the key that opened them. */
     mcp: v.optional(obj({
       enabled: v.optional(bool(), true),
@@ -267,6 +271,35 @@ export function orchestratorConfigSchema(baseDir: string, env: NodeJS.ProcessEnv
       session_idle_seconds: v.optional(posSeconds(), 1800),
     }), {}),
   });
+}
+
+export const ALERT_SINK_TYPES = ['webhook', 'slack'] as const;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = () => v.pipe(str('an environment variable name'), v.regex(ENV_NAME, expected('an environment variable name')));
+
+/** One alert sink: where to post, which events, and how hard to try. */
+function alertSink() {
+  return v.pipe(obj({
+    name: serviceId(),
+    type: v.picklist(ALERT_SINK_TYPES, expected(`one of ${ALERT_SINK_TYPES.join(', ')}`)),
+    /** The URL itself, or the environment variable holding it (a Slack URL is a secret). Exactly one. */
+    url: v.optional(httpUrl()),
+    url_env: v.optional(envName()),
+    /** HMAC-SHA256 key for X-Orchestrator-Signature (webhook sinks). */
+    secret_env: v.optional(envName()),
+    /** Event types (exit, state, alert_gave_up …) or reasons (crashed, failed, unhealthy …); type:reason for both. */
+    on: v.pipe(v.array(nonEmpty('an event type or reason'), expected('a list of event types or reasons')), v.minLength(1, 'expected at least one event type or reason')),
+    /** Service ids or globs (* and ?); none: every service and orchestrator-wide events. */
+    services: v.optional(v.array(nonEmpty('a service id or glob'), expected('a list of service ids or globs'))),
+    /** Matches of one service and reason within this long after a message are folded into one later message with a count. */
+    min_interval_seconds: v.optional(nonNegSeconds(), 60),
+    /** One attempt (connect, send, answer) may take this long. */
+    timeout_seconds: v.optional(posSeconds(), 10),
+    /** Retry waits: backoff_seconds, doubling, at most max_backoff_seconds; give up after max_attempts. */
+    backoff_seconds: v.optional(posSeconds(), 5),
+    max_backoff_seconds: v.optional(posSeconds(), 600),
+    max_attempts: v.optional(posInt(), 12),
+  }), v.check((s) => (s.url === undefined) !== (s.url_env === undefined), 'give exactly one of url and url_env'));
 }
 
 type RawOrchestratorConfig = v.InferOutput<ReturnType<typeof orchestratorConfigSchema>>;

@@ -162,6 +162,20 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/reload': { post: { summary: 'Re-read services/ and apply the differences', operationId: 'reload', responses: { '200': { description: 'added, removed, changed, restarted, problems' }, ...common } } },
       '/metrics': { get: { summary: 'Prometheus metrics', operationId: 'metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': {} } }, ...common } } },
       '/api/whoami': { get: { summary: 'The presented key: its name and scopes', operationId: 'whoami', responses: { '200': { description: '{name, scopes}' }, ...common } } },
+      '/api/alerts': {
+        get: {
+          summary: 'Alert sinks (URLs cut to scheme and host) and the latest deliveries with their attempts', operationId: 'alerts',
+          parameters: [{ name: 'sink', in: 'query', schema: { type: 'string' } }, { name: 'delivery', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', default: 50, maximum: 200 } }],
+          responses: { '200': { description: '{sinks, pending, in_flight, deliveries: [{id, sink, status, attempts: [{n, at, status, error}], next_attempt_at, …}]}' }, '404': error('Unknown sink'), ...common },
+        },
+      },
+      '/api/alerts/{name}/test': {
+        post: {
+          summary: 'Send a test message to an alert sink', operationId: 'testAlert',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } }],
+          responses: { '202': { description: '{delivery}: queued; follow it with GET /api/alerts?delivery=ID' }, '404': error('Unknown sink'), ...common },
+        },
+      },
       '/api/openapi.json': { get: { summary: 'This document', operationId: 'openapi', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/ws': {
         get: {

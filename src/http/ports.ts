@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ServiceMsg } from '../actors/protocol.js';
+import type { AlertDispatcher } from '../alerts/dispatcher.js';
 import type { OrchestratorConfig } from '../config/schema.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { EventQuery, History } from '../fleet/history.js';
@@ -22,6 +23,8 @@ export interface HttpPorts {
   fleet: Pick<Fleet, 'list' | 'get' | 'has' | 'summary' | 'problems' | 'command' | 'register' | 'update' | 'remove' | 'reload'>;
   events: EventQuery;
   history: Pick<History, 'conditions' | 'samplesSince' | 'writes' | 'drains'>;
+  /** Alert sinks and deliveries (GET /api/alerts) and test messages. */
+  alerts: Pick<AlertDispatcher, 'view' | 'test' | 'has'>;
   /** What the /ws feed publishes: stored events, view batches, log lines. */
   feed: { history: Pick<History, 'on' | 'off'>; views: Pick<Views, 'on' | 'off'>; lines: LogLines };
   logs: {

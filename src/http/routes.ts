@@ -13,6 +13,7 @@ import type { EngineName } from './engine/types.js';
 import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
 import { agentRoutes } from './agent.js';
+import { alertRoutes } from './alerts.js';
 
 const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
@@ -181,6 +182,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       method: 'get', pattern: '/api/whoami',
       handler: (req) => json(200, { name: req.principal.name, scopes: [...req.principal.scopes] }),
     },
+    ...alertRoutes(o),
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
     // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.
     ...(process.env.ORCHESTRATOR_BENCH === '1' ? [{

@@ -4,6 +4,7 @@
  * failing whoever wrote them.
  */
 import { randomUUID } from 'node:crypto';
+import { AlertOutbox } from './alerts.js';
 import { openRegistry, type DB } from './db.js';
 import { EventLog } from './events.js';
 import { PendingWrites, type PendingOptions } from './pending-writes.js';
@@ -16,6 +17,7 @@ export class Registry {
   readonly runs: RunLedger;
   readonly services: ServiceTable;
   readonly samples: SampleHistory;
+  readonly alerts: AlertOutbox;
   /** Writes the registry could not take yet, and whether it takes writes now. */
   readonly writes: PendingWrites;
   private readonly getMeta;
@@ -31,6 +33,7 @@ export class Registry {
     this.runs = new RunLedger(db, this.writes);
     this.services = new ServiceTable(db, this.writes);
     this.samples = new SampleHistory(db, this.writes);
+    this.alerts = new AlertOutbox(db, this.writes);
     this.getMeta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     this.setMetaStmt = db.prepare<[string, string], void>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   }

@@ -70,4 +70,28 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE runs ADD COLUMN token_hash TEXT;
   `,
+  // 6: the alert outbox: one row per message to a sink, kept until delivered or given up (alerts/outbox.ts)
+  `
+  CREATE TABLE alert_outbox (
+    id TEXT PRIMARY KEY,
+    sink TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'gave_up')),
+    dedupe_key TEXT,
+    service TEXT,
+    reason TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_seq INTEGER,
+    count INTEGER NOT NULL DEFAULT 1,
+    test INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    next_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    attempts TEXT NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX alert_outbox_pending ON alert_outbox (next_at) WHERE status = 'pending';
+  CREATE INDEX alert_outbox_by_time ON alert_outbox (updated_at);
+  `,
 ];

@@ -19,7 +19,7 @@ import { bootNow } from '../clock.js';
 import type { DB } from './db.js';
 import type { StoredEvent } from './events.js';
 
-export type WriteKind = 'event' | 'run' | 'service' | 'status' | 'sample' | 'meta';
+export type WriteKind = 'event' | 'run' | 'service' | 'status' | 'sample' | 'meta' | 'alert';
 
 /** Where held events are numbered and inserted (the event log). */
 export interface EventSink {

@@ -47,6 +47,9 @@ const ROUTES: Record<string, { scope: Scope | 'public'; fresh?: boolean; call: (
   // A service's own calls: its run token, or a key that may operate.
   'post /api/services/{id}/heartbeat': { scope: 'operate', call: () => ({ path: '/api/services/svc/heartbeat', opts: { method: 'POST', body: { progress: 1 } }, ok: 200 }) },
   'post /api/services/{id}/throttle': { scope: 'operate', call: () => ({ path: '/api/services/svc/throttle', opts: { method: 'POST', body: { retry_after_seconds: 5 } }, ok: 202 }) },
+  'get /api/alerts': { scope: 'read', call: () => ({ path: '/api/alerts', ok: 200 }) },
+  // Queued for a receiver that is not there: the 202 is the acceptance, delivery is tried later.
+  'post /api/alerts/{name}/test': { scope: 'operate', call: () => ({ path: '/api/alerts/hook/test', opts: { method: 'POST' }, ok: 202 }) },
   'post /api/services': { scope: 'admin', call: (_id, who) => ({ path: '/api/services', opts: { method: 'POST', body: { id: `new-${who}`.replace(/_/g, '-'), executable: node('sleeper.mjs'), auto_start: false } }, ok: 201 }) },
   'patch /api/services/{id}': { scope: 'admin', fresh: true, call: (id) => ({ path: `/api/services/${id}`, opts: { method: 'PATCH', body: { name: 'patched' } }, ok: 200 }) },
   'delete /api/services/{id}': { scope: 'admin', fresh: true, call: (id) => ({ path: `/api/services/${id}`, opts: { method: 'DELETE' }, ok: 200 }) },
@@ -54,6 +57,8 @@ const ROUTES: Record<string, { scope: Scope | 'public'; fresh?: boolean; call: (
 
 function config() {
   return {
+    // A sink for the alert routes; port 9 (discard) on loopback: nothing answers, nothing is disturbed.
+    alerts: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook', on: ['alert_test'], max_attempts: 1 }],
     api: {
       api_key: ROOT, rate_limit: 0, cors_origins: [],
       keys: Object.entries(KEYS).filter(([name]) => name !== 'api_key').map(([name, k]) => ({ name, key: k.key, scopes: [k.scope] })),
