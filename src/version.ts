@@ -1,8 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 let cached: string | undefined;
-/** The package version (src/ and dist/ both sit one level below package.json). */
+/**
+ * The package version: package.json one level above src/ and dist/, or two above dist/chunks/
+ * (esbuild moves a module shared with a lazily loaded one into a chunk).
+ */
 export function version(): string {
-  cached ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  if (cached === undefined) {
+    const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
+    cached = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
   return cached;
 }

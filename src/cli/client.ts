@@ -35,6 +35,8 @@ export interface Answer {
   status: number;
   contentType: string;
   text: string;
+  /** Response headers by lower-case name (a repeated one joined with ", "). */
+  headers: Record<string, string>;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -80,7 +82,9 @@ export class Client {
     }
     const contentType = String(res.headers['content-type'] ?? '');
     if (res.statusCode >= 400 && !opts.allow?.includes(res.statusCode)) throw errorFor(res.statusCode, contentType, text, `${method} ${path}`, this.target);
-    return { status: res.statusCode, contentType, text };
+    const answerHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) answerHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+    return { status: res.statusCode, contentType, text, headers: answerHeaders };
   }
 
   /** A JSON request: the parsed body of a 2xx answer. */

@@ -7,11 +7,12 @@ import { alertCommands } from './commands/alerts.js';
 import { dashboardCommands } from './commands/dashboard.js';
 import { eventCommands } from './commands/events.js';
 import { logCommands } from './commands/logs.js';
+import { mcpCommands } from './commands/mcp.js';
 import { registryCommands } from './commands/registry.js';
 import { serviceCommands } from './commands/services.js';
 import { type Command, createContext } from './context.js';
 
-const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands];
+const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length), 44);

@@ -80,7 +80,7 @@ function locate(src: YamlSource, keys: PathKey[]): { line: number; col: number }
   return { line: pos.line, col: pos.col };
 }
 
-function issuesToProblems(issues: v.BaseIssue<unknown>[], src?: YamlSource, file?: string): Problem[] {
+export function issuesToProblems(issues: v.BaseIssue<unknown>[], src?: YamlSource, file?: string): Problem[] {
   return issues.map((issue) => {
     const keys = pathOf(issue);
     const pos = src ? locate(src, keys) : undefined;

@@ -262,6 +262,14 @@ export function orchestratorConfigSchema(baseDir: string, env: NodeJS.ProcessEnv
     }), {}),
     /** Where events are sent (alerts/): webhooks and Slack incoming webhooks. Names are checked unique in load.ts. */
     alerts: v.optional(v.array(alertSink(), expected('a list of alert sinks')), []),
+    /** The MCP server at /mcp (streamable HTTP): sessions bound to the key that opened them. */
+    mcp: v.optional(obj({
+      enabled: v.optional(bool(), true),
+      /** Open sessions at most; a new one beyond is refused (503) until one ends or expires. */
+      max_sessions: v.optional(posInt(), 32),
+      /** A session with no request and no open stream for this long is ended. */
+      session_idle_seconds: v.optional(posSeconds(), 1800),
+    }), {}),
   });
 }
 

@@ -7,6 +7,7 @@ import { apiRoutes } from './routes.js';
 import { createSecurity, HttpServer } from './server.js';
 import { staticRoutes } from './static.js';
 import { Feed, type FeedOptions } from './ws.js';
+import { McpHttp } from '../mcp/http.js';
 
 export interface HttpHandle {
   port: number;
@@ -14,6 +15,8 @@ export interface HttpHandle {
   engine: EngineName;
   server: HttpServer;
   feed: Feed;
+  /** The MCP server at /mcp (null with mcp.enabled false). */
+  mcp: McpHttp | null;
   close(): void;
 }
 
@@ -33,7 +36,8 @@ export async function listen(o: HttpPorts, log: Logger, opts: HttpOptions): Prom
     // A subscription may come before the service is registered: follow by id all the same.
     onLogInterest: (service, interested) => (interested ? o.logs.follow(service) : o.logs.unfollow(service)),
   });
-  for (const route of [...apiRoutes(o, engine.name), ...staticRoutes(opts.publicDir)]) server.route(route);
+  const mcp = o.config.mcp.enabled ? new McpHttp(o, log.child({ component: 'mcp' })) : null;
+  for (const route of [...apiRoutes(o, engine.name), ...(mcp?.routes() ?? []), ...staticRoutes(opts.publicDir)]) server.route(route);
   const onEvent = feed.publishEvent.bind(feed);
   const onViews = feed.publishViews.bind(feed);
   const onLines = (service: string, stream: Stream, lines: string[]) => feed.publishLog(service, stream, lines);
@@ -50,15 +54,17 @@ export async function listen(o: HttpPorts, log: Logger, opts: HttpOptions): Prom
     port = await server.listen(o.config.orchestrator.host, o.config.orchestrator.port);
   } catch (e) {
     detach();
+    mcp?.close();
     feed.close();
     server.close();
     throw e;
   }
   o.status.listening(port);
   return {
-    port, engine: engine.name, server, feed,
+    port, engine: engine.name, server, feed, mcp,
     close: () => {
       detach();
+      mcp?.close();
       feed.close();
       server.close();
     },

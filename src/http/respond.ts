@@ -1,6 +1,6 @@
 /**
- * Writing responses safely over either engine: one write per response, nothing after it was
- * aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
+ * Writing responses safely over either engine: one write per response (or one stream of them),
+ * nothing after it was aborted or ended, and every error has one JSON shape: {"error": {"code", "message", "field"?}}.
  */
 import { AppError } from '../errors.js';
 import type { RawResponse } from './engine/types.js';
@@ -49,6 +49,41 @@ export class Reply {
     if (noBody) this.res.respond(status, all, null);
     else if (this.head) this.res.respond(status, all, null, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     else this.res.respond(status, all, body);
+  }
+
+  /**
+   * Write `body` as it comes, with backpressure: the next chunk is read only once the engine took
+   * the last one. The client going away cancels the stream (its producer learns it is gone).
+   */
+  stream(status: number, body: ReadableStream<Uint8Array>, contentType: string, headers: Array<[string, string]> = []): void {
+    const all: Array<[string, string]> = [['content-type', contentType], ['x-content-type-options', 'nosniff'], ...this.extraHeaders, ...headers];
+    if (this.head && this.open) {
+      this.done = true;
+      this.res.respond(status, all, null);
+      void body.cancel().catch(() => undefined);
+      return;
+    }
+    const out = this.open ? this.res.stream(status, all) : null;
+    if (!out) { void body.cancel().catch(() => undefined); return; }
+    this.done = true;
+    const reader = body.getReader();
+    let finished = false;
+    this.res.onAborted(() => {
+      finished = true;
+      void reader.cancel().catch(() => undefined);
+    });
+    const pump = async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (finished) return;
+        if (done) { finished = true; out.end(); return; }
+        if (!out.write(value)) await new Promise<void>((resolve) => out.onWritable(resolve));
+      }
+    };
+    pump().catch(() => {
+      // The producer failed: end what the client has; it sees the stream close.
+      if (!finished) { finished = true; out.end(); }
+    });
   }
 
   json(status: number, value: unknown, headers: Array<[string, string]> = []): void {

@@ -29,13 +29,20 @@ export interface Request {
   ip: string;
   /** Parsed JSON body (undefined when there is none). */
   body: unknown;
+  /** The values of the route's `readHeaders` ('' when absent), by lower-case name. */
+  extraHeaders: Record<string, string>;
   /** Who is asking: set by the checks before the handler runs (see guard). */
   principal: Principal;
 }
 
 export type Result =
   | { status: number; json: unknown; headers?: Array<[string, string]> }
-  | { status: number; text: string | Buffer; contentType: string; headers?: Array<[string, string]> };
+  | { status: number; text: string | Buffer; contentType: string; headers?: Array<[string, string]> }
+  /**
+   * A body written as it comes (server-sent events): the head at once, each chunk when the stream
+   * gives it, the end when it ends; the stream is cancelled if the client goes away first.
+   */
+  | { status: number; stream: ReadableStream<Uint8Array>; contentType: string; headers?: Array<[string, string]> };
 
 export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -57,6 +64,13 @@ export interface Route {
   selfAuth?: boolean;
   /** A mutation not written to the orchestrator log per request (heartbeats: a thousand a second). Default false. */
   quiet?: boolean;
+  /**
+   * Origin checked on every method, GET too, as on /ws: for /mcp, whose GET holds a stream of
+   * what happens. Default: only on mutations.
+   */
+  checkOrigin?: boolean;
+  /** More request headers the handler reads (lower-case names), in `Request.extraHeaders`. */
+  readHeaders?: readonly string[];
 }
 
 export interface Security {
@@ -89,6 +103,7 @@ const METHODS_WITH_BODY = new Set(['post', 'put', 'patch']);
  */
 class ParsedRequest implements Request {
   body: unknown = undefined;
+  extraHeaders: Record<string, string> = {};
   principal: Principal = NOBODY;
   private parsedQuery: URLSearchParams | null = null;
 
@@ -106,8 +121,8 @@ class ParsedRequest implements Request {
   }
 }
 
-export function readRequest(raw: RawRequest, params: Record<string, string> = {}): Request {
-  return new ParsedRequest(raw.method, raw.path, raw.query, params, {
+export function readRequest(raw: RawRequest, params: Record<string, string> = {}, readHeaders: readonly string[] = []): Request {
+  const r = new ParsedRequest(raw.method, raw.path, raw.query, params, {
     host: raw.header('host'),
     origin: raw.header('origin'),
     contentType: raw.header('content-type'),
@@ -118,6 +133,8 @@ export function readRequest(raw: RawRequest, params: Record<string, string> = {}
     ifNoneMatch: raw.header('if-none-match'),
     protocol: raw.header('sec-websocket-protocol'),
   }, raw.ip);
+  for (const name of readHeaders) r.extraHeaders[name] = raw.header(name);
+  return r;
 }
 
 /** The :id path segment, checked against the strict id pattern (nothing can escape a folder). */
@@ -208,9 +225,9 @@ export class HttpServer {
 
   route(route: Route): this {
     const paramNames = [...route.pattern.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
-    const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics';
-    const mutating = route.method !== 'get';
-    const scope = route.public || route.selfAuth ? null : route.scope ?? (mutating ? 'admin' : 'read');
+    const isApi = route.pattern.startsWith('/api') || route.pattern === '/metrics' || route.pattern === '/mcp';
+    const scope = route.public || route.selfAuth ? null : route.scope ?? (route.method !== 'get' ? 'admin' : 'read');
+    const mutating = route.method !== 'get' || !!route.checkOrigin;
     const entry: Entry = { route, regex: null, paramNames, isApi, mutating, scope };
     const method = route.method === 'del' ? 'delete' : route.method;
     // HEAD answers what GET would, without the body (uptime checks use it on /health).
@@ -243,7 +260,7 @@ export class HttpServer {
       if (!found) return this.fallback(raw, reply);
       const params: Record<string, string> = {};
       found.entry.paramNames.forEach((name, i) => { params[name] = decodeParam(found.values[i] ?? ''); });
-      this.handle(found.entry, readRequest(raw, params), raw, res, reply);
+      this.handle(found.entry, readRequest(raw, params, found.entry.route.readHeaders), raw, res, reply);
     } catch (err) {
       // A bug must cost one 500, not a request left hanging.
       this.log.error({ err, path: raw.path }, 'request handler threw');
@@ -313,7 +330,8 @@ export class HttpServer {
     }
     reply.send(204, '', 'text/plain', [
       ['access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS'],
-      ['access-control-allow-headers', 'content-type, x-api-key, authorization'],
+      ['access-control-allow-headers', 'content-type, x-api-key, authorization, mcp-session-id, mcp-protocol-version, last-event-id'],
+      ['access-control-expose-headers', 'mcp-session-id'],
       ['access-control-max-age', '600'],
     ]);
   }
@@ -336,6 +354,7 @@ export class HttpServer {
 
   private answer(route: Route, req: Request, reply: Reply, out: Result): void {
     if ('json' in out) reply.json(out.status, out.json, out.headers);
+    else if ('stream' in out) reply.stream(out.status, out.stream, out.contentType, out.headers);
     else reply.send(out.status, out.text, out.contentType, out.headers);
     if (route.method !== 'get' && !route.quiet) this.log.info({ method: req.method, path: req.path, status: out.status, ip: req.ip }, 'request');
   }

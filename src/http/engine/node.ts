@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { STATUS_TEXT } from '../respond.js';
-import type { Engine, Headers, RawRequest, RawResponse, UpgradeDecision, WsConnection, WsOptions } from './types.js';
+import type { Engine, Headers, RawRequest, RawResponse, ResponseStream, UpgradeDecision, WsConnection, WsOptions } from './types.js';
 
 /**
  * Node's own parser limit. Our limits (types.ts LIMITS) are lower and checked in JS so the answer
@@ -260,6 +260,23 @@ class NodeResponse implements RawResponse {
     if (length !== undefined && status !== 204 && status !== 304) flat.push('content-length', String(length));
     this.res.writeHead(status, flat);
     if (body === null) this.res.end(); else this.res.end(body);
+  }
+
+  stream(status: number, headers: Headers): ResponseStream | null {
+    if (this.done || this.aborted || this.res.destroyed) return null;
+    this.done = true;
+    const res = this.res;
+    const flat: string[] = [];
+    for (const [k, v] of headers) flat.push(k, v);
+    res.writeHead(status, flat);
+    // No body yet: send the head now, so the client sees the stream begin.
+    res.flushHeaders();
+    const gone = () => res.destroyed || res.writableEnded;
+    return {
+      write: (chunk) => (gone() ? true : res.write(chunk)),
+      onWritable: (cb) => { if (!gone()) res.once('drain', cb); },
+      end: () => { if (!gone()) res.end(); },
+    };
   }
 }
 

@@ -36,6 +36,24 @@ export interface RawResponse {
    * the Content-Length the GET would have had.
    */
   respond(status: number, headers: Headers, body: string | Uint8Array | null, headLength?: number): void;
+  /**
+   * Start a streamed response instead (server-sent events): the status and headers go out at once,
+   * the body in chunks after. Null when the response was already written or aborted.
+   */
+  stream(status: number, headers: Headers): ResponseStream | null;
+}
+
+/** The body of a streamed response, written chunk by chunk; nothing is written after end or an abort. */
+export interface ResponseStream {
+  /**
+   * Queue a chunk. False: the client is not keeping up and the chunk waits in the engine's buffer;
+   * write the next one only after `onWritable` fired (backpressure), or the buffer only grows.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Called once, when the engine's buffer drained after a write returned false. */
+  onWritable(cb: () => void): void;
+  /** Finish the response (the last chunk of a chunked body). */
+  end(): void;
 }
 
 /** One WebSocket connection; `data` is what the upgrade handler attached to it. */

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type uWSModule from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { STATUS_TEXT } from '../respond.js';
-import type { Engine, Headers, RawRequest, RawResponse, WsConnection, WsOptions } from './types.js';
+import type { Engine, Headers, RawRequest, RawResponse, ResponseStream, WsConnection, WsOptions } from './types.js';
 
 type UWS = typeof uWSModule;
 
@@ -177,6 +177,46 @@ class UwsResponse implements RawResponse {
       else if (headLength !== undefined) res.endWithoutBody(headLength);
       else res.endWithoutBody();
     });
+  }
+
+  stream(status: number, headers: Headers): ResponseStream | null {
+    if (this.done || this.aborted) return null;
+    this.done = true;
+    const res = this.res;
+    let ended = false;
+    let waiting: (() => void) | null = null;
+    // Writes happen outside uWS's own callbacks (a timer, a promise): each is corked, or uWS sends
+    // every piece of it in a syscall of its own. An empty write sends the head with
+    // Transfer-Encoding: chunked at once, so the client sees the stream begin.
+    res.cork(() => {
+      res.writeStatus(STATUS_TEXT[status] ?? String(status));
+      for (const [k, v] of headers) res.writeHeader(k, v);
+      res.write('');
+    });
+    // uWS keeps a chunk it could not send whole in its own buffer; onWritable says that buffer drained.
+    res.onWritable(() => {
+      const cb = waiting;
+      waiting = null;
+      cb?.();
+      return true;
+    });
+    return {
+      write: (chunk) => {
+        if (ended || this.aborted) return true;
+        let sent = true;
+        res.cork(() => { sent = res.write(chunk); });
+        return sent;
+      },
+      onWritable: (cb) => {
+        if (ended || this.aborted) return;
+        waiting = cb;
+      },
+      end: () => {
+        if (ended || this.aborted) return;
+        ended = true;
+        res.cork(() => res.end());
+      },
+    };
   }
 }
 
