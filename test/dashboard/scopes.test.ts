@@ -21,7 +21,7 @@ t.test('what the dashboard offers follows the key\'s scopes', async (t) => {
   });
   const browser = await launchBrowser(t);
   const withKey = (key: string) => openDashboard(browser, h.url, {
-    beforeLoad: (page) => page.addInitScript((k) => localStorage.setItem('agent-orchestrator.api-key', k), key),
+    beforeLoad: async (page) => { await page.addInitScript((k) => localStorage.setItem('agent-orchestrator.api-key', k), key); },
   });
 
   // read: the services and their detail, no commands, no registering.
