@@ -25,7 +25,7 @@ import type { OrchestratorLog } from './log.js';
 import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
-import { maskLine } from './os/secrets.js';
+import { currentSecretValues, maskLine } from './os/secrets.js';
 import { LogDiskGuard } from './os/log-disk.js';
 import { OutputNotices } from './os/output.js';
 import { Registry } from './store/index.js';
@@ -129,6 +129,9 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   history.on('event', (e) => alerts.consider(e));
   // A removed service's secret values are forgotten with it.
   history.on('event', (e) => { if (e.type === 'removed' && e.service) kernel.masks.forget(e.service); });
+  // Log reads wait until boot has loaded the masks (os/secrets.ts currentSecretValues), or shutdown.
+  let masksLoaded!: () => void;
+  const masksReady = new Promise<void>((resolve) => { masksLoaded = resolve; });
   const maskBatch = (service: string, batch: string[]) => {
     const values = kernel.masks.values(service);
     return values.length ? batch.map((l) => maskLine(l, values)) : batch;
@@ -184,6 +187,11 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     const { adopted, vanished, leftBehind } = kernel.adoptFromLedger(epoch);
     const { specs, problems } = catalog.load();
     for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
+    // Lines written by runs under an earlier orchestrator (adopted ones, or stopped ones) hold values
+    // this process never read: mask what the {file} and {env} secrets hold now, before any log is served.
+    await Promise.all(specs.filter((s) => Object.keys(s.secrets).length).map(async (spec) => {
+      kernel.masks.add(spec.id, await currentSecretValues(spec, process.env));
+    })).finally(masksLoaded);
     const rows = new Map(registry.services.all().map((r) => [r.id, r]));
     const vanishedIds = new Set(vanished.map((r) => r.service));
     logs.start();
@@ -229,6 +237,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   };
 
   const close = async (opts: ShutdownOptions) => {
+    masksLoaded();
     const reason = opts.reason ?? 'orchestrator shutting down';
     if (!opts.keepServices && running) {
       try {
@@ -266,7 +275,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     logs: {
       follow: (id) => logs.follow(id),
       unfollow: (id) => logs.unfollow(id),
-      query: (id, q) => queryLogs(logs, pool, id, q, kernel.masks.values(id)),
+      query: async (id, q) => { await masksReady; return queryLogs(logs, pool, id, q, kernel.masks.values(id)); },
     },
     agents: {
       tokenOwner: (id, token) => kernel.tokenOwner(id, token),

@@ -109,6 +109,20 @@ function runSecretCommand(command: string, cwd: string, env: Record<string, stri
   });
 }
 
+/**
+ * For a run adopted after an orchestrator restart (whose values this process never read): the
+ * values its {file} and {env} secrets have now — what the run got, unless they changed since — for
+ * masking only. Commands are not run again; what cannot be read is skipped.
+ */
+export async function currentSecretValues(spec: Pick<ServiceSpec, 'secrets'>, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const values = await Promise.all(Object.values(spec.secrets ?? {}).map(async (source) => {
+    if (source.env !== undefined) return env[source.env] ?? '';
+    if (source.file !== undefined) return readFile(source.file, 'utf8').then((t) => t.trim(), () => '');
+    return '';
+  }));
+  return values.filter((v) => v !== '');
+}
+
 function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
