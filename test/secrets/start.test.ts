@@ -3,9 +3,10 @@
  * secrets, then the orchestrator's own ORCHESTRATOR_* variables; a changed secret file gives the
  * next run the new value; a missing env file or a failing secret fails that start with an exit
  * event naming it (reason env_file / secret) and follows the restart policy, while another service
- * keeps running.
+ * keeps running. A secret command past its 10 s limit fails the start and leaves no process behind.
  */
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ t.test('env files, precedence, resolution at each start, and failed starts', asy
       nofile: { id: 'nofile', executable: exe, env_file: ['missing.env'], restart_policy: once },
       badcmd: { id: 'badcmd', executable: exe, secrets: { K: { command: 'echo no vault here >&2; exit 3' } }, restart_policy: once },
       noenv: { id: 'noenv', executable: exe, secrets: { K: { env: 'SX_DEFINITELY_UNSET' } }, restart_policy: once },
+      // Runs past the 10 s limit: its whole process group is killed and the start fails.
+      slowcmd: { id: 'slowcmd', executable: exe, secrets: { K: { command: 'sleep 31.25; echo late' } }, restart_policy: { max_retries: 0 } },
       nokey: { id: 'nokey', executable: exe, secrets: { K: { file: 'keys/nope.key' } }, restart_policy: once },
     },
   });
@@ -82,6 +85,12 @@ t.test('env files, precedence, resolution at each start, and failed starts', asy
     t.equal(e.length, 2, `${id}: two exit events (the start and its one retry)`);
     t.same(e.map((x) => x.data), [{ reason, error: message }, { reason, error: message }], `${id}: each an exit event with the reason and the message`);
   }
+
+  // A command that runs too long: the start fails after 10 s, and nothing of the command is left.
+  const slow = await failed('slowcmd');
+  t.equal(slow.last_exit.reason, 'secret');
+  t.equal(slow.last_exit.detail, 'secret K: command did not finish within 10s');
+  await until(() => !execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((l) => l.startsWith('sleep 31.25')), 'the command\'s process group is gone');
 
   // The rest of the fleet was not touched.
   const steady = await get('/api/services/steady');
