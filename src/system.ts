@@ -25,6 +25,7 @@ import type { OrchestratorLog } from './log.js';
 import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
+import { currentSecretValues, maskLine } from './os/secrets.js';
 import { LogDiskGuard } from './os/log-disk.js';
 import { OutputNotices } from './os/output.js';
 import { Registry } from './store/index.js';
@@ -107,7 +108,8 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     config.orchestrator.log_dir,
     { maxSize: config.logs.max_size, keep: config.logs.keep, maxTotal: config.logs.max_total_size },
     pool, logger.child({ component: 'logs' }),
-    (service, stream, batch) => lines.emit('lines', service, stream, batch),
+    // The feed's logs/<id> topic gets the lines with the service's secret values masked.
+    (service, stream, batch) => lines.emit('lines', service, stream, maskBatch(service, batch)),
     (key, message) => history.setCondition(key, message),
     (service, stream, bytes) => record([{ service, type: 'logs_dropped', at: bootNow(), data: { stream, bytes, reason: 'more than logs.max_total_size written since the last rotation' } }]),
     (service) => output.wrote(service),
@@ -125,6 +127,15 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   });
   // Matched in the same call that records the event: its outbox row is written before record() returns.
   history.on('event', (e) => alerts.consider(e));
+  // A removed service's secret values are forgotten with it.
+  history.on('event', (e) => { if (e.type === 'removed' && e.service) kernel.masks.forget(e.service); });
+  // Log reads wait until boot has loaded the masks (os/secrets.ts currentSecretValues), or shutdown.
+  let masksLoaded!: () => void;
+  const masksReady = new Promise<void>((resolve) => { masksLoaded = resolve; });
+  const maskBatch = (service: string, batch: string[]) => {
+    const values = kernel.masks.values(service);
+    return values.length ? batch.map((l) => maskLine(l, values)) : batch;
+  };
   const ownLog = log.file ? new OwnLogRotation(log.file, log, { maxSize: config.logs.max_size, keep: config.logs.keep }, pool) : null;
 
   let fleet: Fleet | undefined;
@@ -176,6 +187,11 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     const { adopted, vanished, leftBehind } = kernel.adoptFromLedger(epoch);
     const { specs, problems } = catalog.load();
     for (const p of problems) logger.error({ problem: p }, `configuration problem: ${formatProblem(p)}`);
+    // Lines written by runs under an earlier orchestrator (adopted ones, or stopped ones) hold values
+    // this process never read: mask what the {file} and {env} secrets hold now, before any log is served.
+    await Promise.all(specs.filter((s) => Object.keys(s.secrets).length).map(async (spec) => {
+      kernel.masks.add(spec.id, await currentSecretValues(spec, process.env));
+    })).finally(masksLoaded);
     const rows = new Map(registry.services.all().map((r) => [r.id, r]));
     const vanishedIds = new Set(vanished.map((r) => r.service));
     logs.start();
@@ -221,6 +237,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   };
 
   const close = async (opts: ShutdownOptions) => {
+    masksLoaded();
     const reason = opts.reason ?? 'orchestrator shutting down';
     if (!opts.keepServices && running) {
       try {
@@ -258,7 +275,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     logs: {
       follow: (id) => logs.follow(id),
       unfollow: (id) => logs.unfollow(id),
-      query: (id, q) => queryLogs(logs, pool, id, q),
+      query: async (id, q) => { await masksReady; return queryLogs(logs, pool, id, q, kernel.masks.values(id)); },
     },
     agents: {
       tokenOwner: (id, token) => kernel.tokenOwner(id, token),

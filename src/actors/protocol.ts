@@ -36,13 +36,14 @@ export interface RunInfo {
  * Why a run ended, as a code (the human text is the state's `reason`). The process ended on its own:
  * exited (status 0), crashed (other status), killed (by a signal nobody here sent), log_disk_full
  * (abnormally, with its log disk full). We ended it: stopped, restarted, gave_up (its supervisor or
- * the host gave up on it), unhealthy, memory_limit, cpu_limit. It never ran: spawn_failed. The
+ * the host gave up on it), unhealthy, memory_limit, cpu_limit. It never ran: spawn_failed, or env_file /
+ * secret (an env file or a secret of the service could not be read at this start). The
  * orchestrator found it gone after its own restart: gone_while_down.
  */
 export type ExitReason =
   | 'exited' | 'crashed' | 'killed' | 'log_disk_full' | 'throttled' | 'quota'
   | 'stopped' | 'restarted' | 'gave_up' | 'unhealthy' | 'memory_limit' | 'cpu_limit' | 'heartbeat_timeout' | 'silence'
-  | 'spawn_failed' | 'gone_while_down';
+  | 'spawn_failed' | 'env_file' | 'secret' | 'gone_while_down';
 
 export interface ExitInfo {
   code: number | null;
@@ -92,7 +93,8 @@ export type ServiceMsg =
   | { type: 'register_external' }
   // facts from the kernel (main thread)
   | { type: 'spawned'; run: RunInfo }
-  | { type: 'spawn_failed'; runId: string; error: string }
+  /** cause: the run's environment could not be built (an env file or a secret); the error names it, never a value. */
+  | { type: 'spawn_failed'; runId: string; error: string; cause?: 'env_file' | 'secret' }
   /** cause log_disk_full: it exited with the log disk full (its own log writes failed, most likely). */
   | { type: 'exited'; runId: string; code: number | null; signal: string | null; groupEmpty: boolean; cause?: 'log_disk_full' }
   /** The log disk has space again: a service waiting for it restarts now. */

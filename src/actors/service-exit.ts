@@ -15,11 +15,17 @@ type Msg<T extends ServiceMsg['type']> = Extract<ServiceMsg, { type: T }>;
 export function spawnFailed(t: Turn, msg: Msg<'spawn_failed'>): boolean {
   const { d } = t;
   d.spawn.pendingRunId = null;
-  d.lastExit = { code: null, signal: null, reason: 'spawn_failed', at: t.ctx.now, detail: msg.error };
-  t.fx.push({ type: 'event', event: 'exit', data: { reason: 'spawn_failed', error: msg.error } });
+  const reason = msg.cause ?? 'spawn_failed';
+  d.lastExit = { code: null, signal: null, reason, at: t.ctx.now, detail: msg.error };
+  t.fx.push({ type: 'event', event: 'exit', data: { reason, error: msg.error } });
   const restart = d.want === 'up' && shouldRestart(d.spec.restart, true, d.settings.recoveryEnabled);
   t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: true, willRestart: restart } });
   return restart;
+}
+
+/** The state's reason after a failed start: "spawn failed: …", or "env_file: …" / "secret: …". */
+export function spawnFailedReason(msg: Msg<'spawn_failed'>): string {
+  return `${msg.cause ?? 'spawn failed'}: ${msg.error}`;
 }
 
 /**

@@ -29,7 +29,7 @@ import {
   arm, beginStop, cancel, cancelDrain, drainOver, endDrain, failAndRestart, groupGone, killGroup,
   plannedStop, setState, signalStop, spawn, startNow, waitingReason, type Turn,
 } from './service-run.js';
-import { recordExit, spawnFailed, unrequestedExit } from './service-exit.js';
+import { recordExit, spawnFailed, spawnFailedReason, unrequestedExit } from './service-exit.js';
 import {
   beginMonitoring, deadline, heartbeat, noteHeartbeat, onSampleGrid, output, probed, sendProbe,
   stopMonitoring, watchRun, type Failure,
@@ -127,7 +127,7 @@ function starting(t: Turn, msg: ServiceMsg): boolean {
       return true;
     case 'spawn_failed':
       d.ending.then = spawnFailed(t, msg) ? 'backoff' : 'failed';
-      groupGone(t, `spawn failed: ${msg.error}`);
+      groupGone(t, spawnFailedReason(msg));
       return true;
     default: return false;
   }
@@ -226,7 +226,7 @@ function stopping(t: Turn, msg: ServiceMsg): boolean {
       d.run = msg.run;
       signalStop(t, msg.run.runId);
       return true;
-    case 'spawn_failed': spawnFailed(t, msg); groupGone(t, `spawn failed: ${msg.error}`); return true;
+    case 'spawn_failed': spawnFailed(t, msg); groupGone(t, spawnFailedReason(msg)); return true;
     case 'exited':
       recordExit(t, msg);
       if (msg.groupEmpty) groupGone(t, d.reason);

@@ -369,6 +369,21 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
       v.pipe(v.union([v.string(), v.number(), v.boolean()], expected('a string, number or boolean')), v.transform(String)),
       expected('a mapping of NAME: value'),
     ), {}),
+    /**
+     * dotenv files read at each start, in order (util.parseEnv), relative to the service file's
+     * folder (an API-registered service: the orchestrator's config folder). Their variables come
+     * before `environment`; a missing file fails that start (exit reason env_file).
+     */
+    env_file: v.optional(v.array(
+      v.pipe(nonEmpty('a file path'), v.transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))),
+      expected('a list of file paths'),
+    ), []),
+    /**
+     * NAME: where its value comes from, resolved at each start and never shown: {file} (the file's
+     * contents, trimmed), {env} (the orchestrator's environment variable) or {command} (run by
+     * /bin/sh in working_dir; its stdout, trimmed; at most 10 s). A failure fails that start (exit reason secret).
+     */
+    secrets: v.optional(v.record(envName(), secretSource(baseDir), expected('a mapping of NAME: {file: path} | {env: VAR} | {command: "..."}')), {}),
     working_dir: v.pipe(v.optional(nonEmpty('a folder path'), '.'), v.transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))),
     stop: v.optional(obj({
       signal: v.optional(signal(), 'SIGTERM'),
@@ -419,6 +434,19 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
     ['executable'],
   ));
 }
+
+/** Where one secret's value comes from: exactly one of file, env and command. */
+function secretSource(baseDir: string) {
+  return v.pipe(obj({
+    file: v.optional(v.pipe(nonEmpty('a file path'), v.transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p))))),
+    env: v.optional(envName()),
+    command: v.optional(nonEmpty('a command')),
+    /** The API shows each secret's value as "***": a spec read back and sent again is accepted (and the "***" dropped). */
+    value: v.optional(v.literal('***', 'a secret\'s value is never written in a spec: give file, env or command (the API shows "***", which may be sent back)')),
+  }), v.check((s) => [s.file, s.env, s.command].filter((x) => x !== undefined).length === 1, 'give exactly one of file, env and command'),
+  v.transform(({ value: _shown, ...source }) => source));
+}
+export type SecretSource = v.InferOutput<ReturnType<typeof secretSource>>;
 
 type RawServiceSpec = v.InferOutput<ReturnType<typeof serviceSchema>>;
 export type ServiceSource = 'file' | 'api';

@@ -13,7 +13,7 @@ import { conflict, invalid, notFound } from '../errors.js';
 import type { ServiceTable } from '../store/services.js';
 
 /** Fields whose change needs a restart of a running service; anything else applies live. */
-const RESTART_FIELDS: (keyof ServiceSpec)[] = ['executable', 'environment', 'working_dir'];
+const RESTART_FIELDS: (keyof ServiceSpec)[] = ['executable', 'environment', 'env_file', 'secrets', 'working_dir'];
 
 /** Time each dependency level gets on top of its stop timeout, and the whole stop on top of that. */
 const STOP_LEVEL_SLACK_MS = 3_000;

@@ -59,6 +59,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
             restart_policy: { type: 'object', properties: { max_retries: { type: 'integer' }, backoff_seconds: { type: 'number' }, max_backoff_seconds: { type: 'number' }, reset_after_seconds: { type: 'number' } } },
             resources: { type: 'object', properties: { max_memory: { type: ['string', 'number', 'null'], examples: ['512MB'] }, max_cpu: { type: ['string', 'number', 'null'], examples: ['25%'] } } },
             environment: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+            env_file: { type: 'array', items: { type: 'string' }, description: 'dotenv files read at each start, in order, before environment; relative to the service file (API: the config folder)' },
+            secrets: {
+              type: 'object',
+              description: 'NAME: exactly one of {file}, {env}, {command}; resolved at each start. Shown with value "***", never the value',
+              additionalProperties: {
+                type: 'object',
+                properties: { value: { const: '***', readOnly: true }, file: { type: 'string' }, env: { type: 'string' }, command: { type: 'string' } },
+              },
+            },
             stop: { type: 'object', properties: { signal: { type: 'string' }, timeout_seconds: { type: 'number' } } },
             health: {
               type: 'object',

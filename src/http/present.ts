@@ -6,6 +6,7 @@ import type { PresentedEvent, PresentedService } from '../api/types.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { ServiceSpec } from '../config/schema.js';
 import type { ServiceEntry } from '../fleet/views.js';
+import { MASK } from '../os/secrets.js';
 import type { StoredEvent } from '../store/events.js';
 
 const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());
@@ -56,8 +57,19 @@ export function presentService({ spec, view }: ServiceEntry): PresentedService {
 
 /** The spec as the API shows it: what was configured, in the same keys a service file uses. */
 export function presentSpec(spec: ServiceSpec): Record<string, unknown> {
-  const { source, file, ...rest } = spec;
-  return { ...rest, ...(file ? { file } : {}) };
+  const { source, file, secrets, ...rest } = spec;
+  return { ...rest, secrets: presentSecrets(secrets), ...(file ? { file } : {}) };
+}
+
+/**
+ * Secrets as the API, the feed and the CLI show them: the value always "***" (the spec holds none:
+ * values are read at each start and kept in memory only), beside where it comes from, e.g.
+ * {"OPENAI_API_KEY": {"value": "***", "file": "/srv/agents/secrets/openai.key"}}.
+ */
+export function presentSecrets(secrets: ServiceSpec['secrets'] | undefined): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [name, source] of Object.entries(secrets ?? {})) out[name] = { value: MASK, ...source };
+  return out;
 }
 
 export type { PresentedEvent, PresentedService };

@@ -29,13 +29,15 @@ export interface LogAnswer {
   timedOut: boolean;
 }
 
-export async function queryLogs(store: LogStore, pool: CpuPool, service: string, q: LogQuery): Promise<LogAnswer> {
+/** `mask`: the service's secret values (os/secrets.ts SecretMasks), masked in the pool before any match. */
+export async function queryLogs(store: LogStore, pool: CpuPool, service: string, q: LogQuery, mask: readonly string[] = []): Promise<LogAnswer> {
   const mode: ReadLogTask['mode'] = q.text !== undefined || q.regex !== undefined ? 'search' : q.since !== undefined ? 'since' : 'tail';
   const results = await Promise.all(q.streams.map(async (stream) => {
     let r: Awaited<ReturnType<CpuPool['readLog']>>;
     try {
       r = await pool.readLog({
         files: store.files(service, stream), mode, lines: q.lines, since: q.since, text: q.text, regex: q.regex, budgetMs: SCAN_BUDGET_MS,
+        ...(mask.length ? { mask: [...mask] } : {}),
       }, SCAN_BUDGET_MS + READ_GRACE_MS);
     } catch (err) {
       // The pool ends a task that runs past its limit (a regex that never finishes, a swamped machine).

@@ -19,6 +19,7 @@ import { openServiceLogsOrNone } from './logs.js';
 import { groupHolder, RUN_ID_ENV, runMark, type GroupHolder } from './marks.js';
 import { bootId, groupMembers, readStat, ticksToMs } from './proc.js';
 import { GROUP_POLL_MAX_MS, GROUP_POLL_MIN_MS } from './timing.js';
+import { needsRunEnv, resolveRunEnv, type SecretMasks } from './secrets.js';
 import { newRunToken, TOKEN_ENV, type RunTokens } from './tokens.js';
 
 /** A run the kernel holds: its process group and how to tell the group is still ours. */
@@ -44,6 +45,8 @@ export interface ChildrenOptions {
   baseEnv: Record<string, string>;
   /** The live runs' tokens: each run's is held from its spawn until it ends. */
   tokens: RunTokens;
+  /** Each service's secret values, for masking its logs (os/secrets.ts). */
+  masks: SecretMasks;
   onFact(fact: Fact): void;
   onLogProblem?(message: string | null): void;
 }
@@ -83,11 +86,37 @@ export class Children {
       fail(`a process of "${id}" is still running (pid ${this.runs.get(id)!.run.pid})`);
       return;
     }
-    const executable = spec.executable;
-    if (!executable) {
+    if (!spec.executable) {
       fail('no executable is registered for this service');
       return;
     }
+    if (!needsRunEnv(spec)) {
+      this.launch(e, {}, {});
+      return;
+    }
+    // Env files and secrets are read now, at each start, without blocking the event loop; the
+    // actor waits in starting as for any spawn in flight (a stop meanwhile waits for the outcome).
+    resolveRunEnv(spec, process.env, this.opts.baseEnv).then((r) => {
+      if (this.closed) return;
+      if (!r.ok) {
+        this.opts.log.warn({ service: id, runId, cause: r.cause, error: r.error }, 'start failed: its environment could not be built');
+        this.opts.onFact({ id, msg: { type: 'spawn_failed', runId, error: r.error, cause: r.cause } });
+        return;
+      }
+      if (this.runs.has(id)) {
+        fail(`a process of "${id}" is still running (pid ${this.runs.get(id)!.run.pid})`);
+        return;
+      }
+      this.opts.masks.add(id, Object.values(r.secrets));
+      this.launch(e, r.fromFiles, r.secrets);
+    }, (err: unknown) => fail(`could not build the environment: ${(err as Error).message}`));
+  }
+
+  /** Start the run's process, its environment built (see os/secrets.ts for the precedence). */
+  private launch(e: Extract<KernelEffect, { type: 'spawn' }>, fromFiles: Record<string, string>, secrets: Record<string, string>): void {
+    const { id, runId, spec } = e;
+    const fail = (error: string) => this.opts.onFact({ id, msg: { type: 'spawn_failed', runId, error } });
+    const executable = spec.executable!;
     const files = openServiceLogsOrNone(this.opts.logDir, id, this.opts.log, this.opts.onLogProblem);
     let child: ChildProcess;
     const token = newRunToken();
@@ -101,7 +130,7 @@ export class Children {
       child = spawn(command!, args, {
         cwd: spec.working_dir,
         env: {
-          ...this.opts.baseEnv, ...spec.environment,
+          ...this.opts.baseEnv, ...fromFiles, ...spec.environment, ...secrets, ...this.ownEnv(),
           ORCHESTRATOR_SERVICE_ID: id, [TOKEN_ENV]: token.token, [RUN_ID_ENV]: runMark(this.opts.registryId, id, runId),
         },
         stdio: ['ignore', files.stdout, files.stderr],
@@ -183,6 +212,13 @@ export class Children {
   }
 
   // ------------------------------------------------------------------------------------------
+
+  /** The orchestrator's own variables in the base environment (ORCHESTRATOR_URL): they go on top of the spec's. */
+  private ownEnv(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.opts.baseEnv)) if (k.startsWith('ORCHESTRATOR_')) out[k] = v;
+    return out;
+  }
 
   /** After the leader is gone, poll until no live process is left in its group. */
   private watchGroup(proc: Run): void {

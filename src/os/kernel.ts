@@ -19,6 +19,7 @@ import { Children } from './child.js';
 import type { LeftBehind } from './marks.js';
 import { Prober } from './probes.js';
 import { sampleTrees, type SampleRequest } from './sampler.js';
+import { SecretMasks } from './secrets.js';
 import { RunTokens, type TokenOwner } from './tokens.js';
 
 export type { StoppedGroup } from './adopt.js';
@@ -39,13 +40,15 @@ export interface KernelOptions {
 export class Kernel {
   private readonly children: Children;
   private readonly tokens = new RunTokens();
+  /** Secret values of each service's runs, to mask in the logs the API and the feed serve. Memory only. */
+  readonly masks = new SecretMasks();
   private readonly adoption: Adoption;
   private readonly prober = new Prober();
   private pendingSamples: SampleRequest[] = [];
   private closed = false;
 
   constructor(private readonly opts: KernelOptions) {
-    this.children = new Children({ ...opts, tokens: this.tokens });
+    this.children = new Children({ ...opts, tokens: this.tokens, masks: this.masks });
     this.adoption = new Adoption({ ledger: opts.ledger, log: opts.log, registryId: opts.registryId, children: this.children });
   }
 

@@ -10,6 +10,7 @@ import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { archivePath, decodeMarks, livePath, type StreamFiles, type StreamState } from '../../logs/layout.js';
 import type { Stream } from '../../os/logs.js';
+import { maskLine } from '../../os/secrets.js';
 
 export interface LogLine {
   line: string;
@@ -31,6 +32,11 @@ export interface ReadLogTask {
   regex?: string;
   /** Stop scanning after this long and say so. */
   budgetMs?: number;
+  /**
+   * Secret values (longest first) replaced by *** in every line before it is matched or returned,
+   * so a search sees only masked text: searching for a secret (or a part of it) finds nothing.
+   */
+  mask?: string[];
 }
 
 export interface ReadLogResult {
@@ -127,6 +133,8 @@ export function readLog(task: ReadLogTask): ReadLogResult {
   const marks = loadMarks(task.files.marks);
   const stats = { bytes: 0 };
   const srcs = sources(task.files);
+  const mask = task.mask?.length ? task.mask : null;
+  const walk = mask ? () => masked(linesNewestFirst(srcs, stats), mask) : () => linesNewestFirst(srcs, stats);
   const out: LogLine[] = [];
   let truncated = false;
   let timedOut = false;
@@ -138,7 +146,7 @@ export function readLog(task: ReadLogTask): ReadLogResult {
     let from = 0;
     for (const [at, off] of marks) if (at <= since) from = Math.max(from, off);
     const older: LogLine[] = [];
-    for (const l of linesNewestFirst(srcs, stats)) {
+    for (const l of walk()) {
       if (l.offset < from) break;
       older.push({ line: l.line, offset: l.offset, at: timeOf(marks, l.offset) });
       if (performance.now() - started > budget) { timedOut = true; break; }
@@ -149,7 +157,7 @@ export function readLog(task: ReadLogTask): ReadLogResult {
   }
 
   const match = task.mode === 'search' ? matcher(task) : () => true;
-  for (const l of linesNewestFirst(srcs, stats)) {
+  for (const l of walk()) {
     if (out.length >= task.lines) { truncated = true; break; }
     if (match(l.line)) add(l);
     if ((out.length & 63) === 0 && performance.now() - started > budget) { timedOut = true; truncated = true; break; }
@@ -157,6 +165,10 @@ export function readLog(task: ReadLogTask): ReadLogResult {
   // tail: oldest first like a file; search: newest first.
   if (task.mode === 'tail') out.reverse();
   return { lines: out, truncated, timedOut, scannedBytes: stats.bytes };
+}
+
+function* masked(lines: Iterable<{ line: string; offset: number }>, values: string[]): Generator<{ line: string; offset: number }> {
+  for (const l of lines) yield { line: maskLine(l.line, values), offset: l.offset };
 }
 
 function matcher(task: ReadLogTask): (line: string) => boolean {
