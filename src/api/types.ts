@@ -71,6 +71,9 @@ export type EventType =
   // agent lifecycle (actors/service.ts): stalls, throttling, drains, readiness
   | 'heartbeat_timeout' | 'silence' | 'throttled' | 'quota'
   | 'drain_started' | 'drain_finished' | 'drain_timeout' | 'not_ready' | 'ready'
+  // scheduled jobs: a run stopped at schedule.timeout_seconds (actors/service.ts); a tick skipped
+  // (concurrency forbid) or replacing a run (replace), runs missed while the orchestrator was down (fleet/jobs.ts)
+  | 'run_timeout' | 'run_skipped' | 'run_replaced' | 'missed_runs'
   // the supervision tree (actors/host.ts, supervisor.ts, root.ts)
   | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
   // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)
