@@ -50,7 +50,29 @@ export interface PresentedService {
   status_text: string | null;
   /** While state is throttled: when the wait ends. */
   throttled_until: string | null;
+  /** A scheduled job (spec.schedule): when its next tick is due; null for any other service. */
+  next_run_at: string | null;
 }
+
+/** One run of a service (GET /api/services/{id}/runs), newest first. */
+export interface PresentedRun {
+  /** Row id in the runs ledger: pass it as ?before= to page on. */
+  id: number;
+  run_id: string;
+  pid: number;
+  started_at: string;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  /** How it ended ("exited with code 0", "timeout: killed by SIGTERM", …); null while it runs. */
+  reason: string | null;
+  /** Byte offsets of its output in the live log files at start and end (null: not known). */
+  logs: { stdout: { start: number | null; end: number | null }; stderr: { start: number | null; end: number | null } };
+}
+
+/** GET /api/services/{id}/runs. */
+export interface RunsPage { service: string; runs: PresentedRun[]; total: number; next_before: number | null }
 
 /** POST /api/services/{id}/heartbeat body (each field optional). */
 export interface HeartbeatBody { progress?: number; inflight?: number; status?: string }
