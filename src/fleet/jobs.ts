@@ -91,7 +91,9 @@ export class Jobs {
 
   /** Wall-clock ms of the service's next tick; null when it has no schedule. */
   nextRunAt(id: string): number | null {
-    return this.armed.get(id)?.nextWall ?? null;
+    const next = this.armed.get(id)?.nextWall;
+    // A cron expression with no time left (a fixed date in the past) has no next run.
+    return next !== undefined && Number.isFinite(next) ? next : null;
   }
 
   stop(): void {
