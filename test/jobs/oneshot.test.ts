@@ -82,7 +82,9 @@ t.test('missed runs while the orchestrator was down are reported, not replayed (
   t.equal(quiet!.data.catch_up, false);
   const eager = second.events('eager', 'missed_runs').at(-1);
   t.equal(eager?.data.catch_up, true, 'eager catches up');
-  t.notOk(second.events('quiet', 'command').some((e) => e.seq > quiet!.seq), 'quiet: nothing replayed at boot');
+  // Nothing replayed: quiet's first start after boot is its first tick, a whole interval later.
+  const firstTick = await second.waitFor(() => second.events('quiet', 'command').find((e) => e.seq > quiet!.seq), 'the first tick of quiet');
+  t.ok(firstTick.at - quiet!.at >= 900, `quiet: nothing replayed at boot (first start ${Math.round(firstTick.at - quiet!.at)} ms after)`);
   const catchUp = await second.waitFor(() => second.events('eager', 'command').find((e) => e.seq > eager!.seq), 'the catch-up run of eager');
   t.match(catchUp.data, { command: 'start', actor: 'schedule' }, 'eager: one catch-up run started');
 });
