@@ -17,6 +17,7 @@ import type { ServiceEvent } from './actors/protocol.js';
 import { Catalog } from './fleet/catalog.js';
 import { Fleet, startingPoint } from './fleet/fleet.js';
 import { History } from './fleet/history.js';
+import { Jobs } from './fleet/jobs.js';
 import { Views } from './fleet/views.js';
 import type { HttpPorts, LogLines } from './http/ports.js';
 import { presentEvent, presentService } from './http/present.js';
@@ -167,8 +168,21 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     },
   });
   host = actorHost;
-  fleet = new Fleet({ catalog, views, history, host: actorHost, logs, liveRuns: () => kernel.liveRuns() });
+  let jobs: Jobs | undefined;
+  fleet = new Fleet({ catalog, views, history, host: actorHost, logs, liveRuns: () => kernel.liveRuns(), defined: (id) => jobs?.sync(id) });
   const theFleet = fleet;
+  jobs = new Jobs({
+    specs: () => catalog.all(),
+    spec: (id) => catalog.get(id),
+    view: (id) => views.peek(id),
+    command: (id, command, reason, actor) => theFleet.command(id, command, reason, actor),
+    record,
+    lastRunStart: (id) => registry.runs.history(id, 1)[0]?.started_at ?? null,
+    changed: (id) => views.touch(id),
+    log: logger.child({ component: 'jobs' }),
+  });
+  const theJobs = jobs;
+  views.nextRun = (id) => theJobs.nextRunAt(id);
 
   /**
    * A new actor host adopts live runs as running; for a group whose leader is already gone (it
@@ -233,12 +247,14 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
         kernel.execute([{ type: 'signal', id, runId: run.runId, signal: 'SIGTERM' }]);
       }
     }
+    theJobs.start();
     logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length, orphans: orphans.length }, 'orchestrator started');
   };
 
   const close = async (opts: ShutdownOptions) => {
     masksLoaded();
     const reason = opts.reason ?? 'orchestrator shutting down';
+    theJobs.stop();
     if (!opts.keepServices && running) {
       try {
         await theFleet.stopAll(reason);
@@ -269,6 +285,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     config,
     fleet: theFleet,
     events: history.events,
+    runs: registry.runs,
     history,
     alerts,
     feed: { history, views, lines },

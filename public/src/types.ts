@@ -1,7 +1,7 @@
 /** The API's shapes, as the dashboard reads them: the server's own wire types (src/api/types.ts). */
-import type { FeedMessage, LogStream, PresentedEvent, PresentedService, ServiceDetail } from '../../src/api/types.js';
+import type { FeedMessage, LogStream, PresentedEvent, PresentedService, RunsPage, ServiceDetail } from '../../src/api/types.js';
 
-export type { FeedMessage, LogStream, ServiceDetail };
+export type { FeedMessage, LogStream, RunsPage, ServiceDetail };
 export type Service = PresentedService;
 export type FeedEvent = PresentedEvent;
 export type ServiceState = Service['state'];

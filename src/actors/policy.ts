@@ -16,6 +16,15 @@ export function shouldRestart(restart: RestartType, abnormal: boolean, recoveryE
   }
 }
 
+/**
+ * The restart type that applies: a scheduled job runs to completion, so its exit 0 ends the run
+ * and the schedule starts the next one — permanent acts as transient (a failure is still retried
+ * within the run, per restart_policy).
+ */
+export function restartType(spec: { restart: RestartType; schedule?: unknown }): RestartType {
+  return spec.schedule && spec.restart === 'permanent' ? 'transient' : spec.restart;
+}
+
 /** An exit is normal only when the process itself exited with status 0 (not a signal, not a health or limit kill). */
 export function isAbnormal(code: number | null, signal: string | null): boolean {
   return signal !== null || code !== 0;

@@ -43,7 +43,9 @@ export interface RunInfo {
 export type ExitReason =
   | 'exited' | 'crashed' | 'killed' | 'log_disk_full' | 'throttled' | 'quota'
   | 'stopped' | 'restarted' | 'gave_up' | 'unhealthy' | 'memory_limit' | 'cpu_limit' | 'heartbeat_timeout' | 'silence'
-  | 'spawn_failed' | 'env_file' | 'secret' | 'gone_while_down';
+  | 'spawn_failed' | 'env_file' | 'secret' | 'gone_while_down'
+  /** A scheduled job's run took longer than schedule.timeout_seconds and was stopped. */
+  | 'timeout';
 
 export interface ExitInfo {
   code: number | null;
@@ -70,7 +72,7 @@ export interface Usage {
   at: number;
 }
 
-export type TimerName = 'probe' | 'ready_probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable' | 'heartbeat' | 'silence' | 'drain';
+export type TimerName = 'probe' | 'ready_probe' | 'sample' | 'stop_timeout' | 'backoff' | 'stable' | 'heartbeat' | 'silence' | 'drain' | 'job_timeout';
 
 /** Which of a service's two probes: liveness (health_endpoint) or readiness (health.readiness_endpoint). */
 export type ProbeKind = 'liveness' | 'readiness';
@@ -173,7 +175,8 @@ export type ParentNote =
 /** Effects the kernel performs for an actor (they leave the worker). */
 export type KernelEffect =
   | { type: 'spawn'; id: string; runId: string; spec: ServiceSpec }
-  | { type: 'signal'; id: string; runId: string; signal: string }
+  /** cause: why we end the run (the ledger records it with the exit); none when it ended on its own. */
+  | { type: 'signal'; id: string; runId: string; signal: string; cause?: ExitReason }
   | { type: 'probe'; kind: ProbeKind; id: string; runId: string; gen: number; url: string; timeoutMs: number }
   | { type: 'sample'; id: string; runId: string };
 

@@ -121,7 +121,7 @@ export function initialData(spec: ServiceSpec, settings: ServiceSettings, run?: 
     limits: idleLimits(),
     usage: null,
     deps: { ready: spec.depends_on.length === 0, waitingFor: [...spec.depends_on] },
-    timers: { probe: 0, ready_probe: 0, sample: 0, stop_timeout: 0, backoff: 0, stable: 0, heartbeat: 0, silence: 0, drain: 0 },
+    timers: { probe: 0, ready_probe: 0, sample: 0, stop_timeout: 0, backoff: 0, stable: 0, heartbeat: 0, silence: 0, drain: 0, job_timeout: 0 },
   };
   if (run) {
     d.run = run;

@@ -3,7 +3,7 @@
  * disk full, throttled, over its quota) — for the state handlers in service.ts: the exit recorded,
  * the supervisor told, and what follows once the process group is gone.
  */
-import { isAbnormal, shouldRestart } from './policy.js';
+import { isAbnormal, restartType, shouldRestart } from './policy.js';
 import type { ServiceMsg } from './protocol.js';
 import type { ServiceData } from './service-data.js';
 import { describeExit, groupGone, setState, signalStop, type Turn } from './service-run.js';
@@ -18,7 +18,7 @@ export function spawnFailed(t: Turn, msg: Msg<'spawn_failed'>): boolean {
   const reason = msg.cause ?? 'spawn_failed';
   d.lastExit = { code: null, signal: null, reason, at: t.ctx.now, detail: msg.error };
   t.fx.push({ type: 'event', event: 'exit', data: { reason, error: msg.error } });
-  const restart = d.want === 'up' && shouldRestart(d.spec.restart, true, d.settings.recoveryEnabled);
+  const restart = d.want === 'up' && shouldRestart(restartType(d.spec), true, d.settings.recoveryEnabled);
   t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: true, willRestart: restart } });
   return restart;
 }
@@ -54,7 +54,7 @@ export function unrequestedExit(t: Turn, msg: Msg<'exited'>): void {
   if (wait !== null) { throttledExit(t, msg, wait); return; }
   const { abnormal, diskFull } = recordExit(t, msg);
   const held = diskFull && d.want === 'up' && d.settings.recoveryEnabled;
-  const restart = !held && d.want === 'up' && shouldRestart(d.spec.restart, abnormal, d.settings.recoveryEnabled);
+  const restart = !held && d.want === 'up' && shouldRestart(restartType(d.spec), abnormal, d.settings.recoveryEnabled);
   t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: abnormal && !held, willRestart: restart } });
   d.ending.then = held ? 'disk' : restart ? 'backoff' : abnormal ? 'failed' : 'stopped';
   clearGroup(t, msg, `${describeExit(msg.code, msg.signal)}${diskFull ? ' with the log disk full' : ''}`);
@@ -72,7 +72,7 @@ function clearGroup(t: Turn, msg: Msg<'exited'>, why: string): void {
  * exit; else an exit code listed in throttle.exit_codes. Only for a service that would restart.
  */
 function throttleWait(d: ServiceData, msg: Msg<'exited'>): number | null {
-  if (d.want !== 'up' || !shouldRestart(d.spec.restart, true, d.settings.recoveryEnabled)) return null;
+  if (d.want !== 'up' || !shouldRestart(restartType(d.spec), true, d.settings.recoveryEnabled)) return null;
   if (d.agent.throttleMs !== null) return d.agent.throttleMs;
   const { exit_codes, default_seconds } = d.spec.throttle;
   return msg.signal === null && msg.code !== null && exit_codes.includes(msg.code) ? default_seconds * 1000 : null;

@@ -5,7 +5,7 @@
  * effects; none decides on its own which state it is called from.
  */
 import {
-  backoffDelayMs, KILL_RETRY_MS, LOG_DISK_RETRY_MIN_MS, shouldRestart, throttleDelayMs,
+  backoffDelayMs, KILL_RETRY_MS, LOG_DISK_RETRY_MIN_MS, restartType, shouldRestart, throttleDelayMs,
 } from './policy.js';
 import { assertNever, type ExitReason } from './protocol.js';
 import { idleAgent, type After, type Drain, type ServiceData } from './service-data.js';
@@ -39,7 +39,8 @@ export function spawn(t: Turn, reason: string): void {
 
 /** Send the stop signal to the run's group and wait stop_timeout for it to empty. */
 export function signalStop(t: Turn, runId: string): void {
-  t.fx.push({ type: 'signal', id: t.d.spec.id, runId, signal: t.d.spec.stop.signal });
+  const cause = t.d.ending.cause;
+  t.fx.push({ type: 'signal', id: t.d.spec.id, runId, signal: t.d.spec.stop.signal, ...(cause ? { cause } : {}) });
   arm(t, 'stop_timeout', t.d.spec.stop.timeout_seconds * 1000);
 }
 
@@ -67,10 +68,22 @@ export function beginStop(t: Turn, then: After, reason: string, cause: ExitReaso
   if (d.run) signalStop(t, d.run.runId);
 }
 
+/**
+ * A scheduled job's process ran past schedule.timeout_seconds: stopped with its stop signal, exit
+ * reason timeout. Not retried (it would most likely time out again): it waits for its next tick.
+ */
+export function jobTimeout(t: Turn): void {
+  const { d } = t;
+  const limit = d.spec.schedule?.timeout_seconds ?? 0;
+  t.fx.push({ type: 'event', event: 'run_timeout', data: { reason: 'timeout', timeout_seconds: limit, pid: d.run?.pid ?? null } });
+  t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: true, willRestart: false } });
+  beginStop(t, 'stopped', `timeout: ran longer than ${limit}s`, 'timeout');
+}
+
 /** We end the run because it misbehaved (health, limits): a failure, counted toward max_retries. */
 export function failAndRestart(t: Turn, cause: ExitReason, detail: string): void {
   const { d } = t;
-  const restart = d.want === 'up' && shouldRestart(d.spec.restart, true, d.settings.recoveryEnabled);
+  const restart = d.want === 'up' && shouldRestart(restartType(d.spec), true, d.settings.recoveryEnabled);
   t.fx.push({ type: 'notify', note: { type: 'child_exit', id: d.spec.id, abnormal: true, willRestart: restart } });
   beginStop(t, restart ? 'backoff' : 'failed', `${cause}: ${detail}`, cause);
 }
@@ -79,6 +92,7 @@ export function failAndRestart(t: Turn, cause: ExitReason, detail: string): void
 export function groupGone(t: Turn, reason: string): void {
   const { d, ctx } = t;
   cancel(t, 'stop_timeout');
+  if (d.spec.schedule?.timeout_seconds) cancel(t, 'job_timeout');
   stopMonitoring(t);
   const then = d.ending.then;
   d.run = null;

@@ -26,7 +26,7 @@ import {
   draft, hasProcess, isReady, monitoredRun, notReadyReason, probesEnabled, readinessEnabled, type ServiceData,
 } from './service-data.js';
 import {
-  arm, beginStop, cancel, cancelDrain, drainOver, endDrain, failAndRestart, groupGone, killGroup,
+  arm, beginStop, cancel, cancelDrain, drainOver, endDrain, failAndRestart, groupGone, jobTimeout, killGroup,
   plannedStop, setState, signalStop, spawn, startNow, waitingReason, type Turn,
 } from './service-run.js';
 import { recordExit, spawnFailed, spawnFailedReason, unrequestedExit } from './service-exit.js';
@@ -122,6 +122,7 @@ function starting(t: Turn, msg: ServiceMsg): boolean {
       d.spawn.pendingRunId = null;
       d.run = msg.run;
       setState(t, 'running', `started (pid ${msg.run.pid})`);
+      if (d.spec.schedule?.timeout_seconds) arm(t, 'job_timeout', d.spec.schedule.timeout_seconds * 1000);
       beginMonitoring(t, false);
       watchRun(t, true);
       return true;
@@ -171,6 +172,7 @@ function running(t: Turn, msg: ServiceMsg): boolean {
         case 'ready_probe': sendProbe(t, 'readiness'); return true;
         case 'heartbeat': case 'silence': fail(t, deadline(t, msg.name)); return true;
         case 'sample': if (d.run) t.fx.push({ type: 'sample', id: d.spec.id, runId: d.run.runId }); return true;
+        case 'job_timeout': if (d.run) jobTimeout(t); return true;
         default: return false;
       }
     default: return false;

@@ -50,7 +50,29 @@ export interface PresentedService {
   status_text: string | null;
   /** While state is throttled: when the wait ends. */
   throttled_until: string | null;
+  /** A scheduled job (spec.schedule): when its next tick is due; null for any other service. */
+  next_run_at: string | null;
 }
+
+/** One run of a service (GET /api/services/{id}/runs), newest first. */
+export interface PresentedRun {
+  /** Row id in the runs ledger: pass it as ?before= to page on. */
+  id: number;
+  run_id: string;
+  pid: number;
+  started_at: string;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  /** How it ended ("exited with code 0", "timeout: killed by SIGTERM", …); null while it runs. */
+  reason: string | null;
+  /** Byte offsets of its output in the live log files at start and end (null: not known). */
+  logs: { stdout: { start: number | null; end: number | null }; stderr: { start: number | null; end: number | null } };
+}
+
+/** GET /api/services/{id}/runs. */
+export interface RunsPage { service: string; runs: PresentedRun[]; total: number; next_before: number | null }
 
 /** POST /api/services/{id}/heartbeat body (each field optional). */
 export interface HeartbeatBody { progress?: number; inflight?: number; status?: string }
@@ -71,6 +93,9 @@ export type EventType =
   // agent lifecycle (actors/service.ts): stalls, throttling, drains, readiness
   | 'heartbeat_timeout' | 'silence' | 'throttled' | 'quota'
   | 'drain_started' | 'drain_finished' | 'drain_timeout' | 'not_ready' | 'ready'
+  // scheduled jobs: a run stopped at schedule.timeout_seconds (actors/service.ts); a tick skipped
+  // (concurrency forbid) or replacing a run (replace), runs missed while the orchestrator was down (fleet/jobs.ts)
+  | 'run_timeout' | 'run_skipped' | 'run_replaced' | 'missed_runs'
   // the supervision tree (actors/host.ts, supervisor.ts, root.ts)
   | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
   // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)

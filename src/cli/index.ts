@@ -9,10 +9,11 @@ import { eventCommands } from './commands/events.js';
 import { logCommands } from './commands/logs.js';
 import { mcpCommands } from './commands/mcp.js';
 import { registryCommands } from './commands/registry.js';
+import { runCommands } from './commands/runs.js';
 import { serviceCommands } from './commands/services.js';
 import { type Command, createContext } from './context.js';
 
-const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands];
+const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...runCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length), 44);

@@ -12,6 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { constants as osConstants, hostname } from 'node:os';
 import { splitCommandLine } from './argv.js';
 import { parsePercent, parseSize } from './units.js';
+import { Cron } from 'croner';
 
 type AnyIssue = v.BaseIssue<unknown>;
 
@@ -323,6 +324,54 @@ export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
 export const STALL_ACTIONS = ['restart', 'alert'] as const;
 export type RestartType = (typeof RESTART_TYPES)[number];
 
+/**
+ * What a scheduled job does when its tick comes while its previous run is still going: forbid skips
+ * the tick (event run_skipped), replace stops the running one (its stop signal) and starts anew.
+ * allow is refused at load: a service has one process at a time, so runs cannot overlap.
+ */
+export const CONCURRENCY = ['forbid', 'allow', 'replace'] as const;
+export type Concurrency = (typeof CONCURRENCY)[number];
+
+/** A cron expression croner accepts, with its time zone (checked here, at load, never at a tick). */
+export function cronProblem(cron: string, timezone: string | undefined): string | null {
+  try {
+    new Cron(cron, { paused: true, ...(timezone ? { timezone } : {}) }).nextRun();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** A service with a schedule is a job: runs to completion, started by the schedule (see fleet/jobs.ts). */
+const scheduleSchema = () => v.pipe(obj({
+  /** Five or six fields (croner), e.g. "*\/15 * * * *"; or interval_seconds, not both. */
+  cron: v.optional(nonEmpty('a cron expression')),
+  /** IANA time zone of the cron expression (default: the orchestrator's). */
+  timezone: v.optional(nonEmpty('an IANA time zone, e.g. Europe/Berlin')),
+  interval_seconds: v.optional(posSeconds()),
+  /** Run once as soon as the orchestrator (or the service's definition) starts, then on schedule. */
+  run_on_start: v.optional(bool(), false),
+  /** After an orchestrator restart that missed runs: one catch-up run now (missed runs are reported either way, never replayed). */
+  catch_up: v.optional(bool(), false),
+  /** A run longer than this is stopped (its stop signal), exit reason timeout. */
+  timeout_seconds: v.optional(v.nullable(posSeconds()), null),
+  concurrency: v.optional(v.picklist(CONCURRENCY, expected('forbid, allow or replace')), 'forbid'),
+}), v.forward(
+  v.partialCheck([['cron'], ['interval_seconds']], (s) => (s.cron === undefined) !== (s.interval_seconds === undefined), 'give exactly one of cron or interval_seconds'),
+  ['cron'],
+), v.forward(
+  v.partialCheck([['cron'], ['timezone']], (s) => s.cron === undefined || cronProblem(s.cron, s.timezone) === null,
+    (issue) => { const s = issue.input as { cron: string; timezone?: string }; return `invalid cron expression: ${cronProblem(s.cron, s.timezone)}`; }),
+  ['cron'],
+), v.forward(
+  v.partialCheck([['cron'], ['timezone']], (s) => s.timezone === undefined || s.cron !== undefined, 'timezone applies to cron only'),
+  ['timezone'],
+), v.forward(
+  v.partialCheck([['concurrency']], (s) => s.concurrency !== 'allow',
+    'allow is not possible: a service runs one process at a time, so runs cannot overlap (use forbid to skip a tick, or replace to restart the run)'),
+  ['concurrency'],
+));
+
 export interface ServiceDefaults {
   monitoring: OrchestratorConfig['monitoring'];
   recovery: OrchestratorConfig['recovery'];
@@ -429,6 +478,8 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
     depends_on: v.optional(v.array(serviceId(), expected('a list of service ids')), []),
     /** Supervision group (see supervision.groups); services without one share the group "default". */
     group: v.optional(serviceId(), 'default'),
+    /** A job: started by its schedule, runs to completion (see scheduleSchema). */
+    schedule: v.optional(v.nullable(scheduleSchema()), null),
   }), v.forward(
     v.partialCheck([['external'], ['executable']], (s) => s.external === true || !!s.executable, 'required field is missing (only external services may omit it)'),
     ['executable'],

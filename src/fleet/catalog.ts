@@ -25,6 +25,8 @@ export function needsRestart(before: ServiceSpec, after: ServiceSpec): boolean {
 
 /** What a service never commanded by an operator wants: up if it starts by itself or runs elsewhere. */
 export function freshWant(spec: ServiceSpec): Want {
+  // A job is started by its schedule (run_on_start for a run at once), never by auto_start.
+  if (spec.schedule) return 'down';
   return spec.auto_start || spec.external ? 'up' : 'down';
 }
 

@@ -34,6 +34,8 @@ export interface FleetParts {
   logs: { track(id: string): void; untrack(id: string): void };
   /** The processes that live now, for the actor host to adopt when it (re)starts. */
   liveRuns(): ReadonlyMap<string, { run: RunInfo }>;
+  /** A service was added, changed or removed (the schedules follow: fleet/jobs.ts). */
+  defined?(id: string): void;
 }
 
 export interface ReloadResult {
@@ -149,6 +151,7 @@ export class Fleet {
     try {
       const view = await this.call('add', [{ spec, want }]);
       this.views.set(spec.id, view);
+      this.parts.defined?.(spec.id);
       return { spec, view, created: true };
     } catch (e) {
       this.catalog.delete(spec.id);
@@ -163,6 +166,7 @@ export class Fleet {
     this.history.record([{ service: id, type: 'updated', at: bootNow(), data: { restart: next.restart, actor } }]);
     const view = await this.call('update', [next.spec, next.restart]);
     this.views.set(id, view);
+    this.parts.defined?.(id);
     return { spec: next.spec, view, restarted: next.restart && view.state !== 'stopped' };
   }
 
@@ -174,6 +178,7 @@ export class Fleet {
     this.starts.delete(id);
     this.history.forget(id);
     this.parts.logs.untrack(id);
+    this.parts.defined?.(id);
     this.history.record([{ service: id, type: 'removed', at: bootNow(), data: { actor: opts.actor ?? SYSTEM_ACTOR } }]);
   }
 
@@ -199,6 +204,7 @@ export class Fleet {
       result.changed.push(spec.id);
       if (restart) result.restarted.push(spec.id);
     }
+    for (const id of [...result.added, ...result.changed]) this.parts.defined?.(id);
     this.history.record([{ service: null, type: 'reloaded', at: bootNow(), data: { ...result, problems: problems.map(formatProblem), actor } }]);
     return result;
   }
@@ -228,8 +234,9 @@ export class Fleet {
 export function startingPoint(spec: ServiceSpec, row: ServiceRow | undefined, uncleanStop: boolean, vanished: boolean): StartingPoint {
   const fresh = freshWant(spec);
   if (!row) return { want: fresh };
-  if (!uncleanStop) return { want: row.commanded ?? fresh };
-  let want: Want = row.want;
+  // A job between runs waits for its schedule, whatever was commanded (a live run is adopted all the same).
+  if (!uncleanStop) return { want: spec.schedule ? 'down' : row.commanded ?? fresh };
+  let want: Want = spec.schedule ? 'down' : row.want;
   const carry: NonNullable<HostEntry['carry']> = {
     restarts: row.restarts, attempts: row.attempts, lastExit: parseExit(row.last_exit),
     ...(row.state === 'failed' ? { state: 'failed' as const, reason: row.reason ?? 'failed' } : {}),

@@ -12,6 +12,8 @@ import type { Catalog } from './catalog.js';
 export interface ServiceEntry {
   spec: ServiceSpec;
   view: ServiceView;
+  /** A scheduled job's next tick (wall-clock ms); null or absent for any other service. */
+  nextRunAt?: number | null;
 }
 
 export interface FleetSummary {
@@ -29,9 +31,18 @@ export class Views extends EventEmitter<ViewEvents> {
   private readonly latest = new Map<string, ServiceView>();
   private summaryCache: FleetSummary | null = null;
 
+  /** Where a job's next tick comes from (fleet/jobs.ts; set once at wiring). */
+  nextRun: (id: string) => number | null = () => null;
+
   constructor(private readonly catalog: Catalog) {
     super();
     this.setMaxListeners(0);
+  }
+
+  /** Publish a service's view again, unchanged (its next run time moved). */
+  touch(id: string): void {
+    const view = this.latest.get(id);
+    if (view) this.emit('views', [view], []);
   }
 
   /** A view taken from the answer to a command, ahead of the batch that will carry it too. */
@@ -61,7 +72,7 @@ export class Views extends EventEmitter<ViewEvents> {
     const out: ServiceEntry[] = [];
     for (const spec of this.catalog.all()) {
       const view = this.latest.get(spec.id);
-      if (view) out.push({ spec, view });
+      if (view) out.push({ spec, view, nextRunAt: this.nextRun(spec.id) });
     }
     return out;
   }
@@ -70,7 +81,7 @@ export class Views extends EventEmitter<ViewEvents> {
     const spec = this.catalog.get(id);
     const view = this.latest.get(id);
     if (!spec || !view) throw notFound(`service "${id}"`);
-    return { spec, view };
+    return { spec, view, nextRunAt: this.nextRun(id) };
   }
 
   has(id: string): boolean {

@@ -83,6 +83,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
             drain: { type: 'object', properties: { timeout_seconds: { type: 'number' } } },
             depends_on: { type: 'array', items: { type: 'string' } },
             group: { type: 'string' },
+            schedule: {
+              type: ['object', 'null'], description: 'A job: started by its schedule, runs to completion. Exactly one of cron and interval_seconds.',
+              properties: {
+                cron: { type: 'string', examples: ['*/15 * * * *'] }, timezone: { type: 'string', examples: ['Europe/Berlin'] }, interval_seconds: { type: 'number' },
+                run_on_start: { type: 'boolean' }, catch_up: { type: 'boolean', description: 'One run at boot when runs were missed while the orchestrator was down' },
+                timeout_seconds: { type: ['number', 'null'] }, concurrency: { enum: ['forbid', 'replace'], description: 'allow is refused: one process per service' },
+              },
+            },
           },
         },
         Service: {
@@ -98,7 +106,17 @@ export function openApiDocument(version: string): Record<string, unknown> {
             ready: { type: 'boolean' }, heartbeat_at: { type: ['string', 'null'], format: 'date-time' }, heartbeat_age_seconds: { type: ['number', 'null'] },
             progress: { type: ['number', 'null'] }, inflight: { type: ['integer', 'null'] }, status_text: { type: ['string', 'null'] },
             throttled_until: { type: ['string', 'null'], format: 'date-time' },
+            next_run_at: { type: ['string', 'null'], format: 'date-time', description: 'A scheduled job: its next tick' },
             spec: ref('ServiceSpec'), events: { type: 'array', items: ref('Event') },
+          },
+        },
+        Run: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer', description: 'Row id; ?before= pages on' }, run_id: { type: 'string' }, pid: { type: 'integer' },
+            started_at: { type: 'string', format: 'date-time' }, ended_at: { type: ['string', 'null'], format: 'date-time' }, duration_seconds: { type: ['number', 'null'] },
+            exit_code: { type: ['integer', 'null'] }, signal: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] },
+            logs: { type: 'object', description: 'Byte offsets in the live stdout/stderr files at start and end' },
           },
         },
         Event: {
@@ -160,6 +178,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'CPU and memory history in per-minute buckets (average and maximum)', operationId: 'serviceMetrics',
           parameters: [idParam, { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'default: an hour ago' }],
           responses: { '200': { description: '{service, bucket_seconds, points: [{at, cpu_percent, cpu_max, rss_bytes, rss_max, samples}]}' }, ...withId },
+        },
+      },
+      '/api/services/{id}/runs': {
+        get: {
+          summary: 'Runs of a service, newest first: start, end, exit code or signal, duration, log offsets', operationId: 'serviceRuns',
+          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', default: 20, maximum: 500 } }, { name: 'before', in: 'query', schema: { type: 'integer' }, description: 'Only runs with a smaller id (next_before of the previous page)' }],
+          responses: { '200': { description: 'runs', ...jsonBody({ type: 'object', properties: { service: { type: 'string' }, runs: { type: 'array', items: ref('Run') }, total: { type: 'integer' }, next_before: { type: ['integer', 'null'] } } }) }, ...withId },
         },
       },
       '/api/services/{id}/events': {

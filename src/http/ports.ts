@@ -12,6 +12,7 @@ import type { EventQuery, History } from '../fleet/history.js';
 import type { Views } from '../fleet/views.js';
 import type { LogAnswer, LogQuery } from '../logs/query.js';
 import type { Stream } from '../os/logs.js';
+import type { RunLedger } from '../store/runs.js';
 import type { TokenOwner } from '../os/tokens.js';
 
 /** New log lines of a followed service, as the log store reads them. */
@@ -22,6 +23,8 @@ export interface HttpPorts {
   /** Queries over the latest views and the commands on services. */
   fleet: Pick<Fleet, 'list' | 'get' | 'has' | 'summary' | 'problems' | 'command' | 'register' | 'update' | 'remove' | 'reload'>;
   events: EventQuery;
+  /** The runs ledger, read only (GET /api/services/{id}/runs). */
+  runs: Pick<RunLedger, 'before' | 'total'>;
   history: Pick<History, 'conditions' | 'samplesSince' | 'writes' | 'drains'>;
   /** Alert sinks and deliveries (GET /api/alerts) and test messages. */
   alerts: Pick<AlertDispatcher, 'view' | 'test' | 'has'>;

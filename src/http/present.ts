@@ -2,16 +2,18 @@
  * The API's JSON shape of a service, from its spec and latest view. Boot-clock times become ISO
  * timestamps and uptimes here, at the edge, and nowhere else.
  */
-import type { PresentedEvent, PresentedService } from '../api/types.js';
+import type { PresentedEvent, PresentedRun, PresentedService } from '../api/types.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { ServiceSpec } from '../config/schema.js';
 import type { ServiceEntry } from '../fleet/views.js';
 import { MASK } from '../os/secrets.js';
 import type { StoredEvent } from '../store/events.js';
+import type { RunRow } from '../store/runs.js';
 
 const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());
 
-export function presentService({ spec, view }: ServiceEntry): PresentedService {
+export function presentService({ spec, view, nextRunAt }: ServiceEntry): PresentedService {
+  const nextRun = nextRunAt === null || nextRunAt === undefined ? null : new Date(nextRunAt).toISOString();
   return {
     id: spec.id,
     name: spec.name,
@@ -22,7 +24,8 @@ export function presentService({ spec, view }: ServiceEntry): PresentedService {
     state: view.state,
     health: view.health,
     want: view.want,
-    reason: view.reason,
+    // A job between runs waits for its next tick: the reason says when.
+    reason: nextRun && (view.state === 'stopped' || view.state === 'failed') ? `${view.reason}; next run at ${nextRun}` : view.reason,
     pid: view.pid,
     adopted: view.adopted,
     started_at: iso(view.startedAt),
@@ -52,6 +55,7 @@ export function presentService({ spec, view }: ServiceEntry): PresentedService {
     inflight: view.inflight,
     status_text: view.statusText,
     throttled_until: iso(view.throttledUntil),
+    next_run_at: nextRun,
   };
 }
 
@@ -76,4 +80,16 @@ export type { PresentedEvent, PresentedService };
 
 export function presentEvent(e: StoredEvent): PresentedEvent {
   return { seq: e.seq, at: new Date(e.at).toISOString(), service: e.service, type: e.type, data: e.data };
+}
+
+/** A row of the runs ledger (wall-clock ms) as GET /api/services/{id}/runs shows it. */
+export function presentRun(r: RunRow): PresentedRun {
+  return {
+    id: r.id, run_id: r.run_id, pid: r.pid,
+    started_at: new Date(r.started_at).toISOString(),
+    ended_at: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
+    duration_seconds: r.ended_at === null ? null : Math.max(0, r.ended_at - r.started_at) / 1000,
+    exit_code: r.exit_code, signal: r.signal, reason: r.reason,
+    logs: { stdout: { start: r.stdout_start, end: r.stdout_end }, stderr: { start: r.stderr_start, end: r.stderr_end } },
+  };
 }

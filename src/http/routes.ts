@@ -8,7 +8,8 @@ import type { EventFilter } from '../store/events.js';
 import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { presentEvent, presentService, presentSpec } from './present.js';
+import { presentEvent, presentRun, presentService, presentSpec } from './present.js';
+import type { RunsPage } from '../api/types.js';
 import type { EngineName } from './engine/types.js';
 import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
@@ -19,6 +20,7 @@ const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
 const MAX_METRIC_POINTS = 10_080; // a week of minutes
 const DETAIL_EVENTS = 10;
+const MAX_RUNS = 500;
 
 /**
  * GET /health. Load balancers and uptime checks poll it hard, so its serialized answer is reused
@@ -139,6 +141,18 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
           rss_bytes: Math.round(b.rss_avg), rss_max: b.rss_max, samples: b.n,
         }));
         return json(200, { service: id, bucket_seconds: 60, points });
+      },
+    },
+    {
+      method: 'get', pattern: '/api/services/:id/runs',
+      handler: (req) => {
+        const id = serviceId(req);
+        const limit = intParam(req, 'limit', 20, 1, MAX_RUNS);
+        const before = intParam(req, 'before', Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER);
+        const rows = o.runs.before(id, before, limit);
+        if (!o.fleet.has(id) && rows.length === 0) throw notFound(`service "${id}"`);
+        const page: RunsPage = { service: id, runs: rows.map(presentRun), total: o.runs.total(id), next_before: rows.length === limit ? rows[rows.length - 1]!.id : null };
+        return json(200, page);
       },
     },
     {

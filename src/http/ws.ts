@@ -136,7 +136,7 @@ export class Feed {
       if (!this.o.fleet.has(id)) continue;
       const single = this.engine.numSubscribers(`service/${id}`) > 0;
       if (!fleet && !single) continue;
-      const presented = presentService({ spec: this.o.fleet.get(id).spec, view: v });
+      const presented = presentService({ ...this.o.fleet.get(id), view: v });
       if (fleet) updated.push(presented);
       if (single) this.engine.publish(`service/${id}`, frame({ type: 'services', services: [presented], removed: [] }));
     }

@@ -10,12 +10,13 @@
  * (marks.ts), so a group id reused by a stranger is never signalled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Fact, KernelEffect, RunInfo } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import { splitCommandLine } from '../config/argv.js';
-import type { RunLedger } from '../store/runs.js';
-import { openServiceLogsOrNone } from './logs.js';
+import type { LogOffsets, RunLedger } from '../store/runs.js';
+import { openServiceLogsOrNone, serviceLogPath } from './logs.js';
 import { groupHolder, RUN_ID_ENV, runMark, type GroupHolder } from './marks.js';
 import { bootId, groupMembers, readStat, ticksToMs } from './proc.js';
 import { GROUP_POLL_MAX_MS, GROUP_POLL_MIN_MS } from './timing.js';
@@ -35,6 +36,8 @@ export interface Run {
   watching: boolean;
   /** SHA-256 (hex) of the run's token (tokens.ts); null for a run started before tokens were recorded. */
   tokenHash: string | null;
+  /** Why we signalled it (a planned stop's exit reason): recorded with its exit in the ledger. */
+  cause?: string;
 }
 
 export interface ChildrenOptions {
@@ -123,6 +126,8 @@ export class Children {
     // Supervision does not depend on the registry either: a disk that refuses writes has the row
     // held in memory (written once it can be); any other refusal is logged and the child still runs.
     this.record(id, () => this.opts.ledger.pending(id, runId, bootId(), Date.now(), token.hash), 'the run about to start');
+    const startAt = this.logOffsets(id);
+    if (startAt) this.record(id, () => this.opts.ledger.logStart(id, runId, startAt), 'the run\'s log offsets');
     // Held before the process starts: its first call may come before the spawn event.
     this.opts.tokens.set(id, runId, token.hash);
     try {
@@ -174,7 +179,8 @@ export class Children {
     const proc = this.runs.get(id);
     if (!proc || proc.run.runId !== runId || proc.leaderExited) return;
     proc.leaderExited = true;
-    const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    const text = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    const reason = proc.cause ? `${proc.cause}: ${text}` : text;
     const groupEmpty = this.holder(proc) !== 'ours';
     if (groupEmpty) this.runs.delete(id);
     this.opts.onFact({ id, msg: { type: 'exited', runId, code, signal, groupEmpty } });
@@ -191,9 +197,10 @@ export class Children {
     });
   }
 
-  signal(id: string, runId: string, signal: string): void {
+  signal(id: string, runId: string, signal: string, cause?: string): void {
     const proc = this.runs.get(id);
     if (!proc || proc.run.runId !== runId) return;
+    if (cause && !proc.leaderExited) proc.cause = cause;
     if (!proc.child) {
       // Adopted: the group is signalled only while a member still carries our mark.
       const holder = this.holder(proc);
@@ -264,7 +271,18 @@ export class Children {
 
   private endRun(id: string, runId: string, code: number | null, signal: string | null, reason: string): void {
     this.opts.tokens.drop(id, runId);
+    const endAt = this.logOffsets(id);
+    if (endAt) this.record(id, () => this.opts.ledger.logEnd(id, runId, endAt), 'the run\'s log offsets');
     this.record(id, () => this.opts.ledger.ended(id, runId, Date.now(), code, signal, reason), 'the exit');
+  }
+
+  /** The sizes of the service's live log files (null when they cannot be read). */
+  private logOffsets(id: string): LogOffsets | null {
+    try {
+      return { stdout: statSync(serviceLogPath(this.opts.logDir, id, 'stdout')).size, stderr: statSync(serviceLogPath(this.opts.logDir, id, 'stderr')).size };
+    } catch {
+      return null;
+    }
   }
 
   /** A ledger write that must not stop supervision if the registry refuses it. */

@@ -57,7 +57,7 @@ export class Kernel {
       if (this.closed) return;
       switch (e.type) {
         case 'spawn': this.children.spawn(e); break;
-        case 'signal': this.children.signal(e.id, e.runId, e.signal); break;
+        case 'signal': this.children.signal(e.id, e.runId, e.signal, e.cause); break;
         case 'probe': this.probe(e); break;
         case 'sample': this.queueSample(e.id, e.runId); break;
       }

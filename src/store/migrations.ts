@@ -94,4 +94,11 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX alert_outbox_pending ON alert_outbox (next_at) WHERE status = 'pending';
   CREATE INDEX alert_outbox_by_time ON alert_outbox (updated_at);
   `,
+  // 7: where each run's output is in its live log files (byte offsets at start and at end; GET /api/services/{id}/runs)
+  `
+  ALTER TABLE runs ADD COLUMN stdout_start INTEGER;
+  ALTER TABLE runs ADD COLUMN stderr_start INTEGER;
+  ALTER TABLE runs ADD COLUMN stdout_end INTEGER;
+  ALTER TABLE runs ADD COLUMN stderr_end INTEGER;
+  `,
 ];

@@ -22,7 +22,15 @@ export interface RunRow {
   reason: string | null;
   /** SHA-256 (hex) of the run's ORCHESTRATOR_TOKEN (os/tokens.ts); null for runs recorded before tokens. */
   token_hash: string | null;
+  /** Byte offsets of the run's output in the live stdout/stderr files (null: not known; a rotation during the run resets the file). */
+  stdout_start: number | null;
+  stderr_start: number | null;
+  stdout_end: number | null;
+  stderr_end: number | null;
 }
+
+/** Byte offsets in a service's live log files. */
+export interface LogOffsets { stdout: number; stderr: number }
 
 export type NewRun = Pick<RunRow, 'service' | 'run_id' | 'pid' | 'pgid' | 'proc_start' | 'boot_id' | 'started_at'> & { token_hash?: string | null };
 
@@ -35,6 +43,9 @@ export class RunLedger {
   private readonly one;
   private readonly recent;
   private readonly count;
+  private readonly page;
+  private readonly startOffsets;
+  private readonly endOffsets;
 
   constructor(private readonly db: DB, private readonly writes: PendingWrites) {
     this.insert = db.prepare<NewRun, void>(
@@ -53,6 +64,9 @@ export class RunLedger {
     this.one = db.prepare<[number], RunRow>('SELECT * FROM runs WHERE id = ?');
     this.recent = db.prepare<[string, number], RunRow>('SELECT * FROM runs WHERE service = ? ORDER BY id DESC LIMIT ?');
     this.count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM runs WHERE service = ?');
+    this.page = db.prepare<[string, number, number], RunRow>('SELECT * FROM runs WHERE service = ? AND id < ? ORDER BY id DESC LIMIT ?');
+    this.startOffsets = db.prepare<[number, number, string, string], void>('UPDATE runs SET stdout_start = ?, stderr_start = ? WHERE service = ? AND run_id = ? AND ended_at IS NULL');
+    this.endOffsets = db.prepare<[number, number, string, string], void>('UPDATE runs SET stdout_end = ?, stderr_end = ? WHERE service = ? AND run_id = ? AND stdout_end IS NULL');
   }
 
   /**
@@ -62,6 +76,21 @@ export class RunLedger {
    */
   pending(service: string, runId: string, bootId: string, at: number, tokenHash: string | null = null): void {
     this.writes.write('run', () => this.insert.run({ service, run_id: runId, pid: 0, pgid: 0, proc_start: 0, boot_id: bootId, started_at: at, token_hash: tokenHash }));
+  }
+
+  /** Where the run's output begins in the live log files (their sizes as it starts). */
+  logStart(service: string, runId: string, at: LogOffsets): void {
+    this.writes.write('run', () => this.startOffsets.run(at.stdout, at.stderr, service, runId));
+  }
+
+  /** Where the run's output ends (written just before the run is marked ended). */
+  logEnd(service: string, runId: string, at: LogOffsets): void {
+    this.writes.write('run', () => this.endOffsets.run(at.stdout, at.stderr, service, runId));
+  }
+
+  /** Runs of a service, newest first, older than the row id `before` (paging). */
+  before(service: string, before: number, limit: number): RunRow[] {
+    return this.page.all(service, before, limit);
   }
 
   /** The pending run's process is known now. */

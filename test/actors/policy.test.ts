@@ -1,5 +1,5 @@
 import t from 'tap';
-import { addRestart, backoffDelayMs, isAbnormal, nextFastProbeDelay, shouldRestart, startupGraceMs } from '../../src/actors/policy.js';
+import { addRestart, backoffDelayMs, isAbnormal, nextFastProbeDelay, restartType, shouldRestart, startupGraceMs } from '../../src/actors/policy.js';
 
 t.test('backoff doubles from backoff_seconds and is capped at max_backoff_seconds', async (t) => {
   const policy = { backoff_seconds: 1, max_backoff_seconds: 10 };
@@ -62,4 +62,14 @@ t.test('addRestart: one restart window (OTP add_restart) — times within the pe
   w = addRestart([1_000, 2_000], 11_500, 10_000, 2);
   t.same(w, { times: [2_000, 11_500], exceeded: false }, 'restarts older than the period drop out');
   t.same(addRestart([1_000], 11_000, 10_000, 0), { times: [11_000], exceeded: true }, 'intensity 0: the first restart exceeds it');
+});
+
+t.test('a scheduled job runs to completion: permanent acts as transient, the others as they are', async (t) => {
+  const schedule = { interval_seconds: 1 };
+  t.equal(restartType({ restart: 'permanent', schedule }), 'transient');
+  t.equal(restartType({ restart: 'transient', schedule }), 'transient');
+  t.equal(restartType({ restart: 'temporary', schedule }), 'temporary');
+  t.equal(restartType({ restart: 'permanent', schedule: null }), 'permanent', 'no schedule: unchanged');
+  t.notOk(shouldRestart(restartType({ restart: 'permanent', schedule }), false, true), 'exit 0 ends the run');
+  t.ok(shouldRestart(restartType({ restart: 'permanent', schedule }), true, true), 'a failure is retried within the run');
 });

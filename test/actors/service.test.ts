@@ -177,7 +177,7 @@ t.test('stop: signal, timeout, SIGKILL, and stopped only when the group is empty
   const runId = a.d.run!.runId;
   let fx = a.send({ type: 'stop', reason: 'user' });
   t.equal(a.d.state, 'stopping');
-  t.same(ofType(fx, 'signal'), [{ type: 'signal', id: 'svc', runId, signal: 'SIGINT' }]);
+  t.same(ofType(fx, 'signal'), [{ type: 'signal', id: 'svc', runId, signal: 'SIGINT', cause: 'stopped' }]);
   t.equal(ofType(fx, 'set_timer').find((e) => e.name === 'stop_timeout')!.delayMs, 5000);
   fx = a.timer('stop_timeout');
   t.same(ofType(fx, 'signal').map((e) => e.signal), ['SIGKILL']);

@@ -36,6 +36,7 @@ const ROUTES: Record<string, { scope: Scope | 'public'; fresh?: boolean; call: (
   'get /api/services/{id}/logs': { scope: 'read', call: () => ({ path: '/api/services/svc/logs', ok: 200 }) },
   'get /api/services/{id}/metrics': { scope: 'read', call: () => ({ path: '/api/services/svc/metrics', ok: 200 }) },
   'get /api/services/{id}/events': { scope: 'read', call: () => ({ path: '/api/services/svc/events', ok: 200 }) },
+  'get /api/services/{id}/runs': { scope: 'read', call: () => ({ path: '/api/services/svc/runs', ok: 200 }) },
   'get /api/events': { scope: 'read', call: () => ({ path: '/api/events', ok: 200 }) },
   'get /metrics': { scope: 'read', call: () => ({ path: '/metrics', ok: 200 }) },
   'get /api/whoami': { scope: 'read', call: () => ({ path: '/api/whoami', ok: 200 }) },

@@ -1,6 +1,6 @@
 /**
  * One service in a side panel: its live state, last exit and health check, start / stop / restart
- * (stop asks first), usage over the last minutes, and tabs for the log tail, events and spec.
+ * (stop asks first), usage over the last minutes, and tabs for the log tail, events, runs and spec.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp, navigate } from '../context.js';
@@ -12,10 +12,11 @@ import { HealthBadge, StateBadge } from './badges.js';
 import { heartbeatAge, Ready, StateNote } from './lifecycle.js';
 import { Timeline } from './events.js';
 import { LogTail } from './logs.js';
+import { Runs } from './runs.js';
 import { Sparkline } from './sparkline.js';
 
-type Tab = 'logs' | 'events' | 'spec';
-const TABS: Array<{ key: Tab; label: string }> = [{ key: 'logs', label: 'Logs' }, { key: 'events', label: 'Events' }, { key: 'spec', label: 'Spec' }];
+type Tab = 'logs' | 'events' | 'runs' | 'spec';
+const TABS: Array<{ key: Tab; label: string }> = [{ key: 'logs', label: 'Logs' }, { key: 'events', label: 'Events' }, { key: 'runs', label: 'Runs' }, { key: 'spec', label: 'Spec' }];
 
 export function Detail({ id }: { id: string }) {
   const { store, api } = useApp();
@@ -91,6 +92,7 @@ export function Detail({ id }: { id: string }) {
         </div>
         <div role="tabpanel" id="panel-logs" aria-labelledby="tab-logs" hidden=${tab !== 'logs'}><${LogTail} id=${id} /></div>
         <div role="tabpanel" id="panel-events" aria-labelledby="tab-events" hidden=${tab !== 'events'}><${Timeline} id=${id} /></div>
+        <div role="tabpanel" id="panel-runs" aria-labelledby="tab-runs" hidden=${tab !== 'runs'}>${tab === 'runs' ? html`<${Runs} id=${id} />` : null}</div>
         <div role="tabpanel" id="panel-spec" aria-labelledby="tab-spec" hidden=${tab !== 'spec'}>
           ${specError ? html`<p class="error" role="alert">Could not load the spec: ${specError}</p>` : null}
           <pre class="spec" tabindex="0">${spec ? toYaml(spec).trimStart() : 'Loading…'}</pre>
@@ -162,6 +164,7 @@ function Summary({ s, serverNow, points, readiness }: { s: Service; serverNow: n
       ? `${exit.reason}${exit.signal ? ` · ${exit.signal}` : exit.code !== null ? ` · code ${exit.code}` : ''} · ${clock(exit.at)}${exit.detail ? ` · ${exit.detail}` : ''}`
       : '—'}</dd></div>
     ${s.next_start_at ? html`<div><dt>Next start</dt><dd>${clock(s.next_start_at)}</dd></div>` : null}
+    ${s.next_run_at ? html`<div data-field="next-run"><dt>Next run</dt><dd>${clock(s.next_run_at)}</dd></div>` : null}
     ${s.waiting_for.length ? html`<div><dt>Waiting for</dt><dd>${s.waiting_for.join(', ')}</dd></div>` : null}
     <div><dt>Health check</dt><dd>${s.health_check.endpoint ?? 'none'}${probe ? ` · ${latency(probe.latency_ms)}` : ''}</dd></div>
     ${s.api_endpoint ? html`<div><dt>API</dt><dd>${s.api_endpoint}</dd></div>` : null}

@@ -167,6 +167,7 @@ export function renderDetail(s: ServiceDetail, style: Style, now = Date.now()): 
   if (s.progress !== null) pairs.push(['progress', String(s.progress)]);
   if (s.inflight !== null) pairs.push(['inflight', `${s.inflight}${s.state === 'draining' ? ' (draining: the stop signal waits for 0)' : ''}`]);
   if (s.status_text) pairs.push(['status', s.status_text]);
+  if (s.next_run_at) pairs.push(['next run', `${clock(s.next_run_at, new Date(now))} (in ${duration(Math.ceil(secondsUntil(s.next_run_at, now)))}; orchestrator runs ID for its runs)`]);
   if (s.throttled_until) pairs.push(['throttled until', `${clock(s.throttled_until, new Date(now))} (in ${duration(Math.ceil(secondsUntil(s.throttled_until, now)))})`]);
   if (s.usage) pairs.push(['usage', `cpu ${s.usage.cpu_percent.toFixed(1)}%  mem ${bytes(s.usage.rss_bytes)}  processes ${s.usage.pids}`]);
   if (s.last_exit) pairs.push(['last exit', `${s.last_exit.signal ?? `code ${s.last_exit.code}`} — ${s.last_exit.reason} at ${clock(s.last_exit.at)}${s.last_exit.detail ? ` (${s.last_exit.detail})` : ''}`]);
