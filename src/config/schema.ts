@@ -2,100 +2,26 @@
  * The one source of configuration types and defaults. Everything read from
  * config/orchestrator.yaml, services/*.yaml or a POST /api/services body goes through
  * these valibot schemas exactly once; later code only sees the normalised output types.
+ * Their building blocks are in fields.ts; api.keys in keys.ts; alerts in alerts.ts.
  *
  * Messages follow one pattern — "expected <what>, got <value>" — so that load.ts can prefix
  * them with file:line:col and the field path.
  */
 import * as v from 'valibot';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { constants as osConstants, hostname } from 'node:os';
-import { splitCommandLine } from './argv.js';
-import { parsePercent, parseSize } from './units.js';
+import { hostname } from 'node:os';
 import { Cron } from 'croner';
+import { splitCommandLine } from './argv.js';
+import { alertSink } from './alerts.js';
+import {
+  bool, envName, expected, httpUrl, logLevel, nonEmpty, nonNegInt, nonNegSeconds, obj, percent, port, posInt, posSeconds,
+  serviceId, signal, size, str,
+} from './fields.js';
+import { apiKeyEntry, uniqueKeys } from './keys.js';
 
-type AnyIssue = v.BaseIssue<unknown>;
-
-const expected = (what: string) => (issue: AnyIssue) => `expected ${what}, got ${issue.received}`;
-
-/** Messages for strict objects: unknown keys, missing keys and non-mapping values read differently. */
-const objectMessage = (issue: AnyIssue) => {
-  if (issue.expected === 'never') return `unknown key ${issue.received}`;
-  if (issue.expected?.startsWith('"')) return 'required field is missing';
-  return `expected a mapping, got ${issue.received}`;
-};
-
-const obj = <E extends v.ObjectEntries>(entries: E) => v.strictObject(entries, objectMessage);
-
-const str = (what = 'a string') => v.string(expected(what));
-const nonEmpty = (what: string) => v.pipe(str(what), v.trim(), v.minLength(1, expected(what)));
-const bool = () => v.boolean(expected('true or false'));
-const nonNegInt = (what = 'a non-negative integer') =>
-  v.pipe(v.number(expected(what)), v.integer(expected(what)), v.minValue(0, expected(what)));
-const posInt = (what = 'a positive integer') =>
-  v.pipe(v.number(expected(what)), v.integer(expected(what)), v.minValue(1, expected(what)));
-const nonNegSeconds = (what = 'a non-negative number of seconds') =>
-  v.pipe(v.number(expected(what)), v.minValue(0, expected(what)), v.finite(expected(what)));
-const posSeconds = (what = 'a positive number of seconds') =>
-  v.pipe(v.number(expected(what)), v.gtValue(0, expected(what)), v.finite(expected(what)));
-const port = () => v.pipe(v.number(expected('a port number 0-65535')), v.integer(expected('a port number 0-65535')),
-  v.minValue(0, expected('a port number 0-65535')), v.maxValue(65535, expected('a port number 0-65535')));
-
-const httpUrl = (what = 'an http:// or https:// URL') =>
-  v.pipe(str(what), v.trim(), v.check((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch { return false; }
-  }, expected(what)));
-
-/** Ids name log files and URL segments, so they are strict: nothing can escape a folder. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const ID_WHAT = 'an id of letters, digits, ".", "_" or "-" (at most 64, not starting with "." "_" "-")';
-const serviceId = () => v.pipe(str(ID_WHAT), v.regex(ID_PATTERN, expected(ID_WHAT)));
-
-const size = () => v.pipe(
-  v.union([v.string(), v.number()], expected('a size like 512MB, 1.5GB or 800KB')),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const bytes = parseSize(dataset.value);
-    if (bytes === undefined) {
-      addIssue({ message: expected('a size like 512MB, 1.5GB or 800KB') });
-      return NEVER;
-    }
-    return bytes;
-  }),
-);
-
-const percent = () => v.pipe(
-  v.union([v.string(), v.number()], expected('a percentage like 25% (of one core)')),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const pct = parsePercent(dataset.value);
-    if (pct === undefined) {
-      addIssue({ message: expected('a percentage like 25% (of one core)') });
-      return NEVER;
-    }
-    return pct;
-  }),
-);
-
-const SIGNALS = Object.keys(osConstants.signals) as NodeJS.Signals[];
-const signal = () => v.pipe(
-  str('a signal name like SIGTERM'),
-  v.transform((s) => (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`)),
-  v.picklist(SIGNALS, expected('a signal name like SIGTERM, SIGINT or SIGQUIT')),
-);
-
-const LOG_LEVELS = {
-  TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', WARNING: 'warn',
-  ERROR: 'error', CRITICAL: 'fatal', FATAL: 'fatal', SILENT: 'silent',
-} as const;
-export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
-const logLevel = () => v.pipe(
-  str('a log level (DEBUG, INFO, WARNING, ERROR)'),
-  v.transform((s) => s.toUpperCase()),
-  v.picklist(Object.keys(LOG_LEVELS) as (keyof typeof LOG_LEVELS)[], expected('a log level (DEBUG, INFO, WARNING, ERROR)')),
-  v.transform((s) => LOG_LEVELS[s]),
-);
+export { ID_PATTERN, type LogLevel } from './fields.js';
+export { SCOPES, type ApiKey, type Scope } from './keys.js';
+export { ALERT_SINK_TYPES } from './alerts.js';
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -116,85 +42,6 @@ const supervisorEntries = {
 
 /** The intensity of a one_for_all / rest_for_one group when neither it nor the top level declares one. */
 export const DEPENDENT_GROUP_INTENSITY = 20;
-
-// ---------------------------------------------------------------------------------------------
-// API keys
-
-/** What a key may do; each scope includes the ones before it (admin ⊇ operate ⊇ read). */
-export const SCOPES = ['read', 'operate', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-/** A key of `api.keys` with its secret resolved (from key, key_file or key_env). */
-export interface ApiKey {
-  name: string;
-  key: string;
-  scopes: Scope[];
-}
-
-const KEY_SOURCES = ['key', 'key_file', 'key_env'] as const;
-
-/**
- * One entry of api.keys: {name, key | key_file | key_env, scopes}. The secret is read here, so a
- * missing file or an unset variable is reported at its line like any other mistake.
- */
-function apiKeyEntry(baseDir: string, env: NodeJS.ProcessEnv) {
-  return v.pipe(
-    obj({
-      name: v.pipe(nonEmpty('a key name'), v.regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, expected('a key name of letters, digits, ".", "_", "@" or "-" (at most 64)'))),
-      key: v.optional(nonEmpty('a non-empty key string')),
-      key_file: v.optional(nonEmpty('a path to a file holding the key')),
-      key_env: v.optional(nonEmpty('the name of an environment variable holding the key')),
-      scopes: v.pipe(
-        v.array(v.picklist(SCOPES, expected(`one of ${SCOPES.join(', ')}`)), expected('a list of scopes (read, operate, admin)')),
-        v.minLength(1, expected('at least one scope (read, operate, admin)')),
-      ),
-    }),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const entry = dataset.value;
-      const given = KEY_SOURCES.filter((k) => entry[k] !== undefined);
-      if (given.length !== 1) {
-        addIssue({ message: `give exactly one of key, key_file or key_env${given.length ? ` (got ${given.join(' and ')})` : ''}` });
-        return NEVER;
-      }
-      const secret = readSecret(entry, baseDir, env);
-      if ('problem' in secret) {
-        addIssue({ message: secret.problem, path: [{ type: 'object', origin: 'value', input: entry, key: given[0]!, value: entry[given[0]!] }] });
-        return NEVER;
-      }
-      return { name: entry.name, key: secret.key, scopes: [...new Set(entry.scopes)] } satisfies ApiKey;
-    }),
-  );
-}
-
-function readSecret(entry: { key?: string; key_file?: string; key_env?: string }, baseDir: string, env: NodeJS.ProcessEnv): { key: string } | { problem: string } {
-  if (entry.key !== undefined) return { key: entry.key };
-  if (entry.key_env !== undefined) {
-    const value = env[entry.key_env]?.trim();
-    return value ? { key: value } : { problem: `environment variable ${entry.key_env} is ${value === undefined ? 'not set' : 'empty'}` };
-  }
-  const file = resolve(baseDir, entry.key_file!);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    return { problem: `cannot read key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-  }
-  const key = text.trim();
-  return key ? { key } : { problem: `key file ${file} is empty` };
-}
-
-/** Key names and secrets must be unique: an event names the key that acted, and a secret names one key. */
-function uniqueKeys(keys: ApiKey[], addIssue: (i: { message: string; path?: any }) => void): void {
-  const names = new Map<string, number>();
-  const secrets = new Map<string, number>();
-  keys.forEach((k, i) => {
-    const item = { type: 'array', origin: 'value', input: keys, key: i, value: k };
-    if (names.has(k.name)) addIssue({ message: `the key name "${k.name}" is already used by api.keys[${names.get(k.name)}]`, path: [item, { type: 'object', origin: 'value', input: k, key: 'name', value: k.name }] });
-    else names.set(k.name, i);
-    if (secrets.has(k.key)) addIssue({ message: `the same secret as api.keys[${secrets.get(k.key)}]: each key must be different`, path: [item] });
-    else secrets.set(k.key, i);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // config/orchestrator.yaml
@@ -272,35 +119,6 @@ export function orchestratorConfigSchema(baseDir: string, env: NodeJS.ProcessEnv
       session_idle_seconds: v.optional(posSeconds(), 1800),
     }), {}),
   });
-}
-
-export const ALERT_SINK_TYPES = ['webhook', 'slack'] as const;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const envName = () => v.pipe(str('an environment variable name'), v.regex(ENV_NAME, expected('an environment variable name')));
-
-/** One alert sink: where to post, which events, and how hard to try. */
-function alertSink() {
-  return v.pipe(obj({
-    name: serviceId(),
-    type: v.picklist(ALERT_SINK_TYPES, expected(`one of ${ALERT_SINK_TYPES.join(', ')}`)),
-    /** The URL itself, or the environment variable holding it (a Slack URL is a secret). Exactly one. */
-    url: v.optional(httpUrl()),
-    url_env: v.optional(envName()),
-    /** HMAC-SHA256 key for X-Orchestrator-Signature (webhook sinks). */
-    secret_env: v.optional(envName()),
-    /** Event types (exit, state, alert_gave_up …) or reasons (crashed, failed, unhealthy …); type:reason for both. */
-    on: v.pipe(v.array(nonEmpty('an event type or reason'), expected('a list of event types or reasons')), v.minLength(1, 'expected at least one event type or reason')),
-    /** Service ids or globs (* and ?); none: every service and orchestrator-wide events. */
-    services: v.optional(v.array(nonEmpty('a service id or glob'), expected('a list of service ids or globs'))),
-    /** Matches of one service and reason within this long after a message are folded into one later message with a count. */
-    min_interval_seconds: v.optional(nonNegSeconds(), 60),
-    /** One attempt (connect, send, answer) may take this long. */
-    timeout_seconds: v.optional(posSeconds(), 10),
-    /** Retry waits: backoff_seconds, doubling, at most max_backoff_seconds; give up after max_attempts. */
-    backoff_seconds: v.optional(posSeconds(), 5),
-    max_backoff_seconds: v.optional(posSeconds(), 600),
-    max_attempts: v.optional(posInt(), 12),
-  }), v.check((s) => (s.url === undefined) !== (s.url_env === undefined), 'give exactly one of url and url_env'));
 }
 
 type RawOrchestratorConfig = v.InferOutput<ReturnType<typeof orchestratorConfigSchema>>;
