@@ -47,29 +47,21 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_WHAT = 'an id of letters, digits, ".", "_" or "-" (at most 64, not starting with "." "_" "-")';
 export const serviceId = () => v.pipe(str(ID_WHAT), v.regex(ID_PATTERN, expected(ID_WHAT)));
 
-export const size = () => v.pipe(
-  v.union([v.string(), v.number()], expected('a size like 512MB, 1.5GB or 800KB')),
+/** A string or number read by `parse` (units.ts); undefined from it is the mistake. */
+const parsedWith = (what: string, parse: (raw: string | number) => number | undefined) => v.pipe(
+  v.union([v.string(), v.number()], expected(what)),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const bytes = parseSize(dataset.value);
-    if (bytes === undefined) {
-      addIssue({ message: expected('a size like 512MB, 1.5GB or 800KB') });
+    const value = parse(dataset.value);
+    if (value === undefined) {
+      addIssue({ message: expected(what) });
       return NEVER;
     }
-    return bytes;
+    return value;
   }),
 );
 
-export const percent = () => v.pipe(
-  v.union([v.string(), v.number()], expected('a percentage like 25% (of one core)')),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const pct = parsePercent(dataset.value);
-    if (pct === undefined) {
-      addIssue({ message: expected('a percentage like 25% (of one core)') });
-      return NEVER;
-    }
-    return pct;
-  }),
-);
+export const size = () => parsedWith('a size like 512MB, 1.5GB or 800KB', parseSize);
+export const percent = () => parsedWith('a percentage like 25% (of one core)', parsePercent);
 
 const SIGNALS = Object.keys(osConstants.signals) as NodeJS.Signals[];
 export const signal = () => v.pipe(
