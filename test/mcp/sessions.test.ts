@@ -10,7 +10,7 @@ const HEADERS = { 'content-type': 'application/json', accept: 'application/json,
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 
 t.test('session cap, idle expiry, a long-lived stream', async (t) => {
-  const orch = await startOrchestrator({ config: { mcp: { max_sessions: 3, session_idle_seconds: 1 }, api: { rate_limit: 0 } } });
+  const orch = await startOrchestrator({ config: { mcp: { max_sessions: 3, session_idle_seconds: 2 }, api: { rate_limit: 0 } } });
   t.teardown(() => orch.stop());
   const open = async () => {
     const r = await fetch(`${orch.url}/mcp`, { method: 'POST', headers: HEADERS, body: JSON.stringify(INIT) });
