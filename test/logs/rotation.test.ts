@@ -57,9 +57,11 @@ t.test('50 MB of logs in a few seconds: bounded disk, no line lost, searchable a
   t.comment(`${(TOTAL / MB).toFixed(0)} MB in ${seconds.toFixed(1)} s; most disk in use at any moment: ${(maxUse / MB).toFixed(2)} MB (cap ${MAX_TOTAL / MB} MB, max_size ${MAX_SIZE / MB} MB)`);
   // How far a 16 MB/s writer gets ahead of the next check depends on the CPU the store gets: peaks
   // of 1.8–4.6 MB on a quiet machine, 10.7–12.6 MB beside the suite's other jobs and native builds
-  // (2026-12-01). The bound here tells a bounded store from an unbounded one (which would reach
-  // 50 MB) without timing the store; the settled use below is held to the cap exactly.
-  t.ok(maxUse <= MAX_TOTAL + 8 * MAX_SIZE, `disk use stayed bounded while the writer ran (${(maxUse / MB).toFixed(2)} MB, cap ${MAX_TOTAL / MB} MB)`);
+  // (2026-12-01), 17.98 MB in one CI run (2026-12-02). The child writes its own file, so nothing
+  // but the store's next check stops it. The bound here only tells a bounded store from an
+  // unbounded one (which keeps all 50 MB) without timing the store; the settled use below is held
+  // to the cap exactly.
+  t.ok(maxUse <= TOTAL / 2, `disk use stayed bounded while the writer ran (${(maxUse / MB).toFixed(2)} MB, cap ${MAX_TOTAL / MB} MB, an unbounded store keeps ${TOTAL / MB} MB)`);
   t.ok(diskUse(dir, 'chatty') <= MAX_TOTAL, 'and within the cap once it stopped');
 
   // The kept bytes form one contiguous stretch of the logical stream, ending in "done".
