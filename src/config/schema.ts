@@ -298,9 +298,38 @@ export function serviceSchema(defaults: ServiceDefaults, baseDir: string) {
     group: v.optional(serviceId(), 'default'),
     /** A job: started by its schedule, runs to completion (see scheduleSchema). */
     schedule: v.optional(v.nullable(scheduleSchema()), null),
+    /**
+     * Copies of this service, run as instances <id>#0 … <id>#N-1 (fleet/replicas.ts), each with
+     * REPLICA_INDEX and REPLICA_COUNT. Absent: one process named <id>, as before. 0 is allowed (scaled to zero).
+     */
+    replicas: v.optional(nonNegInt('a number of replicas (0 or more)')),
+    /** Instance n (or the service itself) gets SERVICE_PORT = port + n, unless `environment` sets SERVICE_PORT. */
+    port: v.optional(v.nullable(port()), null),
+    /** GPUs per instance: CUDA_VISIBLE_DEVICES round-robin over `devices` (auto: `nvidia-smi -L`, none if absent). */
+    gpus: v.optional(v.nullable(obj({
+      per_replica: v.optional(posInt(), 1),
+      devices: v.optional(v.union([v.literal('auto'), v.array(nonNegInt('a GPU index'), expected('a list of GPU indexes'))], expected('auto or a list of GPU indexes')), 'auto'),
+    })), null),
+    /** A rolling restart (PUT …/restart?rolling=true, or a reload that changes a replicated service). */
+    rollout: v.optional(obj({
+      /** Instances restarted at once. */
+      max_parallel: v.optional(posInt(), 1),
+      /** How long a restarted instance must stay healthy (and ready) before the next one. */
+      min_healthy_seconds: v.optional(nonNegSeconds(), 10),
+      /** An instance not healthy within this long halts the rollout (no further instance is touched). */
+      healthy_deadline_seconds: v.optional(posSeconds(), 300),
+    }), {}),
+    /** A container image: used only by `orchestrator export kubernetes` (src/export/). */
+    image: v.optional(v.nullable(nonEmpty('an image reference like ghcr.io/acme/agent:1.2')), null),
   }), v.forward(
     v.partialCheck([['external'], ['executable']], (s) => s.external === true || !!s.executable, 'required field is missing (only external services may omit it)'),
     ['executable'],
+  ), v.forward(
+    v.partialCheck([['replicas'], ['schedule']], (s) => s.replicas === undefined || !s.schedule, 'a scheduled job runs one process: replicas and schedule do not go together'),
+    ['replicas'],
+  ), v.forward(
+    v.partialCheck([['replicas'], ['external']], (s) => s.replicas === undefined || !s.external, 'an external service is not started here: it cannot have replicas'),
+    ['replicas'],
   ));
 }
 
