@@ -21,7 +21,7 @@ import { Jobs } from './fleet/jobs.js';
 import { Views } from './fleet/views.js';
 import type { HttpPorts, LogLines } from './http/ports.js';
 import { presentEvent, presentService } from './http/present.js';
-import { queryLogs } from './logs/query.js';
+import { queryInstances, queryLogs } from './logs/query.js';
 import type { OrchestratorLog } from './log.js';
 import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
@@ -169,7 +169,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   });
   host = actorHost;
   let jobs: Jobs | undefined;
-  fleet = new Fleet({ catalog, views, history, host: actorHost, logs, liveRuns: () => kernel.liveRuns(), defined: (id) => jobs?.sync(id) });
+  fleet = new Fleet({ catalog, views, history, host: actorHost, logs, liveRuns: () => kernel.liveRuns(), defined: (id) => jobs?.sync(id), log: logger.child({ component: 'fleet' }) });
   const theFleet = fleet;
   jobs = new Jobs({
     specs: () => catalog.all(),
@@ -214,11 +214,14 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     history.start();
     for (const { sink, problem } of alerts.start()) history.setCondition(`alerts:${sink}`, `alert sink ${sink}: ${problem}`);
     for (const spec of specs) {
-      const start = startingPoint(spec, rows.get(spec.id), uncleanStop, vanishedIds.has(spec.id));
+      const row = rows.get(spec.id);
+      const start = startingPoint(spec, row, uncleanStop, vanishedIds.has(spec.id));
       // A file service's definition is written at every boot; an API service's stays as given.
-      if (spec.source === 'file') catalog.put(spec, start.want);
-      else catalog.keep(spec);
-      theFleet.define(spec, start);
+      const { after: units } = spec.source === 'file' ? catalog.put(spec, start.want) : catalog.keep(spec);
+      // Instances have no row of their own: they start from their service's.
+      for (const unit of units) {
+        theFleet.define(unit, unit.id === spec.id ? start : startingPoint(unit, row, uncleanStop, vanishedIds.has(unit.id)));
+      }
     }
     // Groups of ours whose runs never reached the ledger (held while the disk was full, then a
     // kill -9): stopped before any service starts, so none runs twice (os/kernel.ts stopLeftBehind).
@@ -255,6 +258,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     masksLoaded();
     const reason = opts.reason ?? 'orchestrator shutting down';
     theJobs.stop();
+    theFleet.close();
     if (!opts.keepServices && running) {
       try {
         await theFleet.stopAll(reason);
@@ -292,7 +296,11 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     logs: {
       follow: (id) => logs.follow(id),
       unfollow: (id) => logs.unfollow(id),
-      query: async (id, q) => { await masksReady; return queryLogs(logs, pool, id, q, kernel.masks.values(id)); },
+      query: async (id, q) => {
+        await masksReady;
+        if (catalog.isReplicated(id)) return queryInstances(logs, pool, catalog.unitsOf(id).map((u) => ({ id: u.id, mask: kernel.masks.values(u.id) })), q);
+        return queryLogs(logs, pool, id, q, kernel.masks.values(id));
+      },
     },
     agents: {
       tokenOwner: (id, token) => kernel.tokenOwner(id, token),

@@ -12,6 +12,7 @@ import type {
   Command, HostConfig, HostEntry, KernelEffect, RootEffect, RootMsg, ServiceEffect, ServiceEvent, ServiceMsg, ServiceView, SupervisorEffect, SupervisorMsg,
 } from './protocol.js';
 import { dependencyOrder } from './order.js';
+import { dependsOn, serviceOf } from '../config/instances.js';
 import { addRestart } from './policy.js';
 import { initialRoot, rootTransition, type RootData } from './root.js';
 import { Cell, type RuntimeEnv } from './runtime.js';
@@ -90,7 +91,7 @@ export class ActorHost {
       this.dirty.delete(id);
       this.removed.push(id);
       this.regroup();
-      for (const other of this.services.values()) if (other.data.spec.depends_on.includes(id)) this.sendDeps(other.id);
+      for (const other of this.services.values()) if (dependsOn(other.data.spec.depends_on, id)) this.sendDeps(other.id);
       this.queueFlush();
     });
   }
@@ -183,7 +184,7 @@ export class ActorHost {
           const note = e.note;
           if (note.type === 'child_ready') {
             if (note.ready) this.ready.add(note.id); else this.ready.delete(note.id);
-            for (const other of this.services.values()) if (other.data.spec.depends_on.includes(note.id)) this.sendDeps(other.id);
+            for (const other of this.services.values()) if (dependsOn(other.data.spec.depends_on, note.id)) this.sendDeps(other.id);
           }
           this.groups.get(cell.data.spec.group)?.send(note);
           break;
@@ -247,7 +248,11 @@ export class ActorHost {
   private sendDeps(id: string): void {
     const cell = this.services.get(id);
     if (!cell) return;
-    const waitingFor = cell.data.spec.depends_on.filter((d) => !this.ready.has(d));
+    // A replicated dependency waits for each of its instances (one not added yet: for itself).
+    const waitingFor = cell.data.spec.depends_on.flatMap((d) => {
+      const units = [...this.services.keys()].filter((u) => u !== d && serviceOf(u) === d);
+      return units.length ? units : [d];
+    }).filter((d) => !this.ready.has(d));
     const current = cell.data.deps;
     if (current.ready === (waitingFor.length === 0) && current.waitingFor.join() === waitingFor.join()) return;
     cell.send({ type: 'deps', ready: waitingFor.length === 0, waitingFor });
@@ -286,7 +291,7 @@ export class ActorHost {
     for (const cell of this.services.values()) {
       if (sd.told.has(cell.id)) continue;
       const d = cell.data;
-      const busyDependent = [...this.services.values()].some((o) => o.data.spec.depends_on.includes(cell.id) && hasProcess(o.data));
+      const busyDependent = [...this.services.values()].some((o) => dependsOn(o.data.spec.depends_on, cell.id) && hasProcess(o.data));
       if (hasProcess(d) && busyDependent) continue;
       sd.told.add(cell.id);
       if (hasProcess(d) || (d.state !== 'stopped' && d.state !== 'failed')) cell.send({ type: 'stop', reason: sd.reason });

@@ -52,6 +52,24 @@ export interface PresentedService {
   throttled_until: string | null;
   /** A scheduled job (spec.schedule): when its next tick is due; null for any other service. */
   next_run_at: string | null;
+  /** An instance `<service>#<index>` of a replicated service; null for a service that is not one. */
+  replica: { service: string; index: number; count: number } | null;
+  /** Its SERVICE_PORT (spec.port + index, unless its environment sets one); null without `port`. */
+  port: number | null;
+  /** The GPUs it was given (its CUDA_VISIBLE_DEVICES); null without `gpus`. */
+  gpus: number[] | null;
+}
+
+/** A rolling restart (PUT /api/services/{id}/restart?rolling=true), as GET /api/services/{id} shows it. */
+export interface PresentedRollout {
+  state: 'running' | 'finished' | 'halted';
+  actor: string;
+  total: number;
+  done: string[];
+  current: string[];
+  failed: { instance: string; reason: string } | null;
+  started_at: string;
+  finished_at: string | null;
 }
 
 /** One run of a service (GET /api/services/{id}/runs), newest first. */
@@ -96,6 +114,8 @@ export type EventType =
   // scheduled jobs: a run stopped at schedule.timeout_seconds (actors/service.ts); a tick skipped
   // (concurrency forbid) or replacing a run (replace), runs missed while the orchestrator was down (fleet/jobs.ts)
   | 'run_timeout' | 'run_skipped' | 'run_replaced' | 'missed_runs'
+  // rolling restarts of a replicated service (fleet/rollout.ts): one event per instance done
+  | 'rollout_started' | 'rollout_progress' | 'rollout_finished' | 'rollout_halted'
   // the supervision tree (actors/host.ts, supervisor.ts, root.ts)
   | 'actor_crashed' | 'supervisor_gave_up' | 'group_escalated' | 'root_intensity_exceeded'
   // the orchestrator (its lifecycle, the catalogue, conditions, log disk shares)
@@ -122,6 +142,10 @@ export interface PresentedEvent {
 export interface ServiceDetail extends PresentedService {
   spec: Record<string, unknown>;
   events: PresentedEvent[];
+  /** A replicated service: how many instances it wants, each instance, its latest rolling restart. */
+  replicas?: number;
+  instances?: PresentedService[];
+  rollout?: PresentedRollout | null;
 }
 
 export type LogStream = 'stdout' | 'stderr';

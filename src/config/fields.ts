@@ -34,10 +34,11 @@ export const posSeconds = (what = 'a positive number of seconds') =>
 export const port = () => v.pipe(v.number(expected('a port number 0-65535')), v.integer(expected('a port number 0-65535')),
   v.minValue(0, expected('a port number 0-65535')), v.maxValue(65535, expected('a port number 0-65535')));
 
+/** A URL; ${VAR} references (expanded per instance: fleet/replicas.ts) are checked as if they were "1". */
 export const httpUrl = (what = 'an http:// or https:// URL') =>
   v.pipe(str(what), v.trim(), v.check((s) => {
     try {
-      const u = new URL(s);
+      const u = new URL(s.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '1'));
       return u.protocol === 'http:' || u.protocol === 'https:';
     } catch { return false; }
   }, expected(what)));

@@ -3,6 +3,11 @@
  * kept here and in the registry's `services` table. It answers "is this change allowed and what
  * does it mean" (register, update, remove, reload diff) and never touches a process or an actor:
  * fleet.ts asks, then carries the change to the actors.
+ *
+ * Two levels: a definition is what a file or the API gave (`definition`, `definitions`); a unit
+ * is what one actor supervises — the service itself, or one instance `<id>#n` of a replicated one
+ * (fleet/replicas.ts). `get`, `has`, `require`, `all` and `size` answer units, since everything
+ * below the fleet (actors, kernel, logs, views) works per process.
  */
 import type { Want } from '../actors/protocol.js';
 import {
@@ -11,6 +16,7 @@ import {
 import type { OrchestratorConfig, ServiceSpec } from '../config/schema.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ServiceTable } from '../store/services.js';
+import { detectGpus, unitsOf, type UnitSpec } from './replicas.js';
 
 /** Fields whose change needs a restart of a running service; anything else applies live. */
 const RESTART_FIELDS: (keyof ServiceSpec)[] = ['executable', 'environment', 'env_file', 'secrets', 'working_dir'];
@@ -30,6 +36,12 @@ export function freshWant(spec: ServiceSpec): Want {
   return spec.auto_start || spec.external ? 'up' : 'down';
 }
 
+/** A definition's units before and after a change (the fleet adds, updates and removes actors by it). */
+export interface UnitChange {
+  before: UnitSpec[];
+  after: UnitSpec[];
+}
+
 export interface ReloadPlan {
   /** File services whose files are gone (a file that fails to parse keeps its service). */
   removed: ServiceSpec[];
@@ -39,37 +51,70 @@ export interface ReloadPlan {
 }
 
 export class Catalog {
+  /** Definitions, by service id. */
   private readonly specs = new Map<string, ServiceSpec>();
+  /** Units (services and instances), by unit id, in definition order. */
+  private readonly units = new Map<string, UnitSpec>();
+  /** GPUs nvidia-smi listed, asked once per load (only when a service says devices: auto). */
+  private gpus: number[] | undefined;
   /** Problems found at the last load or reload. */
   problems: Problem[] = [];
 
   constructor(private readonly config: OrchestratorConfig, private readonly table: ServiceTable) {}
 
+  /** A unit: a service, or an instance of a replicated one. */
   has(id: string): boolean {
-    return this.specs.has(id);
+    return this.units.has(id);
   }
 
-  get(id: string): ServiceSpec | undefined {
+  get(id: string): UnitSpec | undefined {
+    return this.units.get(id);
+  }
+
+  /** The spec of a unit that must exist (404 otherwise). */
+  require(id: string): UnitSpec {
+    const spec = this.units.get(id);
+    if (!spec) throw notFound(`service "${id}"`);
+    return spec;
+  }
+
+  all(): IterableIterator<UnitSpec> {
+    return this.units.values();
+  }
+
+  get size(): number {
+    return this.units.size;
+  }
+
+  /** A service's definition, as configured (replicas and all). */
+  definition(id: string): ServiceSpec | undefined {
     return this.specs.get(id);
   }
 
-  /** The spec of a service that must exist (404 otherwise). */
-  require(id: string): ServiceSpec {
+  requireDefinition(id: string): ServiceSpec {
     const spec = this.specs.get(id);
     if (!spec) throw notFound(`service "${id}"`);
     return spec;
   }
 
-  all(): IterableIterator<ServiceSpec> {
+  definitions(): IterableIterator<ServiceSpec> {
     return this.specs.values();
   }
 
-  get size(): number {
-    return this.specs.size;
+  /** The units of a definition as it stands now (none for an unknown id). */
+  unitsOf(id: string): UnitSpec[] {
+    const spec = this.specs.get(id);
+    return spec ? unitsOf(spec, () => (this.gpus ??= detectGpus())) : [];
+  }
+
+  /** A definition that runs as instances (it declares `replicas`). */
+  isReplicated(id: string): boolean {
+    return this.specs.get(id)?.replicas !== undefined;
   }
 
   /** Service files plus the services registered over the API, checked together for dependencies. */
   load(): { specs: ServiceSpec[]; problems: Problem[] } {
+    this.gpus = undefined;
     const defaults = serviceDefaults(this.config);
     const files = loadServiceFiles(this.config.orchestrator.services_dir, defaults);
     const problems = [...files.problems];
@@ -109,7 +154,7 @@ export class Catalog {
 
   /** The new definition of an API-registered service (merged into the stored input if `merge`). */
   parseUpdate(id: string, input: Record<string, unknown>, merge: boolean): { spec: ServiceSpec; input: Record<string, unknown>; restart: boolean } {
-    const current = this.require(id);
+    const current = this.requireDefinition(id);
     if (current.source === 'file') throw conflict(`service "${id}" is defined in ${current.file}; edit that file and POST /api/reload`);
     if ('id' in input && input.id !== id) throw invalid([{ field: 'id', message: 'the id of a service cannot change' }]);
     const row = this.table.get(id);
@@ -125,7 +170,7 @@ export class Catalog {
 
   /** Refuse to remove a file service (unless reloading) or one others depend on. */
   checkRemovable(id: string, allowFile: boolean): ServiceSpec {
-    const spec = this.require(id);
+    const spec = this.requireDefinition(id);
     if (spec.source === 'file' && !allowFile) {
       throw conflict(`service "${id}" is defined in ${spec.file}; remove that file and POST /api/reload`);
     }
@@ -152,19 +197,26 @@ export class Catalog {
 
   /**
    * Keep a spec, and its definition in the registry: a file service's parsed spec, an API
-   * service's input as given (so a later merge starts from what the user sent).
+   * service's input as given (so a later merge starts from what the user sent). Answers its units
+   * before and after.
    */
-  put(spec: ServiceSpec, want: Want, input: unknown = spec): void {
+  put(spec: ServiceSpec, want: Want, input: unknown = spec): UnitChange {
     this.table.upsert({ id: spec.id, source: spec.source === 'file' ? 'file' : 'api', spec: JSON.stringify(input), want });
-    this.specs.set(spec.id, spec);
+    return this.keep(spec);
   }
 
   /** Keep a spec already in the registry as it is (an API service at boot). */
-  keep(spec: ServiceSpec): void {
+  keep(spec: ServiceSpec): UnitChange {
+    const before = this.unitsOf(spec.id);
+    for (const u of before) this.units.delete(u.id);
     this.specs.set(spec.id, spec);
+    const after = this.unitsOf(spec.id);
+    for (const u of after) this.units.set(u.id, u);
+    return { before, after };
   }
 
   delete(id: string): void {
+    for (const u of this.unitsOf(id)) this.units.delete(u.id);
     this.specs.delete(id);
     this.table.delete(id);
   }

@@ -12,9 +12,12 @@ import { conflict, unavailable } from '../errors.js';
 import type { ServiceRow } from '../store/services.js';
 import { CallError, type ActorHostSupervisor } from '../workers/actor-host.js';
 import type { HostApi } from '../workers/wire.js';
-import { freshWant, type Catalog } from './catalog.js';
+import { freshWant, type Catalog, type UnitChange } from './catalog.js';
+import { parseInstanceId, type UnitSpec } from './replicas.js';
+import { Rollouts, type RolloutStatus } from './rollout.js';
+import type { Logger } from '../log.js';
 import type { History } from './history.js';
-import type { FleetSummary, ServiceEntry, Views } from './views.js';
+import { aggregateView, type FleetSummary, type ServiceEntry, type Views } from './views.js';
 
 /** The actor of a change nobody asked for over the API (SIGHUP's reload, tests). */
 export const SYSTEM_ACTOR = 'orchestrator';
@@ -36,6 +39,13 @@ export interface FleetParts {
   liveRuns(): ReadonlyMap<string, { run: RunInfo }>;
   /** A service was added, changed or removed (the schedules follow: fleet/jobs.ts). */
   defined?(id: string): void;
+  log: Logger;
+}
+
+/** A replicated service: its definition and the entries of its instances, by index. */
+export interface GroupEntry {
+  spec: ServiceSpec;
+  instances: ServiceEntry[];
 }
 
 export interface ReloadResult {
@@ -51,9 +61,23 @@ export class Fleet {
   private readonly views: Views;
   private readonly history: History;
   private readonly starts = new Map<string, StartingPoint>();
+  private readonly rollouts: Rollouts;
 
   constructor(private readonly parts: FleetParts) {
     ({ catalog: this.catalog, views: this.views, history: this.history } = parts);
+    this.rollouts = new Rollouts({
+      views: this.views,
+      definition: (id) => this.catalog.definition(id),
+      unitIds: (id) => this.unitIds(id),
+      command: (id, command, reason, actor) => this.command(id, command, reason, actor),
+      record: (events) => this.history.record(events),
+      log: parts.log,
+    });
+  }
+
+  /** Rolling restarts under way end where they are (shutdown). */
+  close(): void {
+    this.rollouts.close();
   }
 
   // --------------------------------------------------------------------------- queries
@@ -62,12 +86,32 @@ export class Fleet {
     return this.views.list();
   }
 
+  /** A unit's entry, or a replicated service's (its view made of its instances'). */
   get(id: string): ServiceEntry {
-    return this.views.get(id);
+    const def = this.catalog.isReplicated(id) ? this.catalog.definition(id) : undefined;
+    return def ? this.entryOf(def) : this.views.get(id);
   }
 
+  /** A unit (a service, or an instance of a replicated one) or a replicated service. */
   has(id: string): boolean {
-    return this.catalog.has(id);
+    return this.catalog.has(id) || this.catalog.isReplicated(id);
+  }
+
+  /** Is `id` a replicated service (addressed as a whole: its instances are `<id>#n`)? */
+  isGroup(id: string): boolean {
+    return this.catalog.isReplicated(id);
+  }
+
+  /** A replicated service with its instances as they are now. */
+  group(id: string): GroupEntry {
+    const spec = this.catalog.requireDefinition(id);
+    const instances = this.catalog.unitsOf(id).flatMap((u) => (this.views.peek(u.id) ? [this.views.get(u.id)] : []));
+    return { spec, instances };
+  }
+
+  /** The unit ids a command on `id` reaches: the instances of a replicated service, else itself. */
+  unitIds(id: string): string[] {
+    return this.catalog.isReplicated(id) ? this.catalog.unitsOf(id).map((u) => u.id) : [this.catalog.require(id).id];
   }
 
   summary(): FleetSummary {
@@ -81,10 +125,10 @@ export class Fleet {
 
   // --------------------------------------------------------------------------- the actor host's side
 
-  /** A service joins the fleet: defined, its logs kept, its actor to start from `start`. */
-  define(spec: ServiceSpec, start: StartingPoint): void {
-    this.starts.set(spec.id, start);
-    this.parts.logs.track(spec.id);
+  /** A unit joins the fleet: defined, its logs kept, its actor to start from `start`. */
+  define(unit: UnitSpec, start: StartingPoint): void {
+    this.starts.set(unit.id, start);
+    this.parts.logs.track(unit.id);
   }
 
   /** What the actor host should supervise: every spec, its wanted state, its live process if any. */
@@ -110,14 +154,29 @@ export class Fleet {
   async command(id: string, command: Command, reason = `${command} requested`, actor = SYSTEM_ACTOR): Promise<ServiceEntry> {
     const spec = this.catalog.require(id);
     if (spec.external) this.checkExternalCommand(spec, command);
+    const view = await this.commandUnit(id, command, reason);
+    this.history.record([{ service: id, type: 'command', at: bootNow(), data: { command, actor } }]);
+    // A command to one instance is not remembered across a clean restart (its service's is).
+    if (!parseInstanceId(id)) this.history.saveCommanded(id, command === 'stop' ? 'down' : 'up');
+    return { spec, view };
+  }
+
+  /** Start, stop or restart every instance of a replicated service (a rolling restart: fleet/rollout.ts). */
+  async commandGroup(id: string, command: Command, reason = `${command} requested`, actor = SYSTEM_ACTOR): Promise<GroupEntry> {
+    this.catalog.requireDefinition(id);
+    for (const unit of this.catalog.unitsOf(id)) await this.commandUnit(unit.id, command, reason);
+    this.history.record([{ service: id, type: 'command', at: bootNow(), data: { command, actor } }]);
+    this.history.saveCommanded(id, command === 'stop' ? 'down' : 'up');
+    return this.group(id);
+  }
+
+  private async commandUnit(id: string, command: Command, reason: string) {
     const view = await this.call('command', [id, command, reason]);
     this.views.set(id, view);
-    this.history.record([{ service: id, type: 'command', at: bootNow(), data: { command, actor } }]);
     // Durable before the answer: an accepted start or stop survives a kill -9 right after the 202,
     // and a clean restart too (auto_start decides only for services never commanded).
     this.history.saveStatus(view);
-    this.history.saveCommanded(id, command === 'stop' ? 'down' : 'up');
-    return { spec, view };
+    return view;
   }
 
   /**
@@ -145,39 +204,110 @@ export class Fleet {
       return { spec: updated.spec, view: updated.view, created: false };
     }
     const want = freshWant(spec);
-    this.catalog.put(spec, want, input);
-    this.define(spec, { want });
+    const change = this.catalog.put(spec, want, input);
     this.history.record([{ service: spec.id, type: 'registered', at: bootNow(), data: { source: 'api', actor } }]);
     try {
-      const view = await this.call('add', [{ spec, want }]);
-      this.views.set(spec.id, view);
+      await this.applyUnits(change, false, want);
       this.parts.defined?.(spec.id);
-      return { spec, view, created: true };
+      return { ...this.entryOf(spec), created: true };
     } catch (e) {
       this.catalog.delete(spec.id);
       throw e;
     }
   }
 
-  /** Replace (or merge into) an API-registered service's definition; restart only if needed. */
-  async update(id: string, input: Record<string, unknown>, merge: boolean, actor = SYSTEM_ACTOR): Promise<ServiceEntry & { restarted: boolean }> {
-    const next = this.catalog.parseUpdate(id, input, merge);
-    this.catalog.put(next.spec, this.views.peek(id)?.want ?? 'up', next.input);
-    this.history.record([{ service: id, type: 'updated', at: bootNow(), data: { restart: next.restart, actor } }]);
-    const view = await this.call('update', [next.spec, next.restart]);
-    this.views.set(id, view);
-    this.parts.defined?.(id);
-    return { spec: next.spec, view, restarted: next.restart && view.state !== 'stopped' };
+  /**
+   * The entry of a service: its own, or for a replicated one a view made of its instances'
+   * (views.ts aggregateView; GET /api/services/{id} shows each instance too).
+   */
+  entryOf(spec: ServiceSpec): ServiceEntry {
+    if (!this.catalog.isReplicated(spec.id)) return this.views.get(spec.id);
+    const views = this.group(spec.id).instances.map((i) => i.view);
+    return { spec, view: aggregateView(spec.id, views, freshWant(spec)) };
   }
 
-  async remove(id: string, opts: { allowFile?: boolean; actor?: string } = {}): Promise<void> {
-    const spec = this.catalog.checkRemovable(id, !!opts.allowFile);
-    await this.call('remove', [id], this.catalog.stopBudgetMs([spec]));
-    this.catalog.delete(id);
+  /**
+   * Carry a definition's change of units to the actors: gone instances removed (highest index
+   * first), new ones added with the service's wanted state, the rest updated (restarted only if
+   * `restart`). Scaling touches no instance that stays.
+   */
+  private async applyUnits(change: UnitChange, restart: boolean, want: Want): Promise<void> {
+    const after = new Set(change.after.map((u) => u.id));
+    const before = new Map(change.before.map((u) => [u.id, u]));
+    const gone = change.before.filter((u) => !after.has(u.id)).reverse();
+    for (const unit of gone) {
+      await this.call('remove', [unit.id], this.catalog.stopBudgetMs([unit]));
+      this.forgetUnit(unit.id);
+    }
+    for (const unit of change.after) {
+      const old = before.get(unit.id);
+      if (!old) {
+        this.define(unit, { want });
+        this.views.set(unit.id, await this.call('add', [{ spec: unit, want }]));
+      } else if (JSON.stringify(old) !== JSON.stringify(unit)) {
+        this.views.set(unit.id, await this.call('update', [unit, restart]));
+      }
+    }
+  }
+
+  private forgetUnit(id: string): void {
     this.views.drop(id);
     this.starts.delete(id);
     this.history.forget(id);
     this.parts.logs.untrack(id);
+  }
+
+  /** The state new instances of a service start in: that of its instances now, else a fresh one's. */
+  private wantOf(spec: ServiceSpec): Want {
+    for (const unit of this.catalog.unitsOf(spec.id)) {
+      const view = this.views.peek(unit.id);
+      if (view) return view.want;
+    }
+    return freshWant(spec);
+  }
+
+  /** Replace (or merge into) an API-registered service's definition; restart only if needed. */
+  async update(id: string, input: Record<string, unknown>, merge: boolean, actor = SYSTEM_ACTOR): Promise<ServiceEntry & { restarted: boolean }> {
+    const next = this.catalog.parseUpdate(id, input, merge);
+    const want = this.wantOf(this.catalog.requireDefinition(id));
+    const change = this.catalog.put(next.spec, want, next.input);
+    const rolling = next.restart && this.catalog.isReplicated(id);
+    this.history.record([{ service: id, type: 'updated', at: bootNow(), data: { restart: next.restart, ...(rolling ? { rolling } : {}), actor } }]);
+    // A replicated service is rolled one instance at a time, not restarted all at once.
+    await this.applyUnits(change, next.restart && !rolling, want);
+    if (rolling) this.roll(id, actor);
+    this.parts.defined?.(id);
+    const entry = this.entryOf(next.spec);
+    return { ...entry, restarted: next.restart && entry.view.state !== 'stopped' };
+  }
+
+  /** Roll a replicated service one instance at a time (fleet/rollout.ts); a conflict if it is already rolling. */
+  rollingRestart(id: string, actor = SYSTEM_ACTOR): GroupEntry & { rollout: RolloutStatus } {
+    this.catalog.requireDefinition(id);
+    const rollout = this.rollouts.start(id, actor);
+    return { ...this.group(id), rollout };
+  }
+
+  /** The latest rolling restart of a service since the orchestrator started. */
+  rollout(id: string): RolloutStatus | null {
+    return this.rollouts.get(id);
+  }
+
+  /** A change that needs a restart rolls; one already rolling is told so in the log and left to finish. */
+  private roll(id: string, actor: string): void {
+    try {
+      this.rollouts.start(id, actor);
+    } catch (e) {
+      this.parts.log.warn({ service: id, err: e }, 'changed while a rolling restart was under way: instances not yet rolled start on the new definition when they restart');
+    }
+  }
+
+  async remove(id: string, opts: { allowFile?: boolean; actor?: string } = {}): Promise<void> {
+    this.catalog.checkRemovable(id, !!opts.allowFile);
+    const units = this.catalog.unitsOf(id);
+    for (const unit of [...units].reverse()) await this.call('remove', [unit.id], this.catalog.stopBudgetMs([unit]));
+    this.catalog.delete(id);
+    for (const unit of units) this.forgetUnit(unit.id);
     this.parts.defined?.(id);
     this.history.record([{ service: id, type: 'removed', at: bootNow(), data: { actor: opts.actor ?? SYSTEM_ACTOR } }]);
   }
@@ -193,14 +323,15 @@ export class Fleet {
     }
     for (const spec of plan.added) {
       const want = freshWant(spec);
-      this.catalog.put(spec, want);
-      this.define(spec, { want });
-      this.views.set(spec.id, await this.call('add', [{ spec, want }]));
+      await this.applyUnits(this.catalog.put(spec, want), false, want);
       result.added.push(spec.id);
     }
     for (const { spec, restart } of plan.changed) {
-      this.catalog.put(spec, this.views.peek(spec.id)?.want ?? 'up');
-      this.views.set(spec.id, await this.call('update', [spec, restart]));
+      const want = this.wantOf(this.catalog.requireDefinition(spec.id));
+      // A replicated service whose change needs a restart rolls (fleet/rollout.ts).
+      const rolling = restart && spec.replicas !== undefined;
+      await this.applyUnits(this.catalog.put(spec, want), restart && !rolling, want);
+      if (rolling) this.roll(spec.id, actor);
       result.changed.push(spec.id);
       if (restart) result.restarted.push(spec.id);
     }
@@ -211,7 +342,7 @@ export class Fleet {
 
   /** Stop every service, dependents first, within the time their stop timeouts add up to. */
   async stopAll(reason: string): Promise<void> {
-    await this.call('stopAll', [reason], this.catalog.stopBudgetMs([...this.catalog.all()]));
+    await this.call('stopAll', [reason], this.catalog.stopBudgetMs([...this.catalog.definitions()]));
   }
 
   /** A call into the actor host; a dead or silent host becomes a 503 for the API. */

@@ -16,27 +16,10 @@
  * `port` or `gpus`, so a literal "${…}" in an older service file means what it meant).
  */
 import { execFileSync } from 'node:child_process';
+import { instanceId } from '../config/instances.js';
 import type { ServiceSpec } from '../config/schema.js';
 
-/** The separator of an instance id: ids of services cannot contain it (config/fields.ts ID_PATTERN). */
-export const INSTANCE_SEP = '#';
-
-export function instanceId(service: string, index: number): string {
-  return `${service}${INSTANCE_SEP}${index}`;
-}
-
-/** `svc#2` → {service: 'svc', index: 2}; a plain service id → null. */
-export function parseInstanceId(id: string): { service: string; index: number } | null {
-  const at = id.lastIndexOf(INSTANCE_SEP);
-  if (at <= 0) return null;
-  const index = Number(id.slice(at + 1));
-  return Number.isInteger(index) && index >= 0 && String(index) === id.slice(at + 1) ? { service: id.slice(0, at), index } : null;
-}
-
-/** The service a unit belongs to (itself when it is not an instance). */
-export function serviceOf(id: string): string {
-  return parseInstanceId(id)?.service ?? id;
-}
+export { instanceId, parseInstanceId, serviceOf } from '../config/instances.js';
 
 /** Where an instance came from, on its derived spec. */
 export interface ReplicaOf {

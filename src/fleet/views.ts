@@ -4,13 +4,15 @@
  * once and is published as one 'views' batch.
  */
 import { EventEmitter } from 'node:events';
-import type { ServiceView } from '../actors/protocol.js';
+import type { Health, ServiceState, ServiceView, Want } from '../actors/protocol.js';
 import type { ServiceSpec } from '../config/schema.js';
 import { notFound } from '../errors.js';
 import type { Catalog } from './catalog.js';
+import type { UnitSpec } from './replicas.js';
 
 export interface ServiceEntry {
-  spec: ServiceSpec;
+  /** A unit's spec (an instance's carries `replica`), or a replicated service's definition. */
+  spec: UnitSpec;
   view: ServiceView;
   /** A scheduled job's next tick (wall-clock ms); null or absent for any other service. */
   nextRunAt?: number | null;
@@ -108,4 +110,37 @@ export class Views extends EventEmitter<ViewEvents> {
     }
     return this.summaryCache;
   }
+}
+
+/** States from most to least in need of attention: a replicated service shows its worst instance's. */
+const ATTENTION: ServiceState[] = ['failed', 'backoff', 'throttled', 'exited', 'starting', 'draining', 'stopping', 'running', 'stopped'];
+
+/**
+ * One view for a replicated service from its instances' views: the state most in need of attention,
+ * health unhealthy or stalled if any instance is, healthy if all are; ready if every instance is
+ * (a service scaled to 0 is stopped, and not ready). Counters add up; pid and times are per instance.
+ */
+export function aggregateView(id: string, views: ServiceView[], want: Want): ServiceView {
+  const state = ATTENTION.find((s) => views.some((v) => v.state === s)) ?? 'stopped';
+  const health: Health = views.some((v) => v.health === 'unhealthy') ? 'unhealthy'
+    : views.some((v) => v.health === 'stalled') ? 'stalled'
+      : views.length > 0 && views.every((v) => v.health === 'healthy') ? 'healthy' : 'unknown';
+  const running = views.filter((v) => v.state === 'running').length;
+  const ready = views.filter((v) => v.ready).length;
+  return {
+    id, state, health, want: views[0]?.want ?? want,
+    reason: views.length === 0 ? 'scaled to 0 replicas' : `${running} of ${views.length} instances running, ${ready} ready`,
+    pid: null, startedAt: null, adopted: false,
+    restarts: views.reduce((n, v) => n + v.restarts, 0),
+    attempts: views.reduce((n, v) => n + v.attempts, 0),
+    lastExit: null, probe: null,
+    consecutiveFailures: Math.max(0, ...views.map((v) => v.consecutiveFailures)),
+    usage: null,
+    waitingFor: [...new Set(views.flatMap((v) => v.waitingFor))],
+    nextStartAt: null,
+    ready: views.length > 0 && ready === views.length,
+    heartbeatAt: null, progress: null,
+    inflight: views.some((v) => v.inflight !== null) ? views.reduce((n, v) => n + (v.inflight ?? 0), 0) : null,
+    statusText: null, throttledUntil: null,
+  };
 }

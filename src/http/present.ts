@@ -56,6 +56,9 @@ export function presentService({ spec, view, nextRunAt }: ServiceEntry): Present
     status_text: view.statusText,
     throttled_until: iso(view.throttledUntil),
     next_run_at: nextRun,
+    replica: spec.replica ? { service: spec.replica.service, index: spec.replica.index, count: spec.replica.count } : null,
+    port: spec.port === null ? null : Number(spec.environment.SERVICE_PORT ?? spec.port),
+    gpus: spec.gpus ? (spec.environment.CUDA_VISIBLE_DEVICES ?? '').split(',').filter(Boolean).map(Number) : null,
   };
 }
 

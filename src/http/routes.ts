@@ -9,7 +9,7 @@ import { version } from '../version.js';
 import { renderMetrics, startLoopMonitor } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { presentEvent, presentRun, presentService, presentSpec } from './present.js';
-import type { RunsPage } from '../api/types.js';
+import type { RunsPage, ServiceDetail } from '../api/types.js';
 import type { EngineName } from './engine/types.js';
 import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
@@ -60,13 +60,13 @@ function healthHandler(o: HttpPorts, engine: EngineName): () => Result {
 export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
   startLoopMonitor();
   const json = (status: number, body: unknown): Result => ({ status, json: body });
-  const detail = (id: string) => {
+  const detail = (id: string): ServiceDetail => {
     const entry = o.fleet.get(id);
-    return {
-      ...presentService(entry),
-      spec: presentSpec(entry.spec),
-      events: o.events.latest(id, DETAIL_EVENTS).map(presentEvent),
-    };
+    const base = { ...presentService(entry), spec: presentSpec(entry.spec), events: o.events.latest(id, DETAIL_EVENTS, o.fleet.isGroup(id)).map(presentEvent) };
+    if (!o.fleet.isGroup(id)) return base;
+    // A replicated service: its own view is made of its instances' (fleet/views.ts aggregateView).
+    const group = o.fleet.group(id);
+    return { ...base, gpus: null, replicas: group.spec.replicas ?? 0, instances: group.instances.map(presentService), rollout: o.fleet.rollout(id) };
   };
 
   return [
@@ -92,8 +92,15 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
     ...(['start', 'stop', 'restart'] as const).map((command): Route => ({
       method: 'put', pattern: `/api/services/:id/${command}`, scope: 'operate',
       handler: async (req) => {
-        const entry = await o.fleet.command(serviceId(req), command, `${command} requested over the API`, req.principal.name);
-        return json(202, presentService(entry));
+        const id = serviceId(req);
+        const reason = `${command} requested over the API`;
+        // A replicated service: every instance at once, or (restart?rolling=true) one at a time.
+        if (o.fleet.isGroup(id)) {
+          if (command === 'restart' && boolParam(req, 'rolling')) o.fleet.rollingRestart(id, req.principal.name);
+          else await o.fleet.commandGroup(id, command, reason, req.principal.name);
+          return json(202, detail(id));
+        }
+        return json(202, presentService(await o.fleet.command(id, command, reason, req.principal.name)));
       },
     })),
     {
@@ -123,10 +130,11 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
         if (answer.truncated) headers.push(['x-log-truncated', 'true']);
         if (answer.timedOut) headers.push(['x-log-timed-out', 'true']);
         if (/application\/(x-ndjson|json)/.test(req.headers.accept)) {
-          const body = answer.lines.map((l) => JSON.stringify({ stream: l.stream, line: l.line, at: new Date(l.at).toISOString(), offset: l.offset })).join('\n');
+          const body = answer.lines.map((l) => JSON.stringify({ stream: l.stream, line: l.line, at: new Date(l.at).toISOString(), offset: l.offset, ...(l.instance ? { instance: l.instance } : {}) })).join('\n');
           return { status: 200, text: body ? `${body}\n` : '', contentType: 'application/x-ndjson; charset=utf-8', headers };
         }
-        const text = answer.lines.map((l) => (q.streams.length > 1 ? `[${l.stream}] ${l.line}` : l.line)).join('\n');
+        // A replicated service's lines name their instance, like `docker compose logs`.
+        const text = answer.lines.map((l) => `${l.instance ? `${l.instance} | ` : ''}${q.streams.length > 1 ? `[${l.stream}] ` : ''}${l.line}`).join('\n');
         return { status: 200, text: text ? `${text}\n` : '', contentType: 'text/plain; charset=utf-8', headers };
       },
     },
@@ -161,7 +169,8 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
         const id = serviceId(req);
         const limit = intParam(req, 'limit', 100, 1, MAX_EVENTS);
         const since = req.query.has('since') ? intParam(req, 'since', 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
-        const events = since === undefined ? o.events.latest(id, limit).reverse() : o.events.after(since, limit, id);
+        const group = o.fleet.isGroup(id);
+        const events = since === undefined ? o.events.latest(id, limit, group).reverse() : o.events.after(since, limit, id, group);
         if (!o.fleet.has(id) && events.length === 0) throw notFound(`service "${id}"`);
         return json(200, { events: events.map(presentEvent), last_seq: o.events.lastSeq() });
       },
@@ -176,6 +185,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
           const value = req.query.get(field);
           if (value !== null && value !== '') filter[field] = value;
         }
+        if (filter.service !== undefined && o.fleet.isGroup(filter.service)) filter.instances = true;
         const events = Object.keys(filter).length ? o.events.matching(since, limit, filter) : o.events.after(since, limit);
         return json(200, { events: events.map(presentEvent), last_seq: o.events.lastSeq() });
       },
@@ -246,6 +256,14 @@ function timeParam(req: Request, name: string, def: number): number {
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** ?name=true|false|1|0 (absent: false). */
+function boolParam(req: Request, name: string): boolean {
+  const raw = req.query.get(name);
+  if (raw === null || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw badRequest(`${name} must be true or false`, name);
+}
 
 function intParam(req: Request, name: string, def: number, min: number, max: number): number {
   const raw = req.query.get(name);

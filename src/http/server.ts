@@ -6,7 +6,7 @@
  * handler; its result or error is written once, and never after an abort.
  */
 import type { Logger } from 'pino';
-import { ID_PATTERN } from '../config/schema.js';
+import { UNIT_ID_PATTERN } from '../config/instances.js';
 import { AppError, badRequest } from '../errors.js';
 import { NOBODY, originAllowed, type Principal, type Scope } from './auth.js';
 import { guard, sizeProblem, type Security } from './checks.js';
@@ -115,10 +115,10 @@ export function readRequest(raw: RawRequest, params: Record<string, string> = {}
   return r;
 }
 
-/** The :id path segment, checked against the strict id pattern (nothing can escape a folder). */
+/** The :id path segment — a service id or an instance id `<id>#n` (sent as %23) — checked against the strict pattern (nothing can escape a folder). */
 export function serviceId(req: Request): string {
   const id = req.params.id ?? '';
-  if (!ID_PATTERN.test(id)) throw new AppError('bad_request', `invalid service id "${id.slice(0, 80)}"`, 400, 'id');
+  if (!UNIT_ID_PATTERN.test(id)) throw new AppError('bad_request', `invalid service id "${id.slice(0, 80)}"`, 400, 'id');
   return id;
 }
 

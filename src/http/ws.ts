@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { ServiceView } from '../actors/protocol.js';
-import { ID_PATTERN } from '../config/schema.js';
+import { UNIT_ID_PATTERN } from '../config/instances.js';
 import type { HttpPorts } from './ports.js';
 import type { Stream } from '../os/logs.js';
 import type { StoredEvent } from '../store/events.js';
@@ -297,7 +297,7 @@ function eventsFrame(list: StoredEvent[]): string {
 function validTopic(t: string): boolean {
   if (!TOPIC.test(t)) return false;
   const slash = t.indexOf('/');
-  return slash < 0 || ID_PATTERN.test(t.slice(slash + 1));
+  return slash < 0 || UNIT_ID_PATTERN.test(t.slice(slash + 1));
 }
 
 function wantsEvent(topics: string[], e: StoredEvent): boolean {

@@ -19,6 +19,8 @@ export interface LogQuery {
 
 export interface LogEntry extends Omit<LogLine, 'at'> {
   stream: Stream;
+  /** In the merged logs of a replicated service: the instance that wrote it. */
+  instance?: string;
   /** Wall-clock ms by which the line had been written (within about a second). */
   at: number;
 }
@@ -64,4 +66,23 @@ export async function queryLogs(store: LogStore, pool: CpuPool, service: string,
     }
   }
   return { lines, truncated, timedOut: results.some((r) => r.timedOut) };
+}
+
+/**
+ * The logs of a replicated service: each instance's, tagged with the instance and merged by time
+ * of writing — the newest `lines` of them for a tail, the newest `lines` matches for a search.
+ */
+export async function queryInstances(
+  store: LogStore, pool: CpuPool, instances: Array<{ id: string; mask: readonly string[] }>, q: LogQuery,
+): Promise<LogAnswer> {
+  const answers = await Promise.all(instances.map(async ({ id, mask }) => {
+    const a = await queryLogs(store, pool, id, q, mask);
+    return { ...a, lines: a.lines.map((l) => ({ ...l, instance: id })) };
+  }));
+  const search = q.text !== undefined || q.regex !== undefined;
+  const byTime = (a: LogEntry, b: LogEntry) => a.at - b.at || a.instance!.localeCompare(b.instance!) || a.offset - b.offset;
+  const lines = answers.flatMap((a) => a.lines).sort(search ? (a, b) => byTime(b, a) : byTime);
+  const cap = q.lines * q.streams.length;
+  const kept = search ? lines.slice(0, cap) : lines.slice(Math.max(0, lines.length - cap));
+  return { lines: kept, truncated: kept.length < lines.length || answers.some((a) => a.truncated), timedOut: answers.some((a) => a.timedOut) };
 }

@@ -7,7 +7,8 @@
 import * as v from 'valibot';
 import type { PresentedService } from '../api/types.js';
 import type { Health, ServiceState } from '../actors/protocol.js';
-import { ID_PATTERN, type serviceSchema } from '../config/schema.js';
+import { UNIT_ID_PATTERN } from '../config/instances.js';
+import type { serviceSchema } from '../config/schema.js';
 import type { Backend, LogRequest } from './backend.js';
 import type { Principal, Scope } from '../http/auth.js';
 
@@ -19,7 +20,7 @@ const MAX_EVENTS = 200;
 const MAX_SERVICES = 200;
 const MAX_EVENT_DATA_CHARS = 500;
 
-const id = () => v.pipe(v.string('expected a service id'), v.regex(ID_PATTERN, 'expected a service id (letters, digits, ".", "_", "-")'), v.description('The service id, as list_services shows it.'));
+const id = () => v.pipe(v.string('expected a service id'), v.regex(UNIT_ID_PATTERN, 'expected a service id (letters, digits, ".", "_", "-"), or an instance id like api#0'), v.description('The service id, or an instance id <id>#n, as list_services shows it.'));
 const int = (min: number, max: number, def: number, what: string) =>
   v.optional(v.pipe(v.number(`expected an integer ${min}-${max}`), v.integer(`expected an integer ${min}-${max}`), v.minValue(min, `expected at least ${min}`), v.maxValue(max, `expected at most ${max}`), v.description(what)), def);
 const since = () => v.optional(v.pipe(
