@@ -5,42 +5,16 @@
  */
 import t from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceDetail } from '../../src/api/types.js';
-import { alive, harness, node, type Harness } from '../helpers/harness.js';
+import { alive, harness, type Harness } from '../helpers/harness.js';
+import { freeRange, web } from '../helpers/replicas.js';
 
 /** The environment a process was started with. */
 function environOf(pid: number): Record<string, string> {
   return Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
-
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
-  const srv = createServer();
-  srv.once('error', () => resolve(false));
-  srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-});
-
-/** A base port with `n` free ports from it. */
-export async function freeRange(n: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const free = await Promise.all(Array.from({ length: n }, (_, i) => portFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
-
-/** A replicated service of replica.mjs: instance n serves /health on BASE + n. */
-export const web = (base: number, replicas: number, more: Record<string, unknown> = {}) => ({
-  id: 'web',
-  executable: node('replica.mjs'),
-  replicas,
-  port: base,
-  environment: { PORT: '${SERVICE_PORT}' },
-  health_endpoint: 'http://127.0.0.1:${SERVICE_PORT}/health',
-  ...more,
-});
 
 const healthyIds = (h: Harness, ids: string[]) => ids.every((id) => h.o.fleet.has(id) && h.view(id).state === 'running' && h.view(id).health === 'healthy');
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `web#${i}`);
