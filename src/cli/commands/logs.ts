@@ -5,7 +5,8 @@ import { type Command, type Context, withCommon } from '../context.js';
 import { follow, StopSignal, type FeedMessage } from '../feed.js';
 
 type Stream = LogStream;
-interface Line { stream: Stream; line: string }
+/** A line as the log API gives it; `instance` in the merged logs of a replicated service. */
+interface Line { stream: Stream; line: string; instance?: string }
 
 /**
  * Lines the live feed delivered that the tail already holds: the feed follows from the moment of
@@ -40,45 +41,54 @@ const logs: Command = {
       return answer.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
     };
     if (!bool(ctx.args, 'follow')) {
-      for (const l of await fetchTail()) print(l.stream, l.line);
+      for (const l of await fetchTail()) print(l.stream, l.line, l.instance);
       return;
     }
 
     const stop = new StopSignal();
     ctx.onClose(() => stop.dispose());
     // Check the id and key over plain HTTP first: a refused WebSocket handshake says nothing useful.
-    await ctx.client().raw('GET', `/api/services/${encodeURIComponent(id!)}`);
-    const pending: Record<Stream, string[]> = { stdout: [], stderr: [] };
+    // A replicated service is followed through each of its instances' topics.
+    const detail = JSON.parse((await ctx.client().raw('GET', `/api/services/${encodeURIComponent(id!)}`)).text) as { instances?: Array<{ id: string }> };
+    const sources = detail.instances ? detail.instances.map((i) => i.id) : [id!];
+    const named = !!detail.instances;
+    const key = (source: string, stream: Stream) => `${source}\u0000${stream}`;
+    const pending = new Map<string, string[]>();
     let buffering = true;
     return follow(ctx.client(), stop, {
-      topics: [`logs/${id}`],
+      topics: sources.map((s) => `logs/${s}`),
       note: ctx.note,
       onLive: async () => {
         const tail = await fetchTail();
-        for (const l of tail) print(l.stream, l.line);
-        for (const s of streams) {
-          const tailOf = tail.filter((l) => l.stream === s).map((l) => l.line);
-          for (const line of pending[s].slice(overlap(tailOf, pending[s]))) print(s, line);
+        for (const l of tail) print(l.stream, l.line, l.instance);
+        for (const source of sources) {
+          for (const s of streams) {
+            const tailOf = tail.filter((l) => l.stream === s && (!named || l.instance === source)).map((l) => l.line);
+            const held = pending.get(key(source, s)) ?? [];
+            for (const line of held.slice(overlap(tailOf, held))) print(s, line, named ? source : undefined);
+          }
         }
         buffering = false;
       },
       onMessage: (msg: FeedMessage) => {
-        if (msg.type !== 'log' || msg.service !== id) return;
+        if (msg.type !== 'log' || !sources.includes(msg.service)) return;
         const stream = msg.stream;
         if (!streams.includes(stream)) return;
         for (const line of msg.lines) {
-          if (buffering) pending[stream].push(line);
-          else print(stream, line);
+          if (buffering) pending.set(key(msg.service, stream), [...(pending.get(key(msg.service, stream)) ?? []), line]);
+          else print(stream, line, named ? msg.service : undefined);
         }
       },
     });
   },
 };
 
-function printer(ctx: Context, tagged: boolean): (stream: Stream, line: string) => void {
-  if (ctx.json) return (stream, line) => ctx.out(`${JSON.stringify({ stream, line })}\n`);
-  if (!tagged) return (_stream, line) => ctx.out(`${line}\n`);
-  return (stream, line) => ctx.out(`${ctx.style.paint(stream === 'stderr' ? 'red' : 'dim', stream === 'stderr' ? 'err|' : 'out|')} ${line}\n`);
+/** Prints a line: its instance first (a replicated service), then its stream when both are shown. */
+function printer(ctx: Context, tagged: boolean): (stream: Stream, line: string, instance?: string) => void {
+  if (ctx.json) return (stream, line, instance) => ctx.out(`${JSON.stringify({ stream, line, ...(instance ? { instance } : {}) })}\n`);
+  const who = (instance?: string) => (instance ? `${ctx.style.paint('bold', instance)} | ` : '');
+  if (!tagged) return (_stream, line, instance) => ctx.out(`${who(instance)}${line}\n`);
+  return (stream, line, instance) => ctx.out(`${who(instance)}${ctx.style.paint(stream === 'stderr' ? 'red' : 'dim', stream === 'stderr' ? 'err|' : 'out|')} ${line}\n`);
 }
 
 export const logCommands: Command[] = [logs];

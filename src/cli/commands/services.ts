@@ -1,5 +1,5 @@
 /** The seed's verbs: status, list, show, start, stop, restart — plus health and url. */
-import type { PresentedService } from '../../api/types.js';
+import type { PresentedRollout, PresentedService } from '../../api/types.js';
 import { bool, positionals, seconds, str, UsageError } from '../args.js';
 import { CliError, EXIT, type Client } from '../client.js';
 import { type Command, type Context, withCommon } from '../context.js';
@@ -18,15 +18,42 @@ export interface HealthBody {
 interface ServiceList { services: Service[]; count: number }
 type Service = PresentedService & { external?: boolean };
 interface EventJson { seq: number; at: string; service: string | null; type: string; data: Record<string, unknown> }
-type ServiceDetail = Service & { spec: Record<string, unknown>; events: EventJson[] };
+type ServiceDetail = Service & { spec: Record<string, unknown>; events: EventJson[]; replicas?: number; instances?: Service[]; rollout?: PresentedRollout | null };
 
 const enc = encodeURIComponent;
 
-/** The service table `list` and `status` print. */
+/**
+ * The service table `list` and `status` print. Instances of a replicated service come under a row
+ * of their service (its name and how many run, are healthy and ready), indented.
+ */
 export function servicesTable(services: Service[], style: Style, now = Date.now()): string {
   if (services.length === 0) return `${style.paint('dim', 'no services')}\n`;
-  const rows = services.map((s) => [
-    s.id,
+  const rows: string[][] = [];
+  let group: string | null = null;
+  for (const s of services) {
+    const of = s.replica?.service ?? null;
+    if (of !== null && of !== group) rows.push(groupRow(of, s.type, services.filter((i) => i.replica?.service === of), style));
+    group = of;
+    rows.push(serviceRow(s, style, now));
+  }
+  return table(['ID', 'TYPE', 'STATE', 'HEALTH', 'READY', 'PID', 'UPTIME', 'RESTARTS', 'HEARTBEAT', 'CPU', 'MEM', 'NOTE'], rows, style);
+}
+
+/** The row of a replicated service above its instances. */
+function groupRow(id: string, type: string, instances: Service[], style: Style): string[] {
+  const count = (pred: (s: Service) => boolean) => instances.filter(pred).length;
+  const n = instances.length;
+  return [
+    style.paint('bold', id), type, `${count((s) => s.state === 'running')}/${n} running`,
+    instances.some((s) => s.health_check.endpoint) ? `${count((s) => s.health === 'healthy')}/${n} healthy` : '-',
+    `${count((s) => s.ready)}/${n}`, '', '', String(instances.reduce((r, s) => r + s.restarts, 0)), '', '', '',
+    `${n} replica${n === 1 ? '' : 's'}`,
+  ];
+}
+
+function serviceRow(s: Service, style: Style, now: number): string[] {
+  return [
+    s.replica ? `  ${s.id}` : s.id,
     s.type,
     style.state(s.state),
     showsHealth(s) ? style.state(s.health) : style.paint('dim', '-'),
@@ -38,8 +65,7 @@ export function servicesTable(services: Service[], style: Style, now = Date.now(
     s.usage ? `${s.usage.cpu_percent.toFixed(1)}%` : '-',
     s.usage ? bytes(s.usage.rss_bytes) : '-',
     stateNote(s, now),
-  ]);
-  return table(['ID', 'TYPE', 'STATE', 'HEALTH', 'READY', 'PID', 'UPTIME', 'RESTARTS', 'HEARTBEAT', 'CPU', 'MEM', 'NOTE'], rows, style);
+  ];
 }
 
 /** Health means something with a probe, or once heartbeats or output went silent ("stalled"). */
@@ -177,7 +203,13 @@ export function renderDetail(s: ServiceDetail, style: Style, now = Date.now()): 
   if (s.api_endpoint) pairs.push(['api', s.api_endpoint]);
   if (s.depends_on.length) pairs.push(['depends on', s.depends_on.join(', ')]);
   pairs.push(['source', `${s.external ? 'external, ' : ''}${spec.file ? `file ${String(spec.file)}` : s.source}`]);
+  if (s.instances) {
+    // Each instance has its own process: the table below shows them.
+    for (const name of ['pid', 'uptime']) pairs.splice(pairs.findIndex(([k]) => k === name), 1);
+    pairs.splice(1, 0, ['replicas', `${s.replicas}${s.rollout ? `; rolling restart ${rolloutText(s.rollout)}` : ''}`]);
+  }
   let out = `${style.paint('bold', s.id)}\n${fields(pairs, style)}`;
+  if (s.instances?.length) out += `\n${style.paint('bold', 'instances')}\n${servicesTable(s.instances.map((i) => ({ ...i, replica: null })), style, now)}`;
   if (s.events.length) {
     out += `\n${style.paint('bold', 'recent events')}\n`;
     out += table(['TIME', 'EVENT', 'DETAILS'], [...s.events].reverse().map((e) => [clock(e.at), e.type, inline(e.data)]), style);
@@ -191,18 +223,26 @@ function readiness(s: ServiceDetail): string | undefined {
   return typeof h?.readiness_endpoint === 'string' ? h.readiness_endpoint : undefined;
 }
 
+/** "finished: 4 of 4", "halted at web#1: …", "running: 2 of 4 done, now web#2". */
+function rolloutText(r: PresentedRollout): string {
+  if (r.state === 'halted') return `halted at ${r.failed?.instance}: ${r.failed?.reason} (${r.done.length} of ${r.total} done)`;
+  if (r.state === 'finished') return `finished: ${r.done.length} of ${r.total}`;
+  return `running: ${r.done.length} of ${r.total} done${r.current.length ? `, now ${r.current.join(', ')}` : ''}`;
+}
+
 type Verb = 'start' | 'stop' | 'restart';
 
 function controlCommand(verb: Verb): Command {
   return {
     name: verb,
-    usage: `${verb} ID [--wait] [--timeout SECONDS]`,
-    summary: `${verb} a service${verb === 'stop' ? '' : ''} (--wait: until ${verb === 'stop' ? 'stopped' : 'running and healthy'})`,
-    flags: withCommon({ wait: { aliases: ['-w'] }, timeout: { value: true } }),
+    usage: `${verb} ID [--wait] [--timeout SECONDS]${verb === 'restart' ? ' [--rolling]' : ''}`,
+    summary: `${verb} a service, all its replicas or one (ID#n)${verb === 'restart' ? ', --rolling: one at a time' : ''} (--wait: until ${verb === 'stop' ? 'stopped' : 'running and healthy'})`,
+    flags: withCommon({ wait: { aliases: ['-w'] }, timeout: { value: true }, ...(verb === 'restart' ? { rolling: {} } : {}) }),
     async run(ctx) {
       const [id] = positionals(ctx.args, ['id']);
       const client = ctx.client();
       const path = `/api/services/${enc(id!)}`;
+      if (verb === 'restart' && bool(ctx.args, 'rolling')) return rollingRestart(ctx, id!);
       const before = verb === 'restart' && bool(ctx.args, 'wait') ? await client.json<Service>('GET', path) : null;
       let s = await client.json<Service>('PUT', `${path}/${verb}`);
       if (bool(ctx.args, 'wait')) s = await waitFor(ctx, id!, verb, before?.pid ?? null, seconds(ctx.args, 'timeout', 60));
@@ -214,6 +254,26 @@ function controlCommand(verb: Verb): Command {
         : `${verb} requested for ${id}: now ${ctx.style.state(s.state)}\n`);
     },
   };
+}
+
+/** PUT …/restart?rolling=true; with --wait, until the rollout finished (exit 0) or halted (exit 1). */
+async function rollingRestart(ctx: Context, id: string): Promise<number | undefined> {
+  const client = ctx.client();
+  const path = `/api/services/${enc(id)}`;
+  let s = await client.json<ServiceDetail>('PUT', `${path}/restart`, { query: { rolling: 'true' } });
+  if (bool(ctx.args, 'wait')) {
+    const timeoutS = seconds(ctx.args, 'timeout', 600);
+    const deadline = Date.now() + timeoutS * 1000;
+    while (s.rollout?.state === 'running') {
+      if (Date.now() > deadline) throw new CliError(`timed out after ${timeoutS}s waiting for the rolling restart of ${id} (${rolloutText(s.rollout)})`, EXIT.refused);
+      await new Promise((r) => setTimeout(r, 250));
+      s = await client.json<ServiceDetail>('GET', path);
+    }
+  }
+  if (ctx.json) { ctx.out(`${JSON.stringify(s, null, 2)}\n`); return undefined; }
+  if (!s.rollout) { ctx.out(`restart requested for ${id}: now ${ctx.style.state(s.state)}\n`); return undefined; }
+  ctx.out(`rolling restart of ${id} ${rolloutText(s.rollout)}\n`);
+  return s.rollout.state === 'halted' ? EXIT.refused : undefined;
 }
 
 /** Poll the service until the command has taken effect, failed, or the timeout passed. */
