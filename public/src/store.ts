@@ -46,6 +46,8 @@ export class Store {
   /** Feed connections so far (bumped on every hello): views that hold live-only data reload on a new one. */
   sessions = 0;
   readonly history = new Map<string, UsagePoint[]>();
+  /** The latest rolling restart of each replicated service seen on the feed, as one line of text. */
+  readonly rollouts = new Map<string, string>();
 
   private readonly listeners = new Set<() => void>();
   private readonly eventListeners = new Set<(e: FeedEvent | 'reset') => void>();
@@ -124,6 +126,11 @@ export class Store {
         break;
       case 'event':
         for (const fn of this.eventListeners) fn(msg.event);
+        if (msg.event.type.startsWith('rollout_') && msg.event.service) {
+          this.rollouts.set(msg.event.service, rolloutText(msg.event));
+          this.rev++;
+          break;
+        }
         return;
       case 'reset':
         for (const fn of this.eventListeners) fn('reset');
@@ -173,6 +180,17 @@ export class Store {
     // Hidden tabs get no animation frames; a timer keeps them current at a slower pace.
     if (document.hidden) setTimeout(flush, 250);
     else requestAnimationFrame(flush);
+  }
+}
+
+/** One line for a rollout event: "rolling restart: 2 of 4 done", "… halted at web#1: …". */
+export function rolloutText(e: FeedEvent): string {
+  const d = e.data as { instances?: string[]; done?: number | string[]; total?: number; instance?: string; reason?: string };
+  switch (e.type) {
+    case 'rollout_started': return `rolling restart: 0 of ${d.instances?.length ?? 0} done`;
+    case 'rollout_progress': return `rolling restart: ${d.done} of ${d.total} done`;
+    case 'rollout_finished': return `rolling restart finished (${d.instances?.length ?? 0} instances)`;
+    default: return `rolling restart halted at ${d.instance}: ${d.reason}`;
   }
 }
 

@@ -6,7 +6,7 @@ import { Detail } from './detail.js';
 import { Header } from './header.js';
 import { KeyPrompt } from './key-prompt.js';
 import { Register } from './register.js';
-import { matches, ServicesTable, sortServices, type Sort, type SortKey, type StateFilter } from './services-table.js';
+import { groupRows, matches, ServicesTable, sortServices, type Sort, type SortKey, type StateFilter } from './services-table.js';
 
 const FILTERS: Array<{ value: StateFilter; label: string }> = [
   { value: 'all', label: 'All states' }, { value: 'healthy', label: 'Healthy' }, { value: 'unhealthy', label: 'Unhealthy' },
@@ -39,7 +39,9 @@ export function App() {
 
   const all = useMemo(() => [...store.services.values()], [store.rev]);
   const needle = text.trim().toLowerCase();
-  const rows = useMemo(() => sortServices(all.filter((s: Service) => matches(s, needle, state)), sort), [all, needle, state, sort]);
+  const shown = useMemo(() => sortServices(all.filter((s: Service) => matches(s, needle, state)), sort), [all, needle, state, sort]);
+  // Instances of a replicated service come together, under a row of their service.
+  const rows = useMemo(() => groupRows(shown), [shown]);
   const onSort = (key: SortKey) => setSort((old) => ({ key, dir: old.key === key ? (old.dir === 1 ? -1 : 1) : key === 'name' || key === 'type' ? 1 : -1 }));
 
   return html`
@@ -59,9 +61,9 @@ export function App() {
             ${FILTERS.map((f) => html`<option value=${f.value}>${f.label}</option>`)}
           </select>
         </span>
-        <span class="shown" aria-live="polite">${rows.length === all.length ? `${all.length} services` : `${rows.length} of ${all.length} services`}</span>
+        <span class="shown" aria-live="polite">${shown.length === all.length ? `${all.length} services` : `${shown.length} of ${all.length} services`}</span>
       </div>
-      <${ServicesTable} rows=${rows} loaded=${store.loaded} sort=${sort} onSort=${onSort} history=${store.history}
+      <${ServicesTable} rows=${rows} rollouts=${store.rollouts} loaded=${store.loaded} sort=${sort} onSort=${onSort} history=${store.history}
         serverNow=${store.serverNow()} selected=${route.kind === 'service' ? route.id : null} />
     </main>
     ${route.kind === 'service' ? html`<${Detail} key=${route.id} id=${route.id} />` : null}

@@ -111,19 +111,23 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
   useEffect(() => { setConfirming(false); setError(null); }, [s.id]);
   useEffect(() => { if (confirming) confirmBtn.current?.focus(); }, [confirming]);
 
-  const run = async (cmd: 'start' | 'stop' | 'restart') => {
+  // An instance's buttons act on it; "rolling" restarts every instance of its service, one at a time.
+  const run = async (cmd: 'start' | 'stop' | 'restart' | 'rolling') => {
     if (busy) return;
     if (confirming) { setConfirming(false); stopBtn.current?.focus(); }
     setBusy(cmd);
     setError(null);
     try {
-      await api.put(`/api/services/${encodeURIComponent(s.id)}/${cmd}`);
+      await api.put(cmd === 'rolling'
+        ? `/api/services/${encodeURIComponent(s.replica!.service)}/restart?rolling=true`
+        : `/api/services/${encodeURIComponent(s.id)}/${cmd}`);
     } catch (e) {
-      setError(`${cmd} failed: ${(e as Error).message}`);
+      setError(`${cmd === 'rolling' ? 'rolling restart' : cmd} failed: ${(e as Error).message}`);
     } finally {
       setBusy(null);
     }
   };
+  const rollout = s.replica ? store.rollouts.get(s.replica.service) : undefined;
 
   if (!store.may('operate')) {
     return html`<div class="actions"><p class="note" data-field="read-only">The key "${store.principal?.name}" may only read (scopes: ${store.principal?.scopes.join(', ')}); start, stop and restart need operate.</p></div>`;
@@ -133,6 +137,10 @@ function Actions({ s, stopSignal }: { s: Service; stopSignal: string | undefined
     <button type="button" onClick=${() => run('start')} aria-disabled=${busy ? 'true' : undefined}>${busy === 'start' ? 'Starting…' : 'Start'}</button>
     <button type="button" ref=${stopBtn} onClick=${() => { if (!busy) setConfirming(true); }} aria-disabled=${busy ? 'true' : undefined} aria-expanded=${confirming}>${busy === 'stop' ? 'Stopping…' : 'Stop'}</button>
     <button type="button" onClick=${() => run('restart')} aria-disabled=${busy ? 'true' : undefined}>${busy === 'restart' ? 'Restarting…' : 'Restart'}</button>
+    ${s.replica ? html`<button type="button" data-action="rolling" onClick=${() => run('rolling')} aria-disabled=${busy ? 'true' : undefined}
+        title=${`Restart the ${s.replica.count} instances of ${s.replica.service} one at a time, each healthy before the next`}>
+        ${busy === 'rolling' ? 'Starting…' : `Rolling restart of ${s.replica.service}`}</button>` : null}
+    ${rollout ? html`<p class="note" data-field="rollout" role="status">${rollout}</p>` : null}
     ${confirming ? html`<div class="confirm" role="group" aria-label="Confirm stop">
       <span>Stop ${s.name}? It gets ${stopSignal ?? 'its stop signal'}, then SIGKILL if it does not exit in time.</span>
       <button type="button" class="danger" ref=${confirmBtn} onClick=${() => run('stop')}>Stop service</button>

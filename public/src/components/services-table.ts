@@ -58,8 +58,33 @@ export function sortServices(list: Service[], sort: Sort): Service[] {
   return keyed.map((k) => k.s);
 }
 
+/** A replicated service above its instances: a row of its own. */
+export interface GroupRow { group: string; type: string; instances: Service[] }
+export type TableRow = Service | GroupRow;
+const isGroup = (r: TableRow): r is GroupRow => 'group' in r && 'instances' in r;
+
+/**
+ * Sorted services with each replicated service's instances together, in index order, under a row
+ * of their service, placed where its first instance sorted.
+ */
+export function groupRows(sorted: Service[]): TableRow[] {
+  const members = new Map<string, Service[]>();
+  for (const s of sorted) if (s.replica) members.set(s.replica.service, [...(members.get(s.replica.service) ?? []), s]);
+  const out: TableRow[] = [];
+  for (const s of sorted) {
+    if (!s.replica) { out.push(s); continue; }
+    const list = members.get(s.replica.service);
+    if (!list) continue; // already placed
+    members.delete(s.replica.service);
+    out.push({ group: s.replica.service, type: s.type, instances: [...list].sort((a, b) => a.replica!.index - b.replica!.index) }, ...[...list].sort((a, b) => a.replica!.index - b.replica!.index));
+  }
+  return out;
+}
+
 interface TableProps {
-  rows: Service[];
+  rows: TableRow[];
+  /** Rolling restarts by service (store.rollouts). */
+  rollouts: Map<string, string>;
   loaded: boolean;
   sort: Sort;
   onSort: (key: SortKey) => void;
@@ -68,7 +93,7 @@ interface TableProps {
   selected: string | null;
 }
 
-export function ServicesTable({ rows, loaded, sort, onSort, history, serverNow, selected }: TableProps) {
+export function ServicesTable({ rows, rollouts, loaded, sort, onSort, history, serverNow, selected }: TableProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 900 });
 
@@ -101,12 +126,31 @@ export function ServicesTable({ rows, loaded, sort, onSort, history, serverNow, 
       </thead>
       <tbody>
         ${first > 0 ? html`<tr class="spacer" aria-hidden="true" style=${`height:${first * ROW_H}px`}><td colspan=${COLUMNS.length}></td></tr>` : null}
-        ${visible.map((s, i) => html`<${Row} key=${s.id} s=${s} index=${first + i} points=${history.get(s.id)} serverNow=${serverNow} selected=${selected === s.id} />`)}
+        ${visible.map((s, i) => (isGroup(s)
+    ? html`<${Group} key=${`group:${s.group}`} g=${s} index=${first + i} rollout=${rollouts.get(s.group)} />`
+    : html`<${Row} key=${s.id} s=${s} index=${first + i} points=${history.get(s.id)} serverNow=${serverNow} selected=${selected === s.id} />`))}
         ${last < rows.length ? html`<tr class="spacer" aria-hidden="true" style=${`height:${(rows.length - last) * ROW_H}px`}><td colspan=${COLUMNS.length}></td></tr>` : null}
         ${rows.length === 0 ? html`<tr class="empty"><td colspan=${COLUMNS.length}>${loaded ? 'No services match.' : 'Connecting to the orchestrator…'}</td></tr>` : null}
       </tbody>
     </table>
   </div>`;
+}
+
+/** A replicated service's row: how many of its instances run, are healthy and ready; its rolling restart. */
+function Group({ g, index, rollout }: { g: GroupRow; index: number; rollout: string | undefined }) {
+  const n = g.instances.length;
+  const count = (pred: (s: Service) => boolean) => `${g.instances.filter(pred).length}/${n}`;
+  const probed = g.instances.some((s) => s.health_check.endpoint);
+  return html`<tr class="group" data-group=${g.group} aria-rowindex=${index + 2}>
+    <td class="c-name"><strong>${g.group}</strong> <span class="sub">${n} replica${n === 1 ? '' : 's'}</span></td>
+    <td class="c-type">${g.type}</td>
+    <td class="c-state">${count((s) => s.state === 'running')} running${rollout ? html`<span class="note" data-field="rollout">${rollout}</span>` : null}</td>
+    <td class="c-health">${probed ? `${count((s) => s.health === 'healthy')} healthy` : '—'}</td>
+    <td class="c-ready">${count((s) => s.ready)}</td>
+    <td class="c-heartbeat"></td><td class="c-uptime"></td>
+    <td class="c-restarts num">${g.instances.reduce((r, s) => r + s.restarts, 0)}</td>
+    <td class="c-cpu"></td><td class="c-memory"></td><td class="c-pid"></td>
+  </tr>`;
 }
 
 interface RowProps { s: Service; index: number; points: UsagePoint[] | undefined; serverNow: number; selected: boolean }
