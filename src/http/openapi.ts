@@ -18,9 +18,12 @@ const agentErrors = {
 const withId = { '400': error('Invalid id or input'), '404': error('Unknown service'), ...common };
 const control = (verb: string) => ({
   put: {
-    summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a service (idempotent)`,
+    summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a service (idempotent): a replicated service's every instance, or one instance <id>#n`,
     operationId: `${verb}Service`,
-    parameters: [idParam],
+    parameters: [idParam, ...(verb === 'restart' ? [{
+      name: 'rolling', in: 'query', required: false, schema: { type: 'boolean' },
+      description: 'A replicated service: one instance at a time (rollout.max_parallel), each healthy for rollout.min_healthy_seconds before the next; 409 while one runs',
+    }] : [])],
     responses: { '202': { description: 'Accepted; the state right after the command', ...jsonBody(ref('Service')) }, ...withId, '503': error('Actor host restarting') },
   },
 });
@@ -91,6 +94,11 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 timeout_seconds: { type: ['number', 'null'] }, concurrency: { enum: ['forbid', 'replace'], description: 'allow is refused: one process per service' },
               },
             },
+            replicas: { type: 'integer', minimum: 0, description: 'Run as instances <id>#0 … <id>#N-1, each with REPLICA_INDEX and REPLICA_COUNT' },
+            port: { type: ['integer', 'null'], description: 'Instance n gets SERVICE_PORT = port + n' },
+            gpus: { type: ['object', 'null'], properties: { per_replica: { type: 'integer' }, devices: { oneOf: [{ const: 'auto' }, { type: 'array', items: { type: 'integer' } }] } } },
+            rollout: { type: 'object', properties: { max_parallel: { type: 'integer' }, min_healthy_seconds: { type: 'number' }, healthy_deadline_seconds: { type: 'number' } } },
+            image: { type: ['string', 'null'], description: 'For orchestrator export kubernetes only' },
           },
         },
         Service: {
@@ -107,7 +115,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
             progress: { type: ['number', 'null'] }, inflight: { type: ['integer', 'null'] }, status_text: { type: ['string', 'null'] },
             throttled_until: { type: ['string', 'null'], format: 'date-time' },
             next_run_at: { type: ['string', 'null'], format: 'date-time', description: 'A scheduled job: its next tick' },
+            replica: { type: ['object', 'null'], description: 'An instance of a replicated service', properties: { service: { type: 'string' }, index: { type: 'integer' }, count: { type: 'integer' } } },
+            port: { type: ['integer', 'null'] }, gpus: { type: ['array', 'null'], items: { type: 'integer' } },
             spec: ref('ServiceSpec'), events: { type: 'array', items: ref('Event') },
+            replicas: { type: 'integer', description: 'GET of a replicated service: instances wanted' },
+            instances: { type: 'array', items: ref('Service'), description: 'GET of a replicated service: each instance' },
+            rollout: { type: ['object', 'null'], description: 'GET of a replicated service: its latest rolling restart (state running | finished | halted, done, current, failed)' },
           },
         },
         Run: {

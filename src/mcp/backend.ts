@@ -57,7 +57,8 @@ export interface Backend {
   latestEvents(limit: number, service?: string): Promise<EventPage>;
   status(): Promise<FleetStatus>;
   /** `actor` names who asked (the API key's name), recorded with the change. */
-  command(id: string, command: Command, actor: string): Promise<PresentedService>;
+  /** `rolling`: a restart of a replicated service, one instance at a time. */
+  command(id: string, command: Command, actor: string, rolling?: boolean): Promise<PresentedService>;
   reload(actor: string): Promise<Record<string, unknown>>;
   register(input: Record<string, unknown>, actor: string): Promise<ServiceDetail & { created: boolean }>;
   update(id: string, changes: Record<string, unknown>, actor: string): Promise<ServiceDetail & { restarted: boolean }>;

@@ -11,7 +11,11 @@ const DETAIL_EVENTS = 10;
 export function localBackend(o: HttpPorts): Backend {
   const detail = (id: string): ServiceDetail => {
     const entry = o.fleet.get(id);
-    return { ...presentService(entry), spec: presentSpec(entry.spec), events: o.events.latest(id, DETAIL_EVENTS).reverse().map(presentEvent) };
+    const group = o.fleet.isGroup(id);
+    return {
+      ...presentService(entry), spec: presentSpec(entry.spec), events: o.events.latest(id, DETAIL_EVENTS, group).reverse().map(presentEvent),
+      ...(group ? { instances: o.fleet.group(id).instances.map(presentService), rollout: o.fleet.rollout(id) } : {}),
+    };
   };
   const page = (events: ReturnType<HttpPorts['events']['after']>): EventPage => ({ events: events.map(presentEvent), last_seq: o.events.lastSeq() });
 
@@ -30,12 +34,12 @@ export function localBackend(o: HttpPorts): Backend {
     },
     eventsAfter: async (since, limit, service) => {
       if (service && !o.fleet.has(service)) throw notFound(`service "${service}"`);
-      return page(o.events.after(since, limit, service));
+      return page(o.events.after(since, limit, service, !!service && o.fleet.isGroup(service)));
     },
     latestEvents: async (limit, service) => {
       if (service) {
         if (!o.fleet.has(service)) throw notFound(`service "${service}"`);
-        return page(o.events.latest(service, limit).reverse());
+        return page(o.events.latest(service, limit, o.fleet.isGroup(service)).reverse());
       }
       return page(o.events.after(Math.max(0, o.events.lastSeq() - limit), limit));
     },
@@ -44,7 +48,13 @@ export function localBackend(o: HttpPorts): Backend {
       const hostUp = o.status.hostReady();
       return { status: !hostUp ? 'unavailable' : problems.length ? 'degraded' : 'ok', services: o.fleet.summary(), problems };
     },
-    command: async (id, command, actor) => presentService(await o.fleet.command(id, command, `${command} requested over MCP`, actor)),
+    command: async (id, command, actor, rolling) => {
+      if (!o.fleet.isGroup(id)) return presentService(await o.fleet.command(id, command, `${command} requested over MCP`, actor));
+      // A replicated service: every instance, or (restart, rolling) one at a time.
+      if (command === 'restart' && rolling) o.fleet.rollingRestart(id, actor);
+      else await o.fleet.commandGroup(id, command, `${command} requested over MCP`, actor);
+      return presentService(o.fleet.get(id));
+    },
     reload: async (actor) => {
       const r = await o.fleet.reload(actor);
       return { ...r, problems: r.problems.map(formatProblem) };

@@ -34,7 +34,7 @@ export function restBackend(client: Client): Backend {
       return { status: h.status, services: h.services, problems: h.problems };
     },
     // The orchestrator records the key's own name as the actor: nothing to send for it.
-    command: (id, command) => client.json<PresentedService>('PUT', `/api/services/${enc(id)}/${command}`),
+    command: (id, command, _actor, rolling) => client.json<PresentedService>('PUT', `/api/services/${enc(id)}/${command}`, rolling ? { query: { rolling: 'true' } } : {}),
     reload: () => client.json<Record<string, unknown>>('POST', '/api/reload'),
     register: async (input) => {
       const answer = await client.raw('POST', '/api/services', { body: input });

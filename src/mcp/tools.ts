@@ -207,11 +207,13 @@ export function tools(spec: ReturnType<typeof serviceSchema>): Tool[] {
       description: {
         start: 'Start a stopped or failed service. Answers at once with the new state (usually starting); check with get_service that it becomes running and healthy.',
         stop: 'Stop a service: its stop signal to the whole process group, then SIGKILL after its stop timeout. It stays stopped (also across orchestrator restarts) until started.',
-        restart: 'Restart a service (stop, then start). Answers at once; check with get_service that it comes back running and healthy.',
+        restart: 'Restart a service (stop, then start). Answers at once; check with get_service that it comes back running and healthy. A replicated service restarts every instance; rolling: true restarts them one at a time, each healthy before the next (get_service shows the rollout).',
       }[command],
       scope: 'operate',
-      input: v.strictObject({ id: id() }),
-      run: async (b: Backend, a: { id: string }, who: Principal) => row(await b.command(a.id, command, who.name)),
+      input: command === 'restart'
+        ? v.strictObject({ id: id(), rolling: v.optional(v.pipe(v.boolean(), v.description('A replicated service: one instance at a time'))) })
+        : v.strictObject({ id: id() }),
+      run: async (b: Backend, a: { id: string; rolling?: boolean }, who: Principal) => row(await b.command(a.id, command, who.name, a.rolling)),
     })),
     tool({
       name: 'reload_config',
