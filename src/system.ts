@@ -27,6 +27,7 @@ import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
 import { currentSecretValues, maskLine } from './os/secrets.js';
+import { GpuSampler } from './os/gpu.js';
 import { LogDiskGuard } from './os/log-disk.js';
 import { OutputNotices } from './os/output.js';
 import { Registry } from './store/index.js';
@@ -183,6 +184,13 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
   });
   const theJobs = jobs;
   views.nextRun = (id) => theJobs.nextRunAt(id);
+  const gpu = new GpuSampler({
+    intervalMs: config.monitoring.sample_interval * 1000,
+    runs: () => [...kernel.liveRuns()].filter(([id]) => catalog.get(id)?.gpus).map(([id, { run }]) => ({ id, run })),
+    changed: (id) => views.touch(id),
+    log: logger.child({ component: 'gpu' }),
+  });
+  views.gpuMemory = (id) => gpu.memory(id);
 
   /**
    * A new actor host adopts live runs as running; for a group whose leader is already gone (it
@@ -251,6 +259,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
       }
     }
     theJobs.start();
+    gpu.start();
     logger.info({ services: specs.length, adopted: adopted.length, vanished: vanished.length, orphans: orphans.length }, 'orchestrator started');
   };
 
@@ -258,6 +267,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     masksLoaded();
     const reason = opts.reason ?? 'orchestrator shutting down';
     theJobs.stop();
+    gpu.stop();
     theFleet.close();
     if (!opts.keepServices && running) {
       try {

@@ -58,6 +58,8 @@ export interface PresentedService {
   port: number | null;
   /** The GPUs it was given (its CUDA_VISIBLE_DEVICES); null without `gpus`. */
   gpus: number[] | null;
+  /** GPU memory its processes use, as nvidia-smi last reported; null when not measured (no gpus, no nvidia-smi). */
+  gpu_memory_bytes: number | null;
 }
 
 /** A rolling restart (PUT /api/services/{id}/restart?rolling=true), as GET /api/services/{id} shows it. */

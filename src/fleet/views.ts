@@ -16,6 +16,8 @@ export interface ServiceEntry {
   view: ServiceView;
   /** A scheduled job's next tick (wall-clock ms); null or absent for any other service. */
   nextRunAt?: number | null;
+  /** GPU memory its processes use (os/gpu.ts); null or absent when none was measured. */
+  gpuMemoryBytes?: number | null;
 }
 
 export interface FleetSummary {
@@ -35,6 +37,8 @@ export class Views extends EventEmitter<ViewEvents> {
 
   /** Where a job's next tick comes from (fleet/jobs.ts; set once at wiring). */
   nextRun: (id: string) => number | null = () => null;
+  /** Where a service's GPU memory comes from (os/gpu.ts; set once at wiring). */
+  gpuMemory: (id: string) => number | null = () => null;
 
   constructor(private readonly catalog: Catalog) {
     super();
@@ -74,7 +78,7 @@ export class Views extends EventEmitter<ViewEvents> {
     const out: ServiceEntry[] = [];
     for (const spec of this.catalog.all()) {
       const view = this.latest.get(spec.id);
-      if (view) out.push({ spec, view, nextRunAt: this.nextRun(spec.id) });
+      if (view) out.push({ spec, view, nextRunAt: this.nextRun(spec.id), gpuMemoryBytes: this.gpuMemory(spec.id) });
     }
     return out;
   }
@@ -83,7 +87,7 @@ export class Views extends EventEmitter<ViewEvents> {
     const spec = this.catalog.get(id);
     const view = this.latest.get(id);
     if (!spec || !view) throw notFound(`service "${id}"`);
-    return { spec, view, nextRunAt: this.nextRun(id) };
+    return { spec, view, nextRunAt: this.nextRun(id), gpuMemoryBytes: this.gpuMemory(id) };
   }
 
   has(id: string): boolean {

@@ -117,6 +117,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
             next_run_at: { type: ['string', 'null'], format: 'date-time', description: 'A scheduled job: its next tick' },
             replica: { type: ['object', 'null'], description: 'An instance of a replicated service', properties: { service: { type: 'string' }, index: { type: 'integer' }, count: { type: 'integer' } } },
             port: { type: ['integer', 'null'] }, gpus: { type: ['array', 'null'], items: { type: 'integer' } },
+            gpu_memory_bytes: { type: ['integer', 'null'], description: 'GPU memory of its processes (nvidia-smi); null when not measured' },
             spec: ref('ServiceSpec'), events: { type: 'array', items: ref('Event') },
             replicas: { type: 'integer', description: 'GET of a replicated service: instances wanted' },
             instances: { type: 'array', items: ref('Service'), description: 'GET of a replicated service: each instance' },

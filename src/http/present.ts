@@ -12,7 +12,7 @@ import type { RunRow } from '../store/runs.js';
 
 const iso = (bootMs: number | null | undefined) => (bootMs === null || bootMs === undefined ? null : new Date(bootToWall(bootMs)).toISOString());
 
-export function presentService({ spec, view, nextRunAt }: ServiceEntry): PresentedService {
+export function presentService({ spec, view, nextRunAt, gpuMemoryBytes }: ServiceEntry): PresentedService {
   const nextRun = nextRunAt === null || nextRunAt === undefined ? null : new Date(nextRunAt).toISOString();
   return {
     id: spec.id,
@@ -59,6 +59,7 @@ export function presentService({ spec, view, nextRunAt }: ServiceEntry): Present
     replica: spec.replica ? { service: spec.replica.service, index: spec.replica.index, count: spec.replica.count } : null,
     port: spec.port === null ? null : Number(spec.environment.SERVICE_PORT ?? spec.port),
     gpus: spec.gpus ? (spec.environment.CUDA_VISIBLE_DEVICES ?? '').split(',').filter(Boolean).map(Number) : null,
+    gpu_memory_bytes: gpuMemoryBytes ?? null,
   };
 }
 

@@ -96,7 +96,13 @@ t.test('scale 3 → 5 → 2 over the API: the instances that stay are not touche
 
 t.test('a fake nvidia-smi lists 2 GPUs: 4 instances alternate CUDA_VISIBLE_DEVICES 0,1,0,1', async (t) => {
   const bin = mkdtempSync(join(tmpdir(), 'orch-gpu-'));
-  writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\necho "GPU 0: NVIDIA Fake (UUID: GPU-0)"\necho "GPU 1: NVIDIA Fake (UUID: GPU-1)"\n');
+  // -L lists two GPUs; --query-compute-apps says every replica.mjs process uses 512 MiB.
+  writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh
+if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA Fake (UUID: GPU-0)"; echo "GPU 1: NVIDIA Fake (UUID: GPU-1)"; exit 0; fi
+for d in /proc/[0-9]*; do
+  if tr '\\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q 'replica[.]mjs'; then echo "\${d#/proc/}, 512"; fi
+done
+`);
   chmodSync(join(bin, 'nvidia-smi'), 0o755);
   const path = process.env.PATH;
   process.env.PATH = `${bin}:${path}`;
@@ -107,6 +113,10 @@ t.test('a fake nvidia-smi lists 2 GPUs: 4 instances alternate CUDA_VISIBLE_DEVIC
   t.same(ids(4).map((id) => environOf(h.view(id).pid!).CUDA_VISIBLE_DEVICES), ['0', '1', '0', '1'], 'each process got its device');
   const list = await api<{ services: Array<{ gpus: number[] }> }>(h, 'GET', '/api/services');
   t.same(list.body.services.map((s) => s.gpus), [[0], [1], [0], [1]], 'and the view shows it');
+  // GPU memory per instance, sampled through nvidia-smi every sample interval.
+  await h.waitFor(() => ids(4).every((id) => h.o.fleet.list().find((e) => e.spec.id === id)?.gpuMemoryBytes === 512 * 1024 * 1024), 'GPU memory sampled');
+  const sampled = await api<{ services: Array<{ gpu_memory_bytes: number | null }> }>(h, 'GET', '/api/services');
+  t.same(sampled.body.services.map((s) => s.gpu_memory_bytes), ids(4).map(() => 512 * 1024 * 1024), 'each instance shows the GPU memory of its processes');
 });
 
 t.test('no nvidia-smi: devices auto gives no GPUs, and that is not an error', async (t) => {
@@ -119,4 +129,5 @@ t.test('no nvidia-smi: devices auto gives no GPUs, and that is not an error', as
   await h.waitFor(() => healthyIds(h, ids(2)), '2 healthy instances');
   t.same(ids(2).map((id) => environOf(h.view(id).pid!).CUDA_VISIBLE_DEVICES), ['', ''], 'CUDA_VISIBLE_DEVICES is empty: no GPU');
   t.same(h.o.fleet.problems, [], 'no configuration problem');
+  t.same(h.o.fleet.list().map((e) => e.gpuMemoryBytes), [null, null], 'no GPU memory measured, and no error');
 });
