@@ -84,7 +84,8 @@ export function probes(spec: UnitSpec, r: Recorder): Obj {
 export interface ContainerNames { name: string; env: string; secrets: string; envFile: (i: number) => string }
 
 export function container(spec: UnitSpec, image: string, names: ContainerNames, r: Recorder): { container: Obj; envData: Record<string, string>; grace: number } {
-  const c: Obj = { name: names.name, image, command: splitCommandLine(spec.executable!) };
+  // Kubernetes expands $(VAR) in command; $$ keeps a literal one.
+  const c: Obj = { name: names.name, image, command: splitCommandLine(spec.executable!).map((w) => w.replace(/\$\(/g, '$$$$(')) };
   r.exact('executable', 'command (as written: the image must have the program, and replaces its ENTRYPOINT)');
   r.drop('working_dir', `a host folder (${spec.working_dir}); the image's WORKDIR applies`);
 

@@ -53,12 +53,13 @@ export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>,
   r.exact('working_dir', 'WorkingDirectory=');
 
   // Environment: what every instance shares in the unit; what differs in each instance's drop-in.
-  const shared = Object.keys(first.environment).filter((k) => instances.every((u) => u.environment[k] === first.environment[k]));
+  const perInstance = new Set(replicated ? ['REPLICA_INDEX', 'REPLICA_COUNT'] : []);
+  const shared = Object.keys(first.environment).filter((k) => !perInstance.has(k) && instances.every((u) => u.environment[k] === first.environment[k]));
   for (const k of shared.sort()) service.push(['Environment', envAssignment(k, first.environment[k]!)]);
   if (replicated) service.push(['Environment', 'REPLICA_INDEX=%i'], ['Environment', `REPLICA_COUNT=${spec.replicas}`]);
   if (Object.keys(spec.environment).length) r.exact('environment', 'Environment=');
   instances.forEach((u, n) => {
-    const own = Object.keys(u.environment).filter((k) => !shared.includes(k) && k !== 'REPLICA_INDEX' && k !== 'REPLICA_COUNT').sort();
+    const own = Object.keys(u.environment).filter((k) => !shared.includes(k) && !perInstance.has(k)).sort();
     if (!replicated || own.length === 0) return;
     const file = `${spec.id}@${n}.service.d/instance.conf`;
     files[file] = renderUnit({ header: headerLines(file, source), sections: [['Service', own.map((k) => ['Environment', envAssignment(k, u.environment[k]!)])]] });
@@ -106,7 +107,7 @@ export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>,
   } else if (spec.heartbeat) {
     r.drop('heartbeat', 'action alert (mark stalled, do not restart) has no systemd equivalent: WatchdogSec= always restarts');
   }
-  if (spec.health_endpoint || spec.health.readiness_endpoint) r.drop('health', 'systemd does not probe HTTP endpoints: no liveness or readiness checks (use heartbeat → WatchdogSec= for liveness)');
+  if (spec.health_endpoint || spec.health.readiness_endpoint) r.drop('health_endpoint, health', 'systemd does not probe HTTP endpoints: no liveness or readiness checks (use heartbeat → WatchdogSec= for liveness)');
   if (spec.drain.timeout_seconds > 0) r.drop('drain', 'systemd sends the stop signal at once: no not-ready phase and no wait for in-flight work (only TimeoutStopSec=)');
 
   // Order and dependencies.
