@@ -45,6 +45,7 @@ export function exportFleet(specs: ServiceSpec[], ctx: ExportContext, opts: Expo
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       report.refused = e.message;
+      if (e.skip) report.skipped = true;
       report.mappings.length = 0;
     }
   }

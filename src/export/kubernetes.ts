@@ -10,7 +10,7 @@ import type { ServiceSpec } from '../config/schema.js';
 import { unitsOf } from '../fleet/replicas.js';
 import { CronUnsupported, fiveFields, intervalCron } from './cron.js';
 import { container, endpoint, portsOf, type Obj } from './k8s-container.js';
-import { commonDrops, headerLines, Refusal, sourceOf, type ExportContext, type ExportOptions, type Recorder } from './model.js';
+import { commonDrops, EXTERNAL, headerLines, Refusal, sourceOf, type ExportContext, type ExportOptions, type Recorder } from './model.js';
 
 /** The image of the init container that waits for a dependency. */
 export const WAIT_IMAGE = 'busybox:1.36';
@@ -29,7 +29,7 @@ export function objectName(spec: ServiceSpec): string {
 }
 
 export function kubernetesService(spec: ServiceSpec, all: Map<string, ServiceSpec>, ctx: ExportContext, opts: ExportOptions, r: Recorder): Record<string, string> {
-  if (spec.external) throw new Refusal('an external service registers itself and is not started by the orchestrator: there is nothing to run');
+  if (spec.external) throw new Refusal(EXTERNAL, true);
   const image = spec.image ?? opts.image;
   if (!image) throw new Refusal('no image: a pod runs a container image; add `image:` to the service file or pass --image');
   const name = objectName(spec);

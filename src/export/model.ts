@@ -29,6 +29,8 @@ export interface ServiceReport {
   mappings: Mapping[];
   /** Set when nothing was generated for the service, saying why. */
   refused?: string;
+  /** Refused by its nature, not by a problem (an external service): no error. */
+  skipped?: boolean;
 }
 
 export interface ExportOptions {
@@ -75,7 +77,11 @@ export class Recorder {
 }
 
 /** Thrown by an exporter for a service it cannot express; the export goes on with the others. */
-export class Refusal extends Error {}
+export class Refusal extends Error {
+  constructor(message: string, readonly skip = false) { super(message); }
+}
+
+export const EXTERNAL = 'an external service registers itself and is not started by the orchestrator: there is nothing to run';
 
 /** "1.5" → 1.5 s as systemd writes a time span; whole seconds stay whole. */
 export function seconds(n: number): string {

@@ -21,13 +21,14 @@ export function renderReport(result: ExportResult, source: string): string {
   for (const s of result.services) {
     lines.push('', `## ${s.id}`, '', `Source: ${s.source}`);
     if (s.refused) {
-      lines.push('', `**Refused:** ${s.refused}`);
+      lines.push('', `**${s.skipped ? 'Skipped' : 'Refused'}:** ${s.refused}`);
       continue;
     }
     lines.push(`Files: ${s.files.join(', ')}`, '', '| key | outcome | how / why |', '|---|---|---|');
     for (const m of sortedMappings(s.mappings)) lines.push(`| ${cell(m.key)} | ${m.outcome} | ${cell(m.detail)} |`);
   }
-  const refused = result.services.filter((s) => s.refused).length;
-  lines.push('', `${result.services.length - refused} service(s) exported, ${refused} refused, ${Object.keys(result.files).length} file(s).`);
+  const refused = result.services.filter((s) => s.refused && !s.skipped).length;
+  const skipped = result.services.filter((s) => s.skipped).length;
+  lines.push('', `${result.services.length - refused - skipped} service(s) exported, ${refused} refused, ${skipped} skipped, ${Object.keys(result.files).length} file(s).`);
   return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import type { ServiceSpec } from '../config/schema.js';
 import { unitsOf } from '../fleet/replicas.js';
 import { CronUnsupported, onCalendar } from './cron.js';
 import {
-  backoffDelays, commonDrops, headerLines, Refusal, seconds, sourceOf,
+  backoffDelays, commonDrops, EXTERNAL, headerLines, Refusal, seconds, sourceOf,
   type ExportContext, type ExportOptions, type Recorder,
 } from './model.js';
 import { envAssignment, execWord, noSpec, renderUnit, resolveCommand, whichOnPath, type Section } from './unitfile.js';
@@ -23,7 +23,7 @@ const RESTART = { permanent: 'always', transient: 'on-failure', temporary: 'no' 
 const unitOf = (spec: ServiceSpec) => (spec.replicas === undefined ? `${spec.id}.service` : `${spec.id}.target`);
 
 export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>, ctx: ExportContext, opts: ExportOptions, r: Recorder): Record<string, string> {
-  if (spec.external) throw new Refusal('an external service registers itself and is not started by the orchestrator: there is nothing to run');
+  if (spec.external) throw new Refusal(EXTERNAL, true);
   const source = sourceOf(spec, ctx.baseDir);
   const replicated = spec.replicas !== undefined;
   const job = spec.schedule !== null;

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Job } from 'kubernetes-models/batch/v1/Job';
@@ -24,13 +25,7 @@ export const EXAMPLE_CONFIG = join(REPO, 'config/orchestrator.yaml');
 export const EXPECTED = join(REPO, 'test/fixtures/export/expected');
 const UPDATE = process.env.UPDATE_SNAPSHOTS === '1';
 
-interface T {
-  equal(a: unknown, b: unknown, msg?: string): void;
-  same(a: unknown, b: unknown, msg?: string): void;
-  ok(a: unknown, msg?: string): void;
-  teardown(fn: () => unknown): void;
-  comment(...args: unknown[]): void;
-}
+type T = Test;
 
 /** Where the repo is checked out is not part of the output under test. */
 export const normalise = (text: string) => text.split(REPO).join('/REPO');

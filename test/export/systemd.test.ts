@@ -49,6 +49,7 @@ t.test('the report lists every key of the test fleet that is approximated or dro
     'dropped drain', 'dropped throttle', 'dropped schedule.catch_up',
   ], 'poller');
   t.equal(result.services.find((s) => s.id === 'remote')!.refused, 'an external service registers itself and is not started by the orchestrator: there is nothing to run');
+  t.ok(result.services.find((s) => s.id === 'remote')!.skipped, 'skipped, not an error');
 });
 
 t.test('--systemd-version 254: RestartSteps= and RestartMaxDelaySec= carry the backoff curve', async (t) => {

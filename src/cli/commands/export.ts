@@ -14,11 +14,12 @@ export const REPORT_FILE = 'EXPORT-REPORT.md';
 
 const exportCommand: Command = {
   name: 'export',
-  usage: 'export systemd|kubernetes [--out DIR] [--config FILE] [--image IMG] [--self] [--systemd-version N] [IDS...]',
+  usage: 'export systemd|kubernetes [--out DIR] [--image IMG] [--self] [IDS...]',
   summary: 'write the services as systemd units or Kubernetes manifests, with a report of what does not map',
   details: `Reads --config (default config/orchestrator.yaml) and its services folder as \`serve\` does; no
 orchestrator needs to run. IDS: only these services (default: all).
 
+  --config FILE          the orchestrator's config file (default config/orchestrator.yaml)
   --out DIR              write the files and ${REPORT_FILE} there (folders are created)
                          without it nothing is written: the report and the file names are printed
   --json                 print {"files": {name: content}, "report": markdown} instead (with or without --out)
@@ -30,7 +31,7 @@ orchestrator needs to run. IDS: only these services (default: all).
 The report (printed, and ${REPORT_FILE} with --out) lists per service what mapped exactly, what
 approximately (how) and what was dropped (why). Same input, same bytes: no time stamps.
 
-exit codes: 0 ok, 1 a service was refused (the others are still exported), 2 usage or a
+exit codes: 0 ok (external services are skipped), 1 a service was refused (the others are still exported), 2 usage or a
 configuration problem, 5 no such service among IDS
 `,
   flags: withCommon({ out: { value: true, aliases: ['-o'] }, image: { value: true }, self: {}, 'systemd-version': { value: true } }),
@@ -72,7 +73,7 @@ configuration problem, 5 no such service among IDS
       if (out) ctx.out(`\nwrote ${Object.keys(result.files).length} file(s) and ${REPORT_FILE} to ${out}\n`);
       else ctx.out(`\n${Object.keys(result.files).length} file(s) not written (no --out DIR): ${Object.keys(result.files).join(', ')}\n`);
     }
-    const refused = result.services.filter((s) => s.refused);
+    const refused = result.services.filter((s) => s.refused && !s.skipped);
     for (const s of refused) ctx.note(`orchestrator export: ${s.id} refused: ${s.refused}`);
     return refused.length ? EXIT.refused : EXIT.ok;
   },
