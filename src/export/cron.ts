@@ -6,7 +6,9 @@
  * Croner's L, W and # have no counterpart and throw CronUnsupported.
  */
 
-export class CronUnsupported extends Error {}
+export class CronUnsupported extends Error {
+  override name = 'CronUnsupported';
+}
 
 const NICKNAMES: Record<string, string> = {
   '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *',

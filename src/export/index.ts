@@ -11,7 +11,7 @@ import type { OrchestratorConfig, ServiceSpec } from '../config/schema.js';
 import { kubernetesService, objectName } from './kubernetes.js';
 import { Recorder, Refusal, headerLines, seconds, sourceOf, type ExportContext, type ExportOptions, type ExportResult, type ServiceReport } from './model.js';
 import { DEFAULT_SYSTEMD_VERSION, systemdService } from './systemd.js';
-import { execWord, noSpec, renderUnit, whichOnPath } from './unitfile.js';
+import { execWord, noSpec, renderUnit } from './unitfile.js';
 
 export { renderReport } from './report.js';
 export { TARGETS, type ExportOptions, type ExportResult, type Target } from './model.js';
@@ -58,7 +58,7 @@ export function exportFleet(specs: ServiceSpec[], ctx: ExportContext, opts: Expo
       notes.push('orchestrator.service runs the orchestrator itself, with KillMode=process: its crash or restart leaves the services running, and the next start adopts them. Install either it or the service units for the same services, never both. Its own stop (systemctl stop) stops the services first; add --keep-services to ExecStart to keep them running instead.');
     }
   } else {
-    notes.push('Validated against the Kubernetes API schemas of a current release (apps/v1, batch/v1, v1). Secrets and env-file ConfigMaps are referenced, not generated: each service\'s table says how to create them.');
+    notes.push('Objects of apps/v1, batch/v1 and v1 for Kubernetes 1.30 or later (the preStop sleep action). Secrets and env-file ConfigMaps are referenced, not generated: each service\'s table says how to create them.');
   }
   const sorted: Record<string, string> = {};
   for (const k of Object.keys(files).sort()) sorted[k] = files[k]!;
@@ -115,4 +115,3 @@ export function contextOf(config: OrchestratorConfig): ExportContext {
   return { configFile: config.file, baseDir: config.baseDir, supervision: config.supervision };
 }
 
-export { whichOnPath };
