@@ -16,6 +16,10 @@ import { execWord, noSpec, renderUnit } from './unitfile.js';
 export { renderReport } from './report.js';
 export { TARGETS, type ExportOptions, type ExportResult, type Target } from './model.js';
 
+/** What a service loses outside the orchestrator, whatever the target. */
+const ENVIRONMENT_NOTE = (what: string, whose: string) =>
+  `The environment of ${what} is ${whose}, not the orchestrator's: the variables a service inherits here are not there, nor ORCHESTRATOR_URL, ORCHESTRATOR_SERVICE_ID and ORCHESTRATOR_TOKEN — the SDK's heartbeat, throttle, drain and readiness calls have no orchestrator to reach.`;
+
 export class UnknownServices extends Error {
   constructor(readonly ids: string[]) { super(`no such service: ${ids.join(', ')}`); }
 }
@@ -52,12 +56,14 @@ export function exportFleet(specs: ServiceSpec[], ctx: ExportContext, opts: Expo
   const notes: string[] = [];
   if (opts.target === 'systemd') {
     const version = opts.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
+    notes.push(ENVIRONMENT_NOTE('a unit', 'systemd\'s (its own PATH; User= and the like are not set: units run as root)'));
     notes.push(`Units for systemd ${version} or later.${version < 254 ? ' RestartSteps=/RestartMaxDelaySec= (our doubling backoff) need 254: pass --systemd-version 254 if every host has it.' : ''}`);
     if (opts.self) {
       files['orchestrator.service'] = selfUnit(specs, ctx);
       notes.push('orchestrator.service runs the orchestrator itself, with KillMode=process: its crash or restart leaves the services running, and the next start adopts them. Install either it or the service units for the same services, never both. Its own stop (systemctl stop) stops the services first; add --keep-services to ExecStart to keep them running instead.');
     }
   } else {
+    notes.push(ENVIRONMENT_NOTE('a pod', 'the image\'s'));
     notes.push('Objects of apps/v1, batch/v1 and v1 for Kubernetes 1.30 or later (the preStop sleep action). Secrets and env-file ConfigMaps are referenced, not generated: each service\'s table says how to create them.');
   }
   const sorted: Record<string, string> = {};

@@ -65,7 +65,7 @@ export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>,
     files[file] = renderUnit({ header: headerLines(file, source), sections: [['Service', own.map((k) => ['Environment', envAssignment(k, u.environment[k]!)])]] });
   });
   for (const f of spec.env_file) service.push(['EnvironmentFile', noSpec(f)]);
-  if (spec.env_file.length) r.approx('env_file', 'EnvironmentFile= (systemd reads KEY=value lines with quotes and # comments itself; dotenv extras such as "export KEY=" are not understood; a missing file fails the start, as here)');
+  if (spec.env_file.length) r.approx('env_file', 'EnvironmentFile= (systemd reads KEY=value lines with quotes and # comments itself; dotenv extras such as "export KEY=" are not understood; a missing file fails the start, as here). Its variables override Environment= in systemd, where `environment` wins here');
   for (const [key, src] of Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b))) {
     if (src.file !== undefined) {
       service.push(['LoadCredential', `${key}:${noSpec(src.file)}`]);
@@ -111,8 +111,13 @@ export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>,
   if (spec.drain.timeout_seconds > 0) r.drop('drain', 'systemd sends the stop signal at once: no not-ready phase and no wait for in-flight work (only TimeoutStopSec=)');
 
   // Order and dependencies.
-  if (spec.depends_on.length) {
-    const deps = spec.depends_on.map((d) => unitOf(all.get(d) ?? ({ id: d } as ServiceSpec)));
+  const deps: string[] = [];
+  for (const id of spec.depends_on) {
+    const dep = all.get(id);
+    if (dep && !dep.external && !dep.schedule) deps.push(unitOf(dep));
+    else r.drop('depends_on', `${id}: ${dep?.schedule ? 'a job (Requires= would run it whenever this unit starts)' : 'an external service (no unit)'}; no ordering`);
+  }
+  if (deps.length) {
     unit.push(['Requires', deps.join(' ')], ['After', deps.join(' ')]);
     r.approx('depends_on', `Requires= and After= ${deps.join(' ')}: systemd waits for the dependency to be started, not healthy or ready`);
   }
