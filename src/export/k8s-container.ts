@@ -8,7 +8,12 @@ import { splitCommandLine } from '../config/argv.js';
 import type { UnitSpec } from '../fleet/replicas.js';
 import type { Recorder } from './model.js';
 
-export type Obj = Record<string, unknown>;
+// Types only (erased at build): the compiler checks every field name and value against the API.
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvFromSource } from 'kubernetes-models/v1/EnvFromSource';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+
+type Probes = Pick<IContainer, 'livenessProbe' | 'readinessProbe' | 'startupProbe'>;
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]']);
 /** How long preStop waits for the pod to leave its Service's endpoints (the not-ready part of a drain). */
@@ -39,7 +44,7 @@ export function portsOf(spec: UnitSpec): number[] {
 /** Whole seconds (Kubernetes counts in int32 seconds), and whether rounding changed the value. */
 const whole = (n: number, min = 1) => Math.max(min, Math.ceil(n));
 
-function probe(e: Endpoint, spec: ServiceSpec, extra: Obj): Obj {
+function probe(e: Endpoint, spec: ServiceSpec, extra: Pick<IProbe, 'failureThreshold' | 'successThreshold'>): IProbe {
   return {
     httpGet: { path: e.path, port: e.port, scheme: e.scheme },
     initialDelaySeconds: whole(spec.health.initial_delay_seconds, 0),
@@ -49,11 +54,11 @@ function probe(e: Endpoint, spec: ServiceSpec, extra: Obj): Obj {
   };
 }
 
-export function probes(spec: UnitSpec, r: Recorder): Obj {
+export function probes(spec: UnitSpec, r: Recorder): Probes {
   const h = spec.health;
   const live = endpoint(spec.health_endpoint);
   const ready = endpoint(h.readiness_endpoint) ?? live;
-  const out: Obj = {};
+  const out: Probes = {};
   const rounded = [h.interval_seconds, h.timeout_seconds, h.initial_delay_seconds].some((n) => !Number.isInteger(n));
   for (const [key, e] of [['health_endpoint', live], ['health.readiness_endpoint', endpoint(h.readiness_endpoint)]] as const) {
     if (e && !LOCAL_HOSTS.has(e.host)) r.approx(key, `the probe goes to the pod's own address, not to ${e.host}`);
@@ -83,9 +88,9 @@ export function probes(spec: UnitSpec, r: Recorder): Obj {
 
 export interface ContainerNames { name: string; env: string; secrets: string; envFile: (i: number) => string }
 
-export function container(spec: UnitSpec, image: string, names: ContainerNames, r: Recorder): { container: Obj; envData: Record<string, string>; grace: number } {
+export function container(spec: UnitSpec, image: string, names: ContainerNames, r: Recorder): { container: IContainer; envData: Record<string, string>; grace: number } {
   // Kubernetes expands $(VAR) in command; $$ keeps a literal one.
-  const c: Obj = { name: names.name, image, command: splitCommandLine(spec.executable!).map((w) => w.replace(/\$\(/g, '$$$$(')) };
+  const c: IContainer = { name: names.name, image, command: splitCommandLine(spec.executable!).map((w) => w.replace(/\$\(/g, '$$$$(')) };
   r.exact('executable', 'command (as written: the image must have the program, and replaces its ENTRYPOINT)');
   r.drop('working_dir', `a host folder (${spec.working_dir}); the image's WORKDIR applies`);
 
@@ -95,7 +100,7 @@ export function container(spec: UnitSpec, image: string, names: ContainerNames, 
   delete envData.REPLICA_INDEX;
   delete envData.CUDA_VISIBLE_DEVICES; // the GPU device plugin sets the devices of each pod
   if (spec.replicas !== undefined) envData.REPLICA_COUNT = String(spec.replicas);
-  const envFrom: Obj[] = spec.env_file.map((_f, i) => ({ configMapRef: { name: names.envFile(i) } }));
+  const envFrom: IEnvFromSource[] = spec.env_file.map((_f, i) => ({ configMapRef: { name: names.envFile(i) } }));
   if (spec.env_file.length) r.approx('env_file', `envFrom ConfigMaps ${spec.env_file.map((_f, i) => names.envFile(i)).join(', ')}, not generated: create each with kubectl create configmap NAME --from-env-file=FILE (read once, not at each start)`);
   if (Object.keys(envData).length) {
     envFrom.push({ configMapRef: { name: names.env } });
@@ -115,7 +120,7 @@ export function container(spec: UnitSpec, image: string, names: ContainerNames, 
 
   Object.assign(c, probes(spec, r));
 
-  const limits: Obj = {};
+  const limits: Record<string, string> = {};
   const { max_memory, max_cpu } = spec.resources;
   if (max_memory !== null) {
     limits.memory = String(max_memory);

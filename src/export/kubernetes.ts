@@ -9,7 +9,19 @@ import { stringify } from 'yaml';
 import type { ServiceSpec } from '../config/schema.js';
 import { unitsOf } from '../fleet/replicas.js';
 import { CronUnsupported, fiveFields, intervalCron } from './cron.js';
-import { container, endpoint, portsOf, type Obj } from './k8s-container.js';
+import { container, endpoint, portsOf } from './k8s-container.js';
+// Types only (erased at build): the compiler checks every field name and value against the API.
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
+import type { IJob } from 'kubernetes-models/batch/v1/Job';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IService } from 'kubernetes-models/v1/Service';
+
+type K8sObject = IDeployment | IJob | ICronJob | IService | IConfigMap;
+type Metadata = NonNullable<IDeployment['metadata']>;
+interface Pod { metadata: Metadata; spec: IPodSpec }
 import { commonDrops, EXTERNAL, headerLines, Refusal, sourceOf, type ExportContext, type ExportOptions, type Recorder } from './model.js';
 
 /** The image of the init container that waits for a dependency. */
@@ -40,12 +52,12 @@ export function kubernetesService(spec: ServiceSpec, all: Map<string, ServiceSpe
   const unit = unitsOf({ ...spec, replicas: spec.replicas === undefined ? undefined : 1 }, () => [], {})[0]!;
   const derived = { ...unit, replicas: spec.replicas };
   const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': MANAGED_BY };
-  const metadata = (n: string) => ({ name: n, labels, annotations: { 'orchestrator/source': source, 'orchestrator/id': spec.id } });
+  const metadata = (n: string): Metadata => ({ name: n, labels, annotations: { 'orchestrator/source': source, 'orchestrator/id': spec.id } });
   const built = container(derived, image, { name, env: `${name}-env`, secrets: `${name}-secrets`, envFile: (i) => `${name}-env-file-${i}` }, r);
   r.exact('name', 'annotation orchestrator/id and the label app.kubernetes.io/name');
 
   const initContainers = waits(spec, all, r);
-  const pod: Obj = {
+  const pod: Pod = {
     metadata: { labels },
     spec: {
       ...(initContainers.length ? { initContainers } : {}),
@@ -54,20 +66,21 @@ export function kubernetesService(spec: ServiceSpec, all: Map<string, ServiceSpe
       terminationGracePeriodSeconds: built.grace,
     },
   };
-  const objects: Obj[] = [];
+  const objects: K8sObject[] = [];
   const p = spec.restart_policy;
   if (spec.schedule) objects.push(cronJob(spec, name, metadata(name), pod, r));
   else if (spec.restart === 'permanent') {
     const replicas = spec.auto_start ? spec.replicas ?? 1 : 0;
-    const deploy: Obj = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: metadata(name), spec: { replicas, selector: { matchLabels: { 'app.kubernetes.io/name': name } }, template: pod } };
+    const deploy: IDeployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: metadata(name), spec: { replicas, selector: { matchLabels: { 'app.kubernetes.io/name': name } }, template: pod } };
     if (spec.replicas !== undefined) {
       const ro = spec.rollout;
       const minReady = Math.ceil(ro.min_healthy_seconds);
-      Object.assign(deploy.spec as Obj, {
+      deploy.spec = {
+        ...deploy.spec!,
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: ro.max_parallel } },
         minReadySeconds: minReady,
         progressDeadlineSeconds: Math.max(minReady + 1, Math.ceil(ro.healthy_deadline_seconds)),
-      });
+      };
       r.exact('replicas', `spec.replicas ${spec.replicas}`);
       r.approx('rollout', 'RollingUpdate: maxUnavailable = max_parallel, minReadySeconds = min_healthy_seconds, progressDeadlineSeconds = healthy_deadline_seconds (a stuck rollout is marked failed, not halted before the next pod)');
       r.drop('replicas', 'REPLICA_INDEX: the pods of a Deployment are interchangeable and have no index (REPLICA_COUNT is set); SERVICE_PORT is port in every pod (each has its own address)');
@@ -77,13 +90,13 @@ export function kubernetesService(spec: ServiceSpec, all: Map<string, ServiceSpe
     r.drop('restart_policy', `the backoff curve (${p.backoff_seconds} s doubling to ${p.max_backoff_seconds} s) and max_retries ${p.max_retries}: the kubelet restarts a crashing container forever with its own backoff (10 s doubling to 5 min, CrashLoopBackOff)`);
     if (!spec.auto_start) r.approx('auto_start', 'false: replicas 0 (scale it up to start)');
   } else {
-    (pod.spec as Obj).restartPolicy = spec.restart === 'transient' ? 'OnFailure' : 'Never';
+    pod.spec.restartPolicy = spec.restart === 'transient' ? 'OnFailure' : 'Never';
     const n = spec.replicas ?? 1;
     objects.push({
       apiVersion: 'batch/v1', kind: 'Job', metadata: metadata(name),
       spec: { ...(spec.auto_start ? {} : { suspend: true }), backoffLimit: spec.restart === 'transient' ? p.max_retries : 0, completions: n, parallelism: n, template: pod },
     });
-    r.exact('restart', `${spec.restart}: a Job (runs to completion), restartPolicy ${(pod.spec as Obj).restartPolicy}`);
+    r.exact('restart', `${spec.restart}: a Job (runs to completion), restartPolicy ${pod.spec.restartPolicy}`);
     if (spec.restart === 'transient') r.approx('restart_policy', `backoffLimit ${p.max_retries} (max_retries); the backoff curve is Kubernetes' own (10 s doubling to 6 min)`);
     if (spec.replicas !== undefined) r.approx('replicas', `completions and parallelism ${n}; pods have no REPLICA_INDEX`);
     if (!spec.auto_start) r.exact('auto_start', 'false: suspend: true');
@@ -110,7 +123,7 @@ export function kubernetesService(spec: ServiceSpec, all: Map<string, ServiceSpe
   return { [file]: `${header}\n${docs.map((d) => `---\n${d}`).join('')}` };
 }
 
-function cronJob(spec: ServiceSpec, name: string, metadata: Obj, pod: Obj, r: Recorder): Obj {
+function cronJob(spec: ServiceSpec, name: string, metadata: Metadata, pod: Pod, r: Recorder): ICronJob {
   const s = spec.schedule!;
   let schedule: string;
   try {
@@ -134,7 +147,7 @@ function cronJob(spec: ServiceSpec, name: string, metadata: Obj, pod: Obj, r: Re
   const policy = s.concurrency === 'replace' ? 'Replace' : 'Forbid';
   r.exact('schedule.concurrency', `concurrencyPolicy ${policy}`);
   if (s.timeout_seconds !== null) r.exact('schedule.timeout_seconds', 'activeDeadlineSeconds of each Job');
-  const podSpec = pod.spec as Obj;
+  const podSpec = pod.spec;
   podSpec.restartPolicy = spec.restart === 'temporary' ? 'Never' : 'OnFailure';
   r.exact('restart', `${spec.restart}: restartPolicy ${podSpec.restartPolicy} within each run`);
   const p = spec.restart_policy;
@@ -159,8 +172,8 @@ function cronJob(spec: ServiceSpec, name: string, metadata: Obj, pod: Obj, r: Re
 }
 
 /** depends_on: an init container per dependency that waits until its readiness answers (over its Service). */
-function waits(spec: ServiceSpec, all: Map<string, ServiceSpec>, r: Recorder): Obj[] {
-  const out: Obj[] = [];
+function waits(spec: ServiceSpec, all: Map<string, ServiceSpec>, r: Recorder): IContainer[] {
+  const out: IContainer[] = [];
   for (const id of spec.depends_on) {
     const dep = all.get(id);
     const derived = dep ? unitsOf({ ...dep, replicas: dep.replicas === undefined ? undefined : 1 }, () => [], {})[0]! : undefined;
