@@ -99,8 +99,11 @@ export function commonDrops(spec: ServiceSpec, ctx: ExportContext, r: Recorder, 
   const group = ctx.supervision.groups[spec.group];
   const strategy = group?.strategy ?? ctx.supervision.strategy;
   const intensity = group ? group.intensity : ctx.supervision.intensity;
-  if (strategy !== 'one_for_one') r.drop('group', `the ${strategy} strategy of group "${spec.group}" (restarting its siblings with it) has no ${target} equivalent; each service restarts on its own`);
-  if (intensity !== undefined) r.drop('group', `the restart intensity of group "${spec.group}" (${intensity} in ${group?.period_seconds ?? ctx.supervision.period_seconds} s) has no ${target} equivalent`);
+  const lost = [
+    ...(strategy !== 'one_for_one' ? [`the ${strategy} strategy (restarting siblings with a service)`] : []),
+    ...(intensity !== undefined ? [`the restart intensity (${intensity} in ${group?.period_seconds ?? ctx.supervision.period_seconds} s)`] : []),
+  ];
+  if (lost.length) r.drop('group', `${lost.join(' and ')} of group "${spec.group}" ${lost.length > 1 ? 'have' : 'has'} no ${target} equivalent; each service restarts on its own`);
   if (spec.silence) r.drop('silence', `no ${target} equivalent: nothing watches a service's output for silence (${spec.silence.action} after ${spec.silence.timeout_seconds} s is lost)`);
   const t = spec.throttle;
   r.drop('throttle', `a throttled exit (code ${t.exit_codes.join(', ')}) is an ordinary failure to ${target}: it is restarted after the usual delay and spends a retry; POST …/throttle has no counterpart`);

@@ -37,11 +37,11 @@ t.test('the report lists every key of the test fleet that is approximated or dro
     'approximate restart_policy.backoff_seconds', 'approximate restart_policy.max_retries', 'approximate restart_policy.reset_after_seconds',
     'approximate resources.max_memory', 'approximate resources.max_cpu', 'approximate heartbeat',
     'dropped secrets.DB_PASSWORD', 'dropped secrets.SIGNING_KEY', 'dropped health_endpoint, health', 'dropped drain',
-    'dropped group', 'dropped group', 'dropped silence', 'dropped throttle', 'dropped api_endpoint', 'dropped type', 'dropped image', 'dropped rollout',
+    'dropped group', 'dropped silence', 'dropped throttle', 'dropped api_endpoint', 'dropped type', 'dropped image', 'dropped rollout',
   ], 'Web_API.v2');
   t.same(not('worker'), [
     'approximate restart_policy.backoff_seconds', 'approximate restart_policy.max_retries', 'approximate restart_policy.reset_after_seconds',
-    'approximate depends_on', 'dropped heartbeat', 'dropped group', 'dropped group', 'dropped throttle', 'dropped gpus.devices',
+    'approximate depends_on', 'dropped heartbeat', 'dropped group', 'dropped throttle', 'dropped gpus.devices',
   ], 'worker');
   t.same(not('nightly'), ['approximate schedule.concurrency', 'dropped restart_policy', 'dropped drain', 'dropped throttle', 'dropped image'], 'nightly');
   t.same(not('poller'), [
