@@ -110,7 +110,7 @@ export function container(spec: UnitSpec, image: string, names: ContainerNames, 
   const secretEnv = Object.keys(spec.secrets).sort().map((k) => ({ name: k, valueFrom: { secretKeyRef: { name: names.secrets, key: k } } }));
   if (secretEnv.length) {
     c.env = secretEnv;
-    const how = Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b)).map(([k, s]) =>
+    const how = Object.entries(spec.secrets).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, s]) =>
       (s.file !== undefined ? `--from-file=${k}=${s.file}` : s.env !== undefined ? `--from-literal=${k}="$${s.env}"` : `--from-literal=${k}="$(${s.command})"`));
     r.approx('secrets', `secretKeyRef to the Secret ${names.secrets}, not generated (no value is written): create it with kubectl create secret generic ${names.secrets} ${how.join(' ')}; values are read then, not at each start`);
   }

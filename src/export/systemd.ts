@@ -66,7 +66,7 @@ export function systemdService(spec: ServiceSpec, all: Map<string, ServiceSpec>,
   });
   for (const f of spec.env_file) service.push(['EnvironmentFile', noSpec(f)]);
   if (spec.env_file.length) r.approx('env_file', 'EnvironmentFile= (systemd reads KEY=value lines with quotes and # comments itself; dotenv extras such as "export KEY=" are not understood; a missing file fails the start, as here). Its variables override Environment= in systemd, where `environment` wins here');
-  for (const [key, src] of Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [key, src] of Object.entries(spec.secrets).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (src.file !== undefined) {
       service.push(['LoadCredential', `${key}:${noSpec(src.file)}`]);
       r.approx(`secrets.${key}`, `LoadCredential=${key}:… — the value is never in the unit; the service reads it from the file $CREDENTIALS_DIRECTORY/${key}, not from the environment variable ${key}`);
