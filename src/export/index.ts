@@ -60,7 +60,7 @@ export function exportFleet(specs: ServiceSpec[], ctx: ExportContext, opts: Expo
     notes.push(`Units for systemd ${version} or later.${version < 254 ? ' RestartSteps=/RestartMaxDelaySec= (our doubling backoff) need 254: pass --systemd-version 254 if every host has it.' : ''}`);
     if (opts.self) {
       files['orchestrator.service'] = selfUnit(specs, ctx);
-      notes.push('orchestrator.service runs the orchestrator itself, with KillMode=process: its crash or restart leaves the services running, and the next start adopts them. Install either it or the service units for the same services, never both. Its own stop (systemctl stop) stops the services first; add --keep-services to ExecStart to keep them running instead.');
+      notes.push('orchestrator.service runs the orchestrator itself: KillMode=process and serve --keep-services, so a crash or a systemctl restart leaves the services running and the next start adopts them. systemctl stop leaves them running too (stop them with the CLI first when you mean to stop everything, or drop --keep-services from ExecStart to have every stop and restart stop them). Install either it or the service units for the same services, never both.');
     }
   } else {
     notes.push(ENVIRONMENT_NOTE('a pod', 'the image\'s'));
@@ -84,7 +84,7 @@ export function selfCommand(): NonNullable<ExportContext['self']> {
 
 function selfUnit(specs: ServiceSpec[], ctx: ExportContext): string {
   const self = ctx.self ?? selfCommand();
-  const argv = [self.node, ...self.nodeFlags, self.script, 'serve', ...(ctx.configFile ? ['--config', ctx.configFile] : [])];
+  const argv = [self.node, ...self.nodeFlags, self.script, 'serve', ...(ctx.configFile ? ['--config', ctx.configFile] : []), '--keep-services'];
   const stopAll = specs.reduce((sum, s) => sum + s.stop.timeout_seconds, 0) + 10;
   const source = ctx.configFile ? relativePath(ctx.baseDir, ctx.configFile) : '(defaults)';
   return renderUnit({
