@@ -25,6 +25,8 @@ export interface Command {
   /** e.g. "logs ID [-f] [--stream stdout|stderr] [--lines N]" */
   usage: string;
   summary: string;
+  /** More of `--help` than the summary: options, output, exit codes. */
+  details?: string;
   flags?: FlagSpecs;
   run(ctx: Context): Promise<number | void>;
 }

@@ -6,6 +6,7 @@ import { CliError, EXIT } from './client.js';
 import { alertCommands } from './commands/alerts.js';
 import { dashboardCommands } from './commands/dashboard.js';
 import { eventCommands } from './commands/events.js';
+import { exportCommands } from './commands/export.js';
 import { logCommands } from './commands/logs.js';
 import { mcpCommands } from './commands/mcp.js';
 import { registryCommands } from './commands/registry.js';
@@ -13,7 +14,7 @@ import { runCommands } from './commands/runs.js';
 import { serviceCommands } from './commands/services.js';
 import { type Command, createContext } from './context.js';
 
-const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...runCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands];
+const COMMANDS: Command[] = [...serviceCommands, ...logCommands, ...runCommands, ...eventCommands, ...registryCommands, ...alertCommands, ...dashboardCommands, ...mcpCommands, ...exportCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length), 44);
@@ -69,7 +70,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   try {
     const args = parseArgs(rest, command.flags ?? {});
     if (bool(args, 'help')) {
-      process.stdout.write(`usage: orchestrator ${command.usage}\n\n${command.summary}\n`);
+      process.stdout.write(`usage: orchestrator ${command.usage}\n\n${command.summary}\n${command.details ? `\n${command.details}` : ''}`);
       return EXIT.ok;
     }
     ctx = createContext(args);

@@ -224,6 +224,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '202': { description: '{delivery}: queued; follow it with GET /api/alerts?delivery=ID' }, '404': error('Unknown sink'), ...common },
         },
       },
+      '/api/export/{target}': {
+        get: {
+          summary: 'The fleet as systemd units or Kubernetes manifests, with the report of what maps exactly, approximately or not at all. ' +
+            'JSON {target, files: {name: content}, report, services}; a tar of the files and EXPORT-REPORT.md with ?format=tar or Accept: application/x-tar',
+          operationId: 'export',
+          parameters: [
+            { name: 'target', in: 'path', required: true, schema: { enum: ['systemd', 'kubernetes'] } },
+            { name: 'ids', in: 'query', schema: { type: 'string' }, description: 'comma-separated service ids (default: all)' },
+            { name: 'image', in: 'query', schema: { type: 'string' }, description: 'kubernetes: the image of services whose spec names none' },
+            { name: 'self', in: 'query', schema: { type: 'boolean' }, description: 'systemd: also orchestrator.service' },
+            { name: 'systemd_version', in: 'query', schema: { type: 'integer', default: 252 }, description: 'systemd: the oldest release the units must work on' },
+            { name: 'format', in: 'query', schema: { enum: ['json', 'tar'], default: 'json' } },
+          ],
+          responses: { '200': { description: 'the export', content: { 'application/json': {}, 'application/x-tar': {} } }, '404': error('Unknown target or service'), ...common },
+        },
+      },
       '/api/openapi.json': { get: { summary: 'This document', operationId: 'openapi', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/ws': {
         get: {

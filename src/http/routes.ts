@@ -15,6 +15,7 @@ import type { HttpPorts } from './ports.js';
 import { serviceId, type Request, type Result, type Route } from './server.js';
 import { agentRoutes } from './agent.js';
 import { alertRoutes } from './alerts.js';
+import { exportRoutes } from './export.js';
 
 const MAX_LOG_LINES = 10_000;
 const MAX_EVENTS = 1_000;
@@ -207,6 +208,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
       handler: (req) => json(200, { name: req.principal.name, scopes: [...req.principal.scopes] }),
     },
     ...alertRoutes(o),
+    ...exportRoutes(o),
     { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
     // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.
     ...(process.env.ORCHESTRATOR_BENCH === '1' ? [{

@@ -41,6 +41,7 @@ const ROUTES: Record<string, { scope: Scope | 'public'; fresh?: boolean; call: (
   'get /metrics': { scope: 'read', call: () => ({ path: '/metrics', ok: 200 }) },
   'get /api/whoami': { scope: 'read', call: () => ({ path: '/api/whoami', ok: 200 }) },
   'get /api/openapi.json': { scope: 'read', call: () => ({ path: '/api/openapi.json', ok: 200 }) },
+  'get /api/export/{target}': { scope: 'read', call: () => ({ path: '/api/export/systemd', ok: 200 }) },
   'put /api/services/{id}/start': { scope: 'operate', call: () => ({ path: '/api/services/svc/start', opts: { method: 'PUT' }, ok: 202 }) },
   'put /api/services/{id}/stop': { scope: 'operate', call: () => ({ path: '/api/services/svc/stop', opts: { method: 'PUT' }, ok: 202 }) },
   'put /api/services/{id}/restart': { scope: 'operate', call: () => ({ path: '/api/services/svc/restart', opts: { method: 'PUT' }, ok: 202 }) },
