@@ -97,6 +97,11 @@ export class Fleet {
     return this.catalog.has(id) || this.catalog.isReplicated(id);
   }
 
+  /** Every service's definition as configured (a replicated one once, with `replicas`). */
+  definitions(): ServiceSpec[] {
+    return [...this.catalog.definitions()];
+  }
+
   /** Is `id` a replicated service (addressed as a whole: its instances are `<id>#n`)? */
   isGroup(id: string): boolean {
     return this.catalog.isReplicated(id);

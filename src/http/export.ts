@@ -22,7 +22,7 @@ export function exportRoutes(o: HttpPorts): Route[] {
       const self = ['1', 'true'].includes(req.query.get('self') ?? '');
       let result;
       try {
-        result = exportFleet(o.fleet.list().map((e) => e.spec), { ...contextOf(o.config), self: selfCommand() }, {
+        result = exportFleet(o.fleet.definitions(), { ...contextOf(o.config), self: selfCommand() }, {
           target: target as Target, ids, image: req.query.get('image') || undefined, self: self && target === 'systemd',
           systemdVersion: version === null ? undefined : Number(version),
         });

@@ -21,7 +21,7 @@ export type LogLines = EventEmitter<{ lines: [string, Stream, string[]] }>;
 export interface HttpPorts {
   config: OrchestratorConfig;
   /** Queries over the latest views and the commands on services. */
-  fleet: Pick<Fleet, 'list' | 'get' | 'has' | 'summary' | 'problems' | 'command' | 'register' | 'update' | 'remove' | 'reload' | 'isGroup' | 'group' | 'commandGroup' | 'rollingRestart' | 'rollout'>;
+  fleet: Pick<Fleet, 'list' | 'get' | 'has' | 'summary' | 'problems' | 'command' | 'register' | 'update' | 'remove' | 'reload' | 'definitions' | 'isGroup' | 'group' | 'commandGroup' | 'rollingRestart' | 'rollout'>;
   events: EventQuery;
   /** The runs ledger, read only (GET /api/services/{id}/runs). */
   runs: Pick<RunLedger, 'before' | 'total'>;

@@ -57,7 +57,7 @@ t.test('GET /api/export/{target}: JSON and tar from the running fleet', async (t
     },
   });
   const a = await req(h.url, '/api/export/systemd?self=1');
-  t.equal(a.status, 200, a.text);
+  t.equal(a.status, 200, a.status === 200 ? 'systemd export' : a.text);
   t.same(Object.keys(a.json.files), ['api.service', 'batch.service', 'orchestrator.service']);
   t.match(a.json.report, /^# Export report: systemd\n/);
   t.same(a.json.services.map((s: { id: string }) => s.id), ['api', 'batch']);
@@ -76,7 +76,7 @@ t.test('GET /api/export/{target}: JSON and tar from the running fleet', async (t
   t.equal(byAccept.text, tarred.text, 'Accept: application/x-tar gives the same tar, byte for byte');
 
   const k = await req(h.url, '/api/export/kubernetes?ids=api,batch&image=reg.example/all:2');
-  t.equal(k.status, 200, k.text);
+  t.equal(k.status, 200, k.status === 200 ? 'kubernetes export' : k.text);
   const objects = validateManifests(t, k.json.files);
   t.equal(objects.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].image, 'reg.example/api:1', 'the service\'s own image wins over ?image');
   t.equal(objects.find((o) => o.kind === 'Job')!.spec.template.spec.containers[0].image, 'reg.example/all:2');
