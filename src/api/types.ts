@@ -65,10 +65,14 @@ export interface PresentedService {
 /** A rolling restart (PUT /api/services/{id}/restart?rolling=true), as GET /api/services/{id} shows it. */
 export interface PresentedRollout {
   state: 'running' | 'finished' | 'halted';
+  /** Who asked (an API key's name, or "orchestrator" for a reload). */
   actor: string;
   total: number;
+  /** Instances restarted and healthy for min_healthy_seconds, in order. */
   done: string[];
+  /** Instances restarting now (at most rollout.max_parallel). */
   current: string[];
+  /** The instance that halted it, and why. */
   failed: { instance: string; reason: string } | null;
   started_at: string;
   finished_at: string | null;

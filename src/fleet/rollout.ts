@@ -11,26 +11,15 @@
  * that are stopped (not wanted up) are left alone: they start on the new definition anyway.
  */
 import type { Command, ServiceEvent, ServiceView } from '../actors/protocol.js';
+import type { PresentedRollout } from '../api/types.js';
 import { bootNow } from '../clock.js';
 import type { ServiceSpec } from '../config/schema.js';
 import { conflict } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Views } from './views.js';
 
-/** A rollout as the API shows it (times wall-clock ISO). */
-export interface RolloutStatus {
-  state: 'running' | 'finished' | 'halted';
-  actor: string;
-  total: number;
-  /** Instances restarted and healthy for min_healthy_seconds, in order. */
-  done: string[];
-  /** Instances restarting now (at most max_parallel). */
-  current: string[];
-  /** The instance that halted it, and why. */
-  failed: { instance: string; reason: string } | null;
-  started_at: string;
-  finished_at: string | null;
-}
+/** A rollout as the API shows it (times wall-clock ISO): the wire type, kept here as it changes. */
+export type RolloutStatus = PresentedRollout;
 
 export interface RolloutParts {
   views: Views;
