@@ -1,8 +1,10 @@
 /**
- * Command-line parsing for the CLI: a small declarative parser. Each verb declares its flags
- * (boolean or taking a value, with aliases); everything else is a positional argument.
- * Accepts `--flag value`, `--flag=value`, `-f`, and `--` to end the options.
+ * Command-line parsing for the CLI: each verb declares its flags (boolean or taking a value, with a
+ * one-letter alias), parsed by node:util parseArgs; everything else is a positional argument.
+ * Accepts `--flag value`, `--flag=value`, `-f`, and `--` to end the options. commandFirst lets the
+ * common options come before the command word as well.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -53,33 +55,36 @@ export function commandFirst(argv: string[], specs: FlagSpecs): string[] {
   return i === 0 ? argv : [...argv.slice(i, i + 1), ...leading, ...argv.slice(i + 1)];
 }
 
+/**
+ * Node's own parser (util.parseArgs, strict) over the declared flags; its errors become
+ * UsageErrors that name the option: "unknown option --x", "option --lines needs a value",
+ * "option --wait takes no value".
+ */
 export function parseArgs(argv: string[], specs: FlagSpecs): Parsed {
-  const byName = new Map<string, [string, FlagSpec]>();
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    byName.set(`--${name}`, [name, spec]);
-    for (const alias of spec.aliases ?? []) byName.set(alias, [name, spec]);
+    const short = spec.aliases?.find((a) => /^-[A-Za-z]$/.test(a));
+    options[name] = { type: spec.value ? 'string' : 'boolean', ...(short ? { short: short.slice(1) } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = nodeParseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageOf(e as Error & { code?: string });
   }
   const flags = new Map<string, string | true>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') { positionals.push(...argv.slice(i + 1)); break; }
-    if (!arg.startsWith('-') || arg === '-') { positionals.push(arg); continue; }
-    const eq = arg.indexOf('=');
-    const key = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const entry = byName.get(key);
-    if (!entry) throw new UsageError(`unknown option ${key}`);
-    const [name, spec] = entry;
-    if (spec.value) {
-      const value = key !== arg ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new UsageError(`option ${key} needs a value`);
-      flags.set(name, value);
-    } else {
-      if (key !== arg) throw new UsageError(`option ${key} takes no value`);
-      flags.set(name, true);
-    }
-  }
-  return { flags, positionals };
+  for (const [name, value] of Object.entries(parsed.values)) if (value !== undefined && value !== false) flags.set(name, value as string | true);
+  return { flags, positionals: parsed.positionals };
+}
+
+/** util.parseArgs' error, said the way the rest of the CLI says things. */
+function usageOf(e: Error & { code?: string }): UsageError {
+  const option = /'(?:-\w, )?(--?[\w-]+)/.exec(e.message)?.[1] ?? '';
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown option ${option}`);
+  if (/argument missing/.test(e.message)) return new UsageError(`option ${option} needs a value`);
+  if (/does not take an argument/.test(e.message)) return new UsageError(`option ${option} takes no value`);
+  if (/ambiguous/.test(e.message)) return new UsageError(`option ${option} needs a value; one starting with "-" is written ${option}=VALUE`);
+  return new UsageError(e.message);
 }
 
 export function str(p: Parsed, name: string): string | undefined {
