@@ -101,7 +101,8 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     log: logger,
     baseEnv,
     onFact: (fact) => {
-      if (fact.msg.type === 'sampled') history.sample(fact.id, fact.msg.cpu, fact.msg.rss);
+      if (fact.msg.type === 'sampled') history.sample(fact.id, fact.msg.cpu, fact.msg.rss, fact.msg.cpuSeconds ?? 0);
+      else if (fact.msg.type === 'probed') history.probed(fact.id, fact.msg.kind, fact.msg.latencyMs);
       logDisk.relay(fact);
     },
     onLogProblem: (message) => history.setCondition('log_files', message),
@@ -322,6 +323,7 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
       uptimeSeconds: () => (bootNow() - startedBoot) / 1000,
       hostReady: () => actorHost.isReady,
       benchEvents: (rate, seconds) => actorHost.benchEvents(rate, seconds),
+      feedClients: () => 0,
     },
   };
 

@@ -110,7 +110,7 @@ export type ServiceMsg =
   | { type: 'heartbeat'; runId?: string; progress?: number; inflight?: number; status?: string }
   /** POST /api/services/{id}/throttle: its next exit is throttled with this wait. */
   | { type: 'throttle'; runId?: string; retryAfterMs: number }
-  | { type: 'sampled'; runId: string; cpu: number; rss: number; pids: number }
+  | { type: 'sampled'; runId: string; cpu: number; rss: number; pids: number; /** CPU seconds since the previous sample (metrics only). */ cpuSeconds?: number }
   // from the tree
   | { type: 'deps'; ready: boolean; waitingFor: string[] }
   // from the runtime's timers

@@ -8,11 +8,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { ServiceEvent, Want } from '../actors/protocol.js';
-import type { ServiceView } from '../actors/protocol.js';
+import type { ProbeKind, ServiceEvent, ServiceView, Want } from '../actors/protocol.js';
 import { bootNow, bootToWall } from '../clock.js';
 import type { EventLog, StoredEvent } from '../store/events.js';
 import type { Registry } from '../store/index.js';
+import { Histogram } from './histogram.js';
 
 /** Resource samples are kept per minute in memory and written at most this often. */
 const SAMPLE_FLUSH_MS = 15_000;
@@ -31,6 +31,8 @@ export class History extends EventEmitter<HistoryEvents> {
   private sampleFlush: NodeJS.Timeout | null = null;
   /** drain_started events per service since the orchestrator started (/metrics). */
   private readonly drainCounts = new Map<string, number>();
+  private readonly cpuTotals = new Map<string, number>();
+  private readonly probeLatency = new Map<string, Histogram>();
 
   constructor(private readonly registry: Registry, private readonly log: Logger) {
     super();
@@ -104,8 +106,31 @@ export class History extends EventEmitter<HistoryEvents> {
   }
 
   /** Resource history comes from every sample, not from the (throttled) views. */
-  sample(id: string, cpu: number, rss: number): void {
+  /** A resource sample: kept (per minute) in the registry; its CPU seconds add to the service's counter. */
+  sample(id: string, cpu: number, rss: number, cpuSeconds = 0): void {
     this.registry.samples.add(id, Date.now(), cpu, rss);
+    this.cpuTotals.set(id, (this.cpuTotals.get(id) ?? 0) + cpuSeconds);
+  }
+
+  /** A health check's latency (liveness or readiness), into the service's histogram for /metrics. */
+  probed(id: string, kind: ProbeKind, latencyMs: number): void {
+    const key = `${id}\u0000${kind}`;
+    let h = this.probeLatency.get(key);
+    if (!h) this.probeLatency.set(key, h = new Histogram());
+    h.observe(latencyMs / 1000);
+  }
+
+  /** Every service's probe-latency histogram, by service and probe kind. */
+  probeLatencies(): Array<{ service: string; probe: string; histogram: Histogram }> {
+    return [...this.probeLatency].map(([key, histogram]) => {
+      const [service, probe] = key.split('\u0000') as [string, string];
+      return { service, probe, histogram };
+    });
+  }
+
+  /** CPU seconds a service's processes used while this orchestrator sampled them (a counter for /metrics). */
+  cpuSeconds(id: string): number {
+    return this.cpuTotals.get(id) ?? 0;
   }
 
   samplesSince(id: string, since: number, limit: number): ReturnType<Registry['samples']['since']> {

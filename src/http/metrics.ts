@@ -1,71 +1,116 @@
-/** GET /metrics in the Prometheus text exposition format (0.0.4). */
+/**
+ * GET /metrics in the Prometheus text exposition format (0.0.4), named by Prometheus' conventions:
+ * base units in the name (`_seconds`, `_bytes`, `_ratio`), counters end in `_total`, states are
+ * label values of a 0/1 gauge (never a magic number), and the standard process metrics
+ * (`process_*`, `nodejs_*`) carry no prefix of ours, so stock dashboards find them. Nothing here
+ * changes when it is scraped: two Prometheus servers see the same series.
+ */
+import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ServiceState } from '../actors/protocol.js';
+import type { Health, ServiceState } from '../actors/protocol.js';
 import { bootNow } from '../clock.js';
 import type { HttpPorts } from './ports.js';
 
 const STATES: readonly ServiceState[] = ['stopped', 'starting', 'running', 'draining', 'stopping', 'exited', 'backoff', 'throttled', 'failed'];
+const HEALTHS: readonly Health[] = ['unknown', 'healthy', 'unhealthy', 'stalled'];
 
-let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+/** The event-loop delay of the main thread over a fixed window, independent of scrapes. */
+const LOOP_WINDOW_MS = 10_000;
+type Lag = { p50: number; p99: number; max: number };
+/** `last`: the last whole window; null until one has passed (then the delay so far is shown). */
+interface LoopWindow { monitor: ReturnType<typeof monitorEventLoopDelay>; last: Lag | null }
+let loop: LoopWindow | undefined;
 
-/** Start sampling event-loop delay when the server starts, so the first scrape has data too. */
+const lagOf = (m: ReturnType<typeof monitorEventLoopDelay>): Lag =>
+  (m.count ? { p50: m.percentile(50) / 1e9, p99: m.percentile(99) / 1e9, max: m.max / 1e9 } : { p50: 0, p99: 0, max: 0 });
+
+/** Start measuring event-loop delay when the server starts, so the first scrape has a window too. */
 export function startLoopMonitor(): void {
-  if (!loopDelay) { loopDelay = monitorEventLoopDelay({ resolution: 10 }); loopDelay.enable(); }
+  if (loop) return;
+  const monitor = monitorEventLoopDelay({ resolution: 10 });
+  monitor.enable();
+  const state: LoopWindow = { monitor, last: null };
+  loop = state;
+  setInterval(() => {
+    state.last = lagOf(monitor);
+    monitor.reset();
+  }, LOOP_WINDOW_MS).unref();
+}
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labelText = (labels: Labels) => {
+  const l = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(',');
+  return l ? `{${l}}` : '';
+};
+
+function openFds(): number {
+  try { return readdirSync('/proc/self/fd').length; } catch { return 0; }
 }
 
 export function renderMetrics(o: HttpPorts): string {
   startLoopMonitor();
   const out: string[] = [];
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number]>) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
-      out.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
-    }
+  const head = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]) => {
+    head(name, type, help);
+    for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`);
   };
   const services = o.fleet.list();
-  metric('orchestrator_service_up', 'gauge', '1 when the service has a running process.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'running' ? 1 : 0]));
-  metric('orchestrator_service_state', 'gauge', 'Lifecycle state of the service (1 for the current state).',
-    services.flatMap(({ spec, view }) => STATES.map((state): [Record<string, string>, number] => [{ service: spec.id, state }, view.state === state ? 1 : 0])));
-  metric('orchestrator_service_healthy', 'gauge', '1 healthy, 0 unhealthy or stalled, -1 unknown.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.health === 'healthy' ? 1 : view.health === 'unknown' ? -1 : 0]));
-  metric('orchestrator_service_ready', 'gauge', '1 when the service is ready for traffic and for its dependents.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.ready ? 1 : 0]));
-  metric('orchestrator_service_restarts_total', 'counter', 'Restarts of the service since the orchestrator started it.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.restarts]));
-  metric('orchestrator_service_cpu_percent', 'gauge', 'CPU use of the process tree, percent of one core.',
-    services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.cpu]));
-  metric('orchestrator_service_memory_bytes', 'gauge', 'Resident memory of the process tree.',
-    services.filter(({ view }) => view.usage).map(({ spec, view }) => [{ service: spec.id }, view.usage!.rss]));
+  const each = (value: (e: (typeof services)[number]) => number | null): Sample[] =>
+    services.flatMap((e) => { const v = value(e); return v === null ? [] : [[{ service: e.spec.id }, v] as Sample]; });
   const now = bootNow();
+
+  metric('orchestrator_service_up', 'gauge', '1 when the service has a running process.', each(({ view }) => (view.state === 'running' ? 1 : 0)));
+  metric('orchestrator_service_state', 'gauge', 'Lifecycle state of the service: 1 for the current state, 0 for the others.',
+    services.flatMap(({ spec, view }) => STATES.map((state): Sample => [{ service: spec.id, state }, view.state === state ? 1 : 0])));
+  metric('orchestrator_service_health', 'gauge', 'Health of the service: 1 for the current one (unknown, healthy, unhealthy, stalled), 0 for the others.',
+    services.flatMap(({ spec, view }) => HEALTHS.map((health): Sample => [{ service: spec.id, health }, view.health === health ? 1 : 0])));
+  metric('orchestrator_service_ready', 'gauge', '1 when the service is ready for traffic and for its dependents.', each(({ view }) => (view.ready ? 1 : 0)));
+  metric('orchestrator_service_restarts_total', 'counter', 'Restarts of the service since the orchestrator started it.', each(({ view }) => view.restarts));
+  metric('orchestrator_service_drains_total', 'counter', 'Drains (a planned stop waiting for in-flight work) started since the orchestrator started.', each(({ spec }) => o.history.drains(spec.id)));
+  metric('orchestrator_service_cpu_seconds_total', 'counter', 'CPU time (user + system) of the service\'s process tree while this orchestrator sampled it.',
+    each(({ spec }) => o.history.cpuSeconds(spec.id)));
+  metric('orchestrator_service_resident_memory_bytes', 'gauge', 'Resident memory of the service\'s process tree at the last sample.', each(({ view }) => view.usage?.rss ?? null));
+  metric('orchestrator_service_gpu_memory_bytes', 'gauge', 'GPU memory of the service\'s processes (nvidia-smi; only services with gpus where it exists).', each((e) => e.gpuMemoryBytes ?? null));
   metric('orchestrator_service_heartbeat_age_seconds', 'gauge', 'Seconds since the service\'s last heartbeat in this run (only services that sent one).',
-    services.filter(({ view }) => view.heartbeatAt !== null).map(({ spec, view }) => [{ service: spec.id }, Math.max(0, (now - view.heartbeatAt!) / 1000)]));
-  metric('orchestrator_service_inflight', 'gauge', 'In-flight work the service last reported in a heartbeat (only services that reported it).',
-    services.filter(({ view }) => view.inflight !== null).map(({ spec, view }) => [{ service: spec.id }, view.inflight!]));
-  metric('orchestrator_service_throttled_seconds', 'gauge', 'Seconds left of a throttled wait; 0 when not throttled.',
-    services.map(({ spec, view }) => [{ service: spec.id }, view.state === 'throttled' && view.throttledUntil !== null ? Math.max(0, (view.throttledUntil - now) / 1000) : 0]));
-  metric('orchestrator_service_drains_total', 'counter', 'Drains (a planned stop waiting for in-flight work) started since the orchestrator started.',
-    services.map(({ spec }) => [{ service: spec.id }, o.history.drains(spec.id)]));
-  metric('orchestrator_service_health_latency_seconds', 'gauge', 'Latency of the last health check.',
-    services.filter(({ view }) => view.probe).map(({ spec, view }) => [{ service: spec.id }, view.probe!.latencyMs / 1000]));
-  const mem = process.memoryUsage();
-  const cpu = process.cpuUsage();
-  metric('orchestrator_process_cpu_seconds_total', 'counter', 'CPU time used by the orchestrator process.', [[{}, (cpu.user + cpu.system) / 1e6]]);
-  metric('orchestrator_process_resident_memory_bytes', 'gauge', 'Resident memory of the orchestrator process.', [[{}, mem.rss]]);
-  metric('orchestrator_process_heap_used_bytes', 'gauge', 'V8 heap in use.', [[{}, mem.heapUsed]]);
-  metric('orchestrator_process_start_time_seconds', 'gauge', 'Start time of the orchestrator, unix seconds.', [[{}, o.status.startedAt / 1000]]);
+    each(({ view }) => (view.heartbeatAt === null ? null : Math.max(0, (now - view.heartbeatAt) / 1000))));
+  metric('orchestrator_service_inflight', 'gauge', 'In-flight work the service last reported in a heartbeat (only services that reported it).', each(({ view }) => view.inflight));
+  metric('orchestrator_service_throttle_remaining_seconds', 'gauge', 'Seconds left of a throttled wait; 0 when not throttled.',
+    each(({ view }) => (view.state === 'throttled' && view.throttledUntil !== null ? Math.max(0, (view.throttledUntil - now) / 1000) : 0)));
+
+  head('orchestrator_health_check_duration_seconds', 'histogram', 'Latency of health checks (liveness and readiness probes), by service and probe.');
+  for (const { service, probe, histogram } of o.history.probeLatencies()) {
+    for (const [le, count] of histogram.cumulative()) out.push(`orchestrator_health_check_duration_seconds_bucket${labelText({ service, probe, le })} ${count}`);
+    out.push(`orchestrator_health_check_duration_seconds_sum${labelText({ service, probe })} ${histogram.sum}`);
+    out.push(`orchestrator_health_check_duration_seconds_count${labelText({ service, probe })} ${histogram.count}`);
+  }
+
   metric('orchestrator_uptime_seconds', 'gauge', 'Seconds since the orchestrator started.', [[{}, o.status.uptimeSeconds()]]);
-  // Since the previous scrape: a stall shows up once, then ages out instead of hiding in a lifetime histogram.
-  const loop = loopDelay!;
-  metric('orchestrator_event_loop_delay_p99_seconds', 'gauge', 'p99 event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.percentile(99) / 1e9 : 0]]);
-  metric('orchestrator_event_loop_delay_max_seconds', 'gauge', 'Longest event loop delay of the main thread since the previous scrape.', [[{}, loop.count ? loop.max / 1e9 : 0]]);
-  loop.reset();
-  metric('orchestrator_events_last_seq', 'counter', 'Sequence number of the newest registry event.', [[{}, o.events.lastSeq()]]);
+  metric('orchestrator_events_total', 'counter', 'Registry events recorded (the sequence number of the newest).', [[{}, o.events.lastSeq()]]);
+  metric('orchestrator_feed_clients', 'gauge', 'Open /ws feed connections (dashboards, CLI -f, SDK subscribers).', [[{}, o.status.feedClients()]]);
   const writes = o.history.writes();
   metric('orchestrator_registry_writable', 'gauge', '1 when the registry takes writes; 0 while records are held in memory.', [[{}, writes.writable ? 1 : 0]]);
   metric('orchestrator_registry_held_records', 'gauge', 'Records held in memory until the registry takes writes again.', [[{}, writes.held]]);
   metric('orchestrator_registry_dropped_records_total', 'counter', 'Held records dropped (oldest events, resource-history minutes) to stay within the bound.', [[{}, writes.dropped]]);
   metric('orchestrator_actor_host_up', 'gauge', '1 when the actor-host worker is running.', [[{}, o.status.hostReady() ? 1 : 0]]);
+
+  // The standard process and Node.js metrics, as prom-client names them.
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  metric('process_cpu_user_seconds_total', 'counter', 'User CPU time spent in seconds.', [[{}, cpu.user / 1e6]]);
+  metric('process_cpu_system_seconds_total', 'counter', 'System CPU time spent in seconds.', [[{}, cpu.system / 1e6]]);
+  metric('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [[{}, (cpu.user + cpu.system) / 1e6]]);
+  metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [[{}, mem.rss]]);
+  metric('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [[{}, Math.round(o.status.startedAt / 1000)]]);
+  metric('process_open_fds', 'gauge', 'Number of open file descriptors.', [[{}, openFds()]]);
+  metric('nodejs_heap_size_total_bytes', 'gauge', 'Process heap size from Node.js in bytes.', [[{}, mem.heapTotal]]);
+  metric('nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', [[{}, mem.heapUsed]]);
+  const lag = loop!.last ?? lagOf(loop!.monitor);
+  metric('nodejs_eventloop_lag_p50_seconds', 'gauge', `The 50th percentile of the main thread's event loop delay over the last ${LOOP_WINDOW_MS / 1000} s.`, [[{}, lag.p50]]);
+  metric('nodejs_eventloop_lag_p99_seconds', 'gauge', `The 99th percentile of the main thread's event loop delay over the last ${LOOP_WINDOW_MS / 1000} s.`, [[{}, lag.p99]]);
+  metric('nodejs_eventloop_lag_max_seconds', 'gauge', `The longest event loop delay of the main thread over the last ${LOOP_WINDOW_MS / 1000} s.`, [[{}, lag.max]]);
   return `${out.join('\n')}\n`;
 }

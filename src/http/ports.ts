@@ -25,7 +25,7 @@ export interface HttpPorts {
   events: EventQuery;
   /** The runs ledger, read only (GET /api/services/{id}/runs). */
   runs: Pick<RunLedger, 'before' | 'total'>;
-  history: Pick<History, 'conditions' | 'samplesSince' | 'writes' | 'drains'>;
+  history: Pick<History, 'conditions' | 'samplesSince' | 'writes' | 'drains' | 'cpuSeconds' | 'probeLatencies'>;
   /** Alert sinks and deliveries (GET /api/alerts) and test messages. */
   alerts: Pick<AlertDispatcher, 'view' | 'test' | 'has'>;
   /** What the /ws feed publishes: stored events, view batches, log lines. */
@@ -49,5 +49,7 @@ export interface HttpPorts {
     hostReady(): boolean;
     /** Load generation for bench/ws-fanout.mjs (ORCHESTRATOR_BENCH=1 only). */
     benchEvents(rate: number, seconds: number): void;
+    /** Open /ws connections: the feed (http/ws.ts) sets this when it starts. */
+    feedClients: () => number;
   };
 }

@@ -61,6 +61,7 @@ export class Feed {
     this.opts = { maxBufferedBytes: 1024 * 1024, updateIntervalMs: 100, maxReplay: 10_000, ...opts };
     this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
     this.checkTimer.unref();
+    o.status.feedClients = () => this.clients.size;
     this.attach();
   }
 

@@ -115,7 +115,7 @@ export class Kernel {
     const batch = this.pendingSamples;
     this.pendingSamples = [];
     sampleTrees(batch).then((results) => {
-      for (const r of results) this.opts.onFact({ id: r.id, msg: { type: 'sampled', runId: r.runId, cpu: r.cpu, rss: r.rss, pids: r.pids } });
+      for (const r of results) this.opts.onFact({ id: r.id, msg: { type: 'sampled', runId: r.runId, cpu: r.cpu, rss: r.rss, pids: r.pids, cpuSeconds: r.cpuSeconds } });
     }, (err: unknown) => this.opts.log.warn({ err }, 'sampling failed'));
   }
 }

@@ -23,7 +23,12 @@ export interface SampleResult extends SampleRequest {
   cpu: number;
   rss: number;
   pids: number;
+  /** CPU seconds the tree's processes used since the previous sample (a process new to it: all of its own). */
+  cpuSeconds: number;
 }
+
+/** Each measured process's CPU time (ms, user + system) at its last sample: the next one adds the difference. */
+const lastCpuMs = new Map<number, number>();
 
 let scanned: { tree: ProcTree; at: number } | null = null;
 
@@ -38,30 +43,35 @@ export async function sampleTrees(requests: SampleRequest[], now = performance.n
   const trees = requests.map((r) => tree.members(r.pgid));
   const allPids = [...new Set(trees.flat())];
   // One pidusage call for all (it reads /proc/uptime once per call); a pid gone meanwhile is left out.
-  const stats = new Map<number, { cpu: number; memory: number }>();
+  const stats = new Map<number, { cpu: number; memory: number; ctime: number }>();
   if (allPids.length) {
     try {
-      const all = await pidusage(allPids) as Record<string, { cpu: number; memory: number } | undefined>;
+      const all = await pidusage(allPids) as Record<string, { cpu: number; memory: number; ctime: number } | undefined>;
       for (const pid of allPids) {
         const s = all[pid];
-        if (s) stats.set(pid, { cpu: s.cpu, memory: s.memory });
+        if (s) stats.set(pid, { cpu: s.cpu, memory: s.memory, ctime: s.ctime });
       }
     } catch { /* the only pid asked for is gone */ }
   }
+  // Processes no longer measured are forgotten (a pid reused later starts from its own 0).
+  for (const pid of lastCpuMs.keys()) if (!stats.has(pid)) lastCpuMs.delete(pid);
   return requests.map((r, i) => {
     let cpu = 0;
     let rss = 0;
     let pids = 0;
+    let cpuMs = 0;
     for (const pid of trees[i]!) {
       const s = stats.get(pid);
       if (!s) continue;
+      cpuMs += Math.max(0, s.ctime - (lastCpuMs.get(pid) ?? 0));
+      lastCpuMs.set(pid, s.ctime);
       // No resident memory: an exited process its parent has not reaped yet (a zombie) is not a member.
       if (s.memory === 0 && !isLiveNow(pid)) continue;
       cpu += s.cpu;
       rss += s.memory;
       pids++;
     }
-    return { ...r, cpu: Math.round(cpu * 10) / 10, rss, pids };
+    return { ...r, cpu: Math.round(cpu * 10) / 10, rss, pids, cpuSeconds: cpuMs / 1000 };
   });
 }
 

@@ -169,10 +169,10 @@ t.test('/metrics: ready, heartbeat age, inflight, throttled seconds, drains', as
   await childSaw(h, 'a');
   await h.waitView('a', (v) => v.state === 'running');
   const text = (await req(h.url, '/metrics')).text;
-  for (const name of ['orchestrator_service_ready', 'orchestrator_service_heartbeat_age_seconds', 'orchestrator_service_inflight', 'orchestrator_service_throttled_seconds', 'orchestrator_service_drains_total']) {
+  for (const name of ['orchestrator_service_ready', 'orchestrator_service_heartbeat_age_seconds', 'orchestrator_service_inflight', 'orchestrator_service_throttle_remaining_seconds', 'orchestrator_service_drains_total']) {
     t.match(text, new RegExp(`^# HELP ${name} .+\\n# TYPE ${name} (gauge|counter)$`, 'm'), `${name} is described`);
   }
-  t.match(text, /^orchestrator_service_throttled_seconds\{service="a"\} 0$/m, 'not throttled: 0');
+  t.match(text, /^orchestrator_service_throttle_remaining_seconds\{service="a"\} 0$/m, 'not throttled: 0');
   t.match(text, /^orchestrator_service_drains_total\{service="a"\} 0$/m, 'no drain yet');
   t.match(text, /^orchestrator_service_ready\{service="a"\} [01]$/m);
   t.match(text, /^orchestrator_service_state\{service="a",state="draining"\} 0$/m, 'the new states are listed');

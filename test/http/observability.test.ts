@@ -83,7 +83,7 @@ function parseMetrics(text: string): { types: Map<string, string>; helps: Set<st
     if (!m) { errors.push(line); continue; }
     const labels: Record<string, string> = {};
     for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
-    if (!types.has(m[1]!)) errors.push(`sample before its TYPE: ${line}`);
+    if (!types.has(m[1]!) && types.get(m[1]!.replace(/_(bucket|sum|count)$/, '')) !== 'histogram') errors.push(`sample before its TYPE: ${line}`);
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return { types, helps, samples, errors };
@@ -125,27 +125,36 @@ t.test('GET /metrics: Prometheus text format, per service and for the orchestrat
   t.equal(one('orchestrator_service_state', { service: 'web', state: 'running' }), 1);
   t.equal(one('orchestrator_service_state', { service: 'idle', state: 'stopped' }), 1);
   t.equal(get('orchestrator_service_state', { service: 'web' }).reduce((n, s) => n + s.value, 0), 1, 'exactly one state is 1');
-  t.equal(one('orchestrator_service_healthy', { service: 'web' }), 1);
+  t.equal(one('orchestrator_service_health', { service: 'web', health: 'healthy' }), 1);
+  t.equal(get('orchestrator_service_health', { service: 'web' }).reduce((n, s) => n + s.value, 0), 1, 'exactly one health is 1');
+  t.equal(one('orchestrator_service_health', { service: 'idle', health: 'unknown' }), 1, 'unknown is a label value, not -1');
   t.equal(types.get('orchestrator_service_restarts_total'), 'counter');
   t.equal(one('orchestrator_service_restarts_total', { service: 'web' }), h.view('web').restarts, 'restarts as the API reports them');
-  t.ok(one('orchestrator_service_cpu_percent', { service: 'web' }) >= 0, 'cpu');
-  t.ok(one('orchestrator_service_memory_bytes', { service: 'web' }) > 1024 * 1024, 'memory in bytes');
-  const latency = one('orchestrator_service_health_latency_seconds', { service: 'web' });
-  t.ok(latency > 0 && latency < 1, `health latency in seconds (${latency})`);
-  t.equal(get('orchestrator_service_memory_bytes', { service: 'idle' }).length, 0, 'no usage for a service that never ran');
+  t.ok(one('orchestrator_service_cpu_seconds_total', { service: 'web' }) > 0, 'cpu in seconds, a counter');
+  t.equal(types.get('orchestrator_service_cpu_seconds_total'), 'counter');
+  t.ok(one('orchestrator_service_resident_memory_bytes', { service: 'web' }) > 1024 * 1024, 'memory in bytes');
+  t.equal(types.get('orchestrator_health_check_duration_seconds'), 'histogram');
+  const probes = one('orchestrator_health_check_duration_seconds_count', { service: 'web', probe: 'liveness' });
+  t.ok(probes >= 1, `health checks counted (${probes})`);
+  t.equal(one('orchestrator_health_check_duration_seconds_bucket', { service: 'web', probe: 'liveness', le: '+Inf' }), probes, 'the +Inf bucket holds them all');
+  const sum = one('orchestrator_health_check_duration_seconds_sum', { service: 'web', probe: 'liveness' });
+  t.ok(sum > 0 && sum / probes < 1, `latency in seconds (mean ${sum / probes})`);
+  t.equal(get('orchestrator_service_resident_memory_bytes', { service: 'idle' }).length, 0, 'no usage for a service that never ran');
 
-  t.ok(one('orchestrator_process_cpu_seconds_total') > 0, 'process CPU');
-  t.equal(types.get('orchestrator_process_cpu_seconds_total'), 'counter');
-  t.ok(one('orchestrator_process_resident_memory_bytes') > 10 * 1024 * 1024, 'process RSS');
-  t.ok(one('orchestrator_process_heap_used_bytes') > 0);
-  t.ok(Math.abs(one('orchestrator_process_start_time_seconds') - h.o.startedAt / 1000) < 1, 'start time in unix seconds');
+  t.ok(one('process_cpu_seconds_total') > 0, 'process CPU, under the standard name');
+  t.equal(types.get('process_cpu_seconds_total'), 'counter');
+  t.ok(one('process_resident_memory_bytes') > 10 * 1024 * 1024, 'process RSS');
+  t.ok(one('nodejs_heap_size_used_bytes') > 0);
+  t.ok(one('process_open_fds') > 0);
+  t.ok(Math.abs(one('process_start_time_seconds') - h.o.startedAt / 1000) < 1, 'start time in unix seconds');
+  t.equal(one('orchestrator_feed_clients'), 0, 'no feed client yet');
   t.ok(one('orchestrator_uptime_seconds') > 0);
   // Events go on being recorded (views now reach the main thread ahead of their events).
-  const seq = one('orchestrator_events_last_seq');
+  const seq = one('orchestrator_events_total');
   t.ok(seq >= seqBefore && seq <= seqAfter, `the registry's newest seq at the time of the scrape (${seq})`);
   t.equal(one('orchestrator_actor_host_up'), 1);
-  const p99 = one('orchestrator_event_loop_delay_p99_seconds');
-  const max = one('orchestrator_event_loop_delay_max_seconds');
+  const p99 = one('nodejs_eventloop_lag_p99_seconds');
+  const max = one('nodejs_eventloop_lag_max_seconds');
   t.ok(p99 > 0 && p99 < 1, `loop delay measured from the start, not from the first scrape (p99 ${p99})`);
   t.ok(max >= p99, 'max ≥ p99');
 });
