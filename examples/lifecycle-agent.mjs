@@ -2,7 +2,7 @@
 // that work when the orchestrator asks it to drain, and turns an upstream 429 into a throttled exit.
 // Run it under the orchestrator, which gives it ORCHESTRATOR_URL, ORCHESTRATOR_SERVICE_ID and
 // ORCHESTRATOR_TOKEN. UPSTREAM_URL is the API it calls (say, an LLM); without one the work is simulated.
-import { ServiceAgent } from 'agent-orchestrator/sdk';
+import { ServiceAgent } from '@agent-orchestrator/sdk';
 
 const agent = new ServiceAgent();
 const upstream = process.env.UPSTREAM_URL;

@@ -1,17 +1,21 @@
-// Builds the server, CLI and SDK into dist/ and the dashboard into public/dist/ with esbuild.
-// Runs on `npm ci` (prepare), so a fresh clone is runnable without a separate build step.
+// Builds the TypeScript SDK package (packages/sdk/dist/), the server and CLI into dist/ and the
+// dashboard into public/dist/ with esbuild. Runs on `npm ci` and `npm pack` (prepare), so a fresh
+// clone is runnable without a separate build step. dist/sdk.* are copies of the SDK package's
+// build: `@agent-orchestrator/orchestrator/sdk` keeps working for those who import it from there.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { buildSdk } from '../packages/sdk/build.mjs';
 
 const started = Date.now();
 mkdirSync('dist', { recursive: true });
+await buildSdk();
+for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) copyFileSync(`packages/sdk/dist/index.${ext}`, `dist/sdk.${ext}`);
 
 // Worker entry points sit flat beside main.js: src/workers/paths.ts resolves them from dist/.
 const entryPoints = Object.fromEntries(Object.entries({
   cli: 'src/cli/index.ts',
   'actor-host.worker': 'src/workers/actor-host.worker.ts',
   'cpu-tasks.worker': 'src/workers/tasks/index.ts',
-  sdk: 'src/sdk/index.ts',
 }).filter(([, file]) => existsSync(file)));
 
 await build({
@@ -49,4 +53,4 @@ if (existsSync('public/src/main.ts')) {
     if (!fresh.has(`public/dist/chunks/${name}`)) rmSync(`public/dist/chunks/${name}`, { force: true });
   }
 }
-process.stderr.write(`built dist/ in ${Date.now() - started} ms\n`);
+process.stderr.write(`built packages/sdk/dist/ and dist/ in ${Date.now() - started} ms\n`);

@@ -23,7 +23,7 @@ shift 2
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 
 mkdir -p "$dir"
-tar -C "$root" -cf - --exclude=./node_modules --exclude=./.git --exclude=./dist --exclude=./public/dist \
+tar -C "$root" -cf - --exclude=./node_modules --exclude=./.git --exclude=./dist --exclude=./packages/sdk/dist --exclude=./public/dist \
   --exclude=./.tap --exclude=./data --exclude=./logs --exclude=./tmp --exclude='./*.pid' . | tar -xf - -C "$dir"
 cd "$dir"
 exec scripts/ci/with-node.sh "$major" "$@"

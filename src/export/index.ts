@@ -76,7 +76,7 @@ export function selfCommand(): NonNullable<ExportContext['self']> {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'agent-orchestrator') break;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === '@agent-orchestrator/orchestrator') break;
     dir = dirname(dir);
   }
   return { node: process.execPath, script: join(dir, 'bin', 'orchestrator.js'), nodeFlags: ['--max-semi-space-size=2'] };

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { OrchestratorError, ServiceAgent } from '../../src/sdk/index.js';
+import { OrchestratorError, ServiceAgent } from '@agent-orchestrator/sdk';
 import type { TestLike } from '../helpers/harness.js';
 import { freePort, ROOT } from '../helpers/process.mjs';
 import { start } from '../cli/run.js';
@@ -129,7 +129,7 @@ t.test('TypeScript: the background heartbeat — state, one call at a time, erro
 
 t.test('TypeScript: the heartbeat timer does not keep a process alive; failures only logged', async (t) => {
   const r = await receiver(t);
-  const script = `import { ServiceAgent } from 'agent-orchestrator/sdk';
+  const script = `import { ServiceAgent } from '@agent-orchestrator/sdk';
 const a = new ServiceAgent();
 a.startHeartbeat({ intervalSeconds: 3600, state: () => ({ inflight: 0 }) });
 new ServiceAgent('down', 'http://127.0.0.1:${await freePort()}').startHeartbeat({ intervalSeconds: 3600 });`;

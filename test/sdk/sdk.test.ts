@@ -1,13 +1,13 @@
 /**
  * The SDKs against a real orchestrator: a real Python service (orchestrator_sdk.py) and a real Node
- * service ('agent-orchestrator/sdk') register themselves, are probed healthy, are shown as
+ * service ('@agent-orchestrator/sdk') register themselves, are probed healthy, are shown as
  * external, refuse start/stop, and deregister on SIGTERM. Plus the SDK's own behaviour in process.
  */
 import t from 'tap';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OrchestratorError, ServiceAgent } from '../../src/sdk/index.js';
+import { OrchestratorError, ServiceAgent } from '@agent-orchestrator/sdk';
 import { harness, node } from '../helpers/harness.js';
 import { freePort, ROOT } from '../helpers/process.mjs';
 import { cli, start } from '../cli/run.js';
@@ -83,7 +83,7 @@ print(a.deregister(), a.deregister())
   t.notOk(h.o.fleet.has('my-service'));
 });
 
-t.test('a real Node service registers through agent-orchestrator/sdk and is seen healthy', async (t) => {
+t.test('a real Node service registers through @agent-orchestrator/sdk and is seen healthy', async (t) => {
   const h = await harness(t, { http: true });
   const healthyFile = join(h.dir, 'healthy');
   writeFileSync(healthyFile, '');

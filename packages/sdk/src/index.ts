@@ -3,7 +3,7 @@
  * (optional): auto-register with orchestrator" in the product document) and serves the /health
  * payload the orchestrator probes.
  *
- *   import { ServiceAgent } from 'agent-orchestrator/sdk';
+ *   import { ServiceAgent } from '@agent-orchestrator/sdk';   // or: const { ServiceAgent } = require(...)
  *   const agent = new ServiceAgent('my-service', 'http://localhost:8000', { apiEndpoint: 'http://localhost:8001' });
  *   await agent.serveHealth(8001);   // GET /health → { status: 'healthy', service, timestamp }
  *   await agent.register();
@@ -22,7 +22,20 @@
  *   await agent.throttled(30);   // on an upstream 429: the next exit waits 30 s and is no crash
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { HeartbeatAnswer, HeartbeatBody, ServiceDetail } from '../api/types.js';
+
+// The package is published on its own (packages/sdk, no dependencies), so the wire types it names
+// are written out here rather than imported from the server's src/api/types.ts;
+// test/sdk/package.test.ts checks at compile time that the server's types still fit them.
+
+/** POST /api/services/{id}/heartbeat body (each field optional). */
+export interface HeartbeatBody { progress?: number; inflight?: number; status?: string }
+/** POST /api/services/{id}/heartbeat answer: drain is true while the service should finish in-flight work and take no more. */
+export interface HeartbeatAnswer { drain: boolean }
+
+/** A service's lifecycle state, as the API shows it. */
+export type ServiceState = 'stopped' | 'starting' | 'running' | 'draining' | 'stopping' | 'exited' | 'backoff' | 'throttled' | 'failed';
+/** A service's health, as the API shows it. */
+export type ServiceHealth = 'unknown' | 'healthy' | 'unhealthy' | 'stalled';
 
 export interface ServiceAgentOptions {
   /** Where the orchestrator probes the service, e.g. http://localhost:8001/health. serveHealth() fills it in. */
@@ -56,8 +69,45 @@ export interface HealthPayload {
   timestamp: string;
 }
 
-/** The orchestrator's view of a service (GET /api/services/{id}): the API's own wire type. */
-export type RegisteredService = ServiceDetail;
+/**
+ * The orchestrator's view of a service (GET /api/services/{id}): the fields a service reads about
+ * itself. The API answers more (usage, replicas, runs…): see the REST reference in the README.
+ */
+export interface RegisteredService {
+  id: string;
+  name: string;
+  type: string;
+  /** Registered by the service itself and not started by the orchestrator. */
+  external: boolean;
+  group: string;
+  state: ServiceState;
+  health: ServiceHealth;
+  want: 'up' | 'down';
+  reason: string;
+  pid: number | null;
+  started_at: string | null;
+  restarts: number;
+  api_endpoint: string | null;
+  health_check: {
+    endpoint: string | null;
+    last: { ok: boolean; latency_ms: number; status: number | null; error: string | null; at: string | null } | null;
+    consecutive_failures: number;
+  };
+  /** Ready for traffic and for dependents: running, live, and its readiness probe (if any) passes. */
+  ready: boolean;
+  /** Time of this run's last heartbeat; null before the first. */
+  heartbeat_at: string | null;
+  /** As the service last reported them in a heartbeat; null until it does. */
+  progress: number | null;
+  inflight: number | null;
+  status_text: string | null;
+  /** While state is throttled: when the wait ends. */
+  throttled_until: string | null;
+  /** The service's definition as the orchestrator holds it. */
+  spec: Record<string, unknown>;
+  /** Its latest events, oldest first. */
+  events: Array<{ seq: number; at: string; service: string | null; type: string; data: Record<string, unknown> }>;
+}
 
 /** A refusal from the orchestrator (HTTP status and error code) or no answer at all (status 0). */
 export class OrchestratorError extends Error {
@@ -304,7 +354,7 @@ export class ServiceAgent {
     let res: Response;
     try {
       res = await fetch(`${this.orchestratorUrl}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (e) {
