@@ -1,4 +1,4 @@
-"""Self-registration with the AI agent orchestrator, standard library only (Python 3.8+).
+"""Self-registration with the AI agent orchestrator, standard library only (Python 3.9+).
 
 As in the product document::
 
@@ -50,6 +50,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["ServiceAgent", "OrchestratorError"]
+__version__ = "0.1.0"
 
 
 class OrchestratorError(Exception):
