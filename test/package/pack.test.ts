@@ -71,7 +71,7 @@ async function serveAndCheck(t: Test, command: string, args: string[], extraEnv:
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const url = `http://127.0.0.1:${port}`;
   const health = await until(async () => {
@@ -92,7 +92,12 @@ async function serveAndCheck(t: Test, command: string, args: string[], extraEnv:
   const services = await fetch(`${url}/api/services`);
   t.equal(services.status, 200, 'the API answers');
   child.kill('SIGTERM');
-  t.equal(await exited, 0, `SIGTERM: a clean exit\n${out.slice(-1500)}`);
+  // The orchestrator exits 0 on SIGTERM; npm exec passes the signal on, waits for it, and then
+  // ends by the same signal.
+  t.equal(await exited, command === 'npm' ? 'SIGTERM' : 'code 0', `SIGTERM: a clean exit\n${out.slice(-1500)}`);
+  t.match(out, /orchestrator listening on/, 'its start-up line');
+  await until(async () => { try { await fetch(`${url}/health`); return false; } catch { return true; } }, { what: 'the port closed', timeoutMs: 10_000 });
+  t.pass('the server is gone, not left behind');
   rmSync(join(config, '..'), { recursive: true, force: true });
 }
 
