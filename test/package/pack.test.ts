@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { freePort, ROOT, until, writeFolder } from '../helpers/process.mjs';
 
@@ -38,12 +38,15 @@ function npm(args: string[], opts: SpawnSyncOptions = {}): { code: number | null
 async function serveAndCheck(t: Test, command: string, args: string[], cwd: string) {
   const port = await freePort() as number;
   const { config } = writeFolder({ config: { orchestrator: { port } }, prefix: 'orch-pack-serve-' });
-  const child = spawn(command, [...args, 'serve', '--config', config], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, stopped as a terminal's Ctrl-C or a service manager stops it: the
+  // signal to the whole group. (npm exec runs the bin through `sh -c`, and a SIGTERM to npm's pid
+  // alone ends npm and that shell but leaves the orchestrator running: README, Install.)
+  const child = spawn(command, [...args, 'serve', '--config', config], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } });
   const url = `http://127.0.0.1:${port}`;
   const health = await until(async () => {
     if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out}`);
@@ -62,10 +65,10 @@ async function serveAndCheck(t: Test, command: string, args: string[], cwd: stri
   t.match(js.headers.get('content-type') ?? '', /javascript/);
   const services = await fetch(`${url}/api/services`);
   t.equal(services.status, 200, 'the API answers');
-  child.kill('SIGTERM');
-  // The orchestrator exits 0 on SIGTERM; npm exec passes the signal on, waits for it, and then
-  // ends by the same signal.
+  process.kill(-child.pid!, 'SIGTERM');
+  // The orchestrator exits 0 on SIGTERM; npm, signalled too, ends by that signal.
   t.equal(await exited, command === 'npm' ? 'SIGTERM' : 'code 0', `SIGTERM: a clean exit\n${out.slice(-1500)}`);
+  t.match(readFileSync(join(config, '..', 'logs', 'orchestrator.log'), 'utf8'), /"signal":"SIGTERM".*"msg":"shutting down"[^]*"msg":"orchestrator stopped"/, 'the orchestrator itself shut down on the signal');
   t.match(out, /orchestrator listening on/, 'its start-up line');
   await until(async () => { try { await fetch(`${url}/health`); return false; } catch { return true; } }, { what: 'the port closed', timeoutMs: 10_000 });
   t.pass('the server is gone, not left behind');
@@ -147,7 +150,7 @@ function main() {
     t.teardown(() => {
       for (const d of existsSync(npxDir) ? readdirSync(npxDir) : []) {
         const manifest = join(npxDir, d, 'package.json');
-        if (!before.has(d) && existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball)) rmSync(join(npxDir, d), { recursive: true, force: true });
+        if (!before.has(d) && existsSync(manifest) && readFileSync(manifest, 'utf8').includes(basename(work))) rmSync(join(npxDir, d), { recursive: true, force: true });
       }
     });
     const started = Date.now();
