@@ -25,8 +25,10 @@ const NAME = '@agent-orchestrator/orchestrator';
 t.setTimeout(900_000);
 
 // The npm that runs this file (npm test) leaves npm_* settings in the environment that would steer
-// the child npm commands (prefix, workspaces, scripts); only the cache location is kept.
-const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || /^npm_config_cache$/i.test(k)));
+// the child npm commands (prefix, workspaces, scripts); only the cache location is kept. tap's
+// NODE_OPTIONS and settings stay out too: what runs from the tarball is not this test's code.
+const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
+  .filter(([k]) => (!/^(npm_|tap|_tapjs_|node_options$)/i.test(k)) || /^npm_config_cache$/i.test(k)));
 
 function npm(args: string[], opts: SpawnSyncOptions = {}): { code: number | null; out: string; ms: number } {
   const started = Date.now();

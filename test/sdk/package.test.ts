@@ -23,7 +23,9 @@ export type Checks = [
   Assert<HeartbeatAnswer extends SdkAnswer ? (SdkAnswer extends HeartbeatAnswer ? true : false) : false>,
 ];
 
-const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || /^npm_config_cache$/i.test(k)));
+// npm's settings from `npm test` and tap's NODE_OPTIONS stay out of the child npm commands.
+const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
+  .filter(([k]) => (!/^(npm_|tap|_tapjs_|node_options$)/i.test(k)) || /^npm_config_cache$/i.test(k)));
 const work = mkdtempSync(join(tmpdir(), 'orch-sdk-pkg-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
