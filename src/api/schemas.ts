@@ -140,7 +140,8 @@ export const AlertTest = v.strictObject({ delivery: described(Delivery, 'Queued;
 const ExportServiceReport = v.strictObject({
   id: v.string(), source: v.string(), files: v.array(v.string()),
   mappings: v.array(v.strictObject({ key: v.string(), outcome: v.picklist(['exact', 'approximate', 'dropped']), detail: v.string() })),
-  refused: v.optional(v.string()),
+  refused: v.optional(s('Nothing was generated for the service, and why')),
+  skipped: v.optional(described(v.boolean(), 'Refused by its nature (an external service), not by a problem')),
 });
 export const ExportResult = v.strictObject({
   target: v.picklist(['systemd', 'kubernetes']),
@@ -159,8 +160,10 @@ export const components = {
 // ---------------------------------------------------------------------------------------------
 // Compile-time agreement with the TypeScript types: each line fails `tsc` when the two differ.
 
-/** true when A and B are assignable both ways (the same fields, the same optionality, the same types). */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Objects spelled out field by field, at every depth (valibot's inferred types are intersections and mapped types). */
+type Plain<T> = T extends object ? { [K in keyof T]: Plain<T[K]> } : T;
+/** true when A and B are the same type: the same fields, the same optionality, the same field types, at every depth. */
+type Same<A, B> = (<X>() => X extends Plain<A> ? 1 : 2) extends (<X>() => X extends Plain<B> ? 1 : 2) ? true : false;
 type Agree<T extends v.GenericSchema, U> = Same<v.InferOutput<T>, U>;
 const agree = <_ extends true>() => undefined;
 agree<Agree<typeof ServiceSummary, wire.PresentedService>>();

@@ -4,14 +4,15 @@
  * from the valibot schemas (openapi-components.ts), and test/http/openapi-responses.test.ts calls
  * every route and validates its answers against this document.
  */
+import { UNIT_ID_PATTERN } from '../config/instances.js';
 import type { ServiceDefaults } from '../config/schema.js';
-import { ID_PATTERN } from '../config/schema.js';
 import { componentSchemas, ref } from './openapi-components.js';
 
 const jsonBody = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ok = (description: string, schema: string | object) => ({ description, ...jsonBody(typeof schema === 'string' ? ref(schema) : schema) });
 const error = (description: string) => ({ description, ...jsonBody(ref('Error')) });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: ID_PATTERN.source } };
+/** A service id, or an instance of a replicated service <id>#n. */
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: UNIT_ID_PATTERN.source } };
 const common = {
   '401': error('Missing or wrong API key'),
   '403': error('The key lacks the scope this route needs (read, operate or admin)'),
