@@ -34,7 +34,8 @@ t.test('every route answers as the generated OpenAPI document says', async (t) =
       alerts: [{ name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/hook', on: ['alert_test'], max_attempts: 1 }],
     },
     services: {
-      svc: { id: 'svc', executable: sleeper },
+      // It reports inflight below: a short drain, so its stop at teardown does not wait out the default 120 s.
+      svc: { id: 'svc', executable: sleeper, drain: { timeout_seconds: 1 } },
       pool: { id: 'pool', executable: sleeper, replicas: 2, port: 47100, gpus: { per_replica: 1, devices: [0, 1] }, rollout: { min_healthy_seconds: 0 } },
       job: { id: 'job', executable: node('job.mjs'), schedule: { interval_seconds: 3600, run_on_start: true } },
     },
