@@ -40,9 +40,10 @@ t.test('every route answers as the generated OpenAPI document says', async (t) =
       job: { id: 'job', executable: node('job.mjs'), schedule: { interval_seconds: 3600, run_on_start: true } },
     },
   });
-  await h.waitView('svc', (v) => v.state === 'running');
-  await h.waitView('pool#1', (v) => v.state === 'running');
-  await h.waitFor(() => h.o.registry.runs.before('job', Number.MAX_SAFE_INTEGER, 1)[0]?.ended_at, 'a finished run of job');
+  // Generous deadlines: the machines that run the suite are shared.
+  await h.waitView('svc', (v) => v.state === 'running', 'svc running', 60_000);
+  await h.waitView('pool#1', (v) => v.state === 'running', 'pool#1 running', 60_000);
+  await h.waitFor(() => h.o.registry.runs.before('job', Number.MAX_SAFE_INTEGER, 1)[0]?.ended_at, 'a finished run of job', 60_000);
 
   const doc = (await req(h.url, '/api/openapi.json', { headers: { 'x-api-key': ROOT } })).json;
   const check = new OpenApiChecker(doc);
@@ -81,13 +82,13 @@ t.test('every route answers as the generated OpenAPI document says', async (t) =
     call('patch /api/services/{id}', `${S}/made`, 400, { body: { replicas: 'many' } }),
     call('put /api/services/{id}/stop', `${S}/svc/stop`, 202), call('put /api/services/{id}/start', `${S}/svc/start`, 202),
     call('put /api/services/{id}/restart', `${S}/svc/restart`, 202), call('put /api/services/{id}/restart', `${S}/pool/restart?rolling=true`, 202),
-    () => h.waitFor(() => h.o.fleet.rollout('pool')?.state === 'finished', 'the rolling restart of pool to finish'),
+    () => h.waitFor(() => h.o.fleet.rollout('pool')?.state === 'finished', 'the rolling restart of pool to finish', 60_000),
     call('get /api/services/{id}', `${S}/pool`, 200),
     call('put /api/services/{id}/restart', `${S}/pool%230/restart`, 202), call('put /api/services/{id}/stop', `${S}/pool/stop`, 202),
     call('put /api/services/{id}/start', `${S}/pool/start`, 202), call('put /api/services/{id}/start', `${S}/ext-ts/start`, 409),
     call('put /api/services/{id}/restart', `${S}/pool/restart?rolling=maybe`, 400), call('put /api/services/{id}/stop', `${S}/nope/stop`, 404),
     call('put /api/services/{id}/stop', `${S}/svc/stop`, 403, { key: READER }),
-    () => h.waitView('svc', (v) => v.state === 'running'),
+    () => h.waitView('svc', (v) => v.state === 'running', 'svc running again', 60_000),
     call('post /api/services/{id}/heartbeat', `${S}/svc/heartbeat`, 200, { body: { progress: 1, inflight: 0, status: 'working' } }),
     call('post /api/services/{id}/heartbeat', `${S}/svc/heartbeat`, 200), call('post /api/services/{id}/heartbeat', `${S}/svc/heartbeat`, 400, { body: { progress: 'x' } }),
     call('post /api/services/{id}/heartbeat', `${S}/nope/heartbeat`, 404, { body: {} }), call('post /api/services/{id}/heartbeat', `${S}/svc/heartbeat`, 401, { key: null }),
