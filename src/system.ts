@@ -27,6 +27,7 @@ import { OwnLogRotation } from './logs/own.js';
 import { LogStore } from './logs/store.js';
 import { childBaseEnv, Kernel } from './os/kernel.js';
 import { currentSecretValues, maskLine } from './os/secrets.js';
+import { instanceId } from './config/instances.js';
 import { GpuSampler } from './os/gpu.js';
 import { LogDiskGuard } from './os/log-disk.js';
 import { OutputNotices } from './os/output.js';
@@ -213,7 +214,9 @@ export function openSystem(config: OrchestratorConfig, log: OrchestratorLog): Sy
     // Lines written by runs under an earlier orchestrator (adopted ones, or stopped ones) hold values
     // this process never read: mask what the {file} and {env} secrets hold now, before any log is served.
     await Promise.all(specs.filter((s) => Object.keys(s.secrets).length).map(async (spec) => {
-      kernel.masks.add(spec.id, await currentSecretValues(spec, process.env));
+      const values = await currentSecretValues(spec, process.env);
+      // A replicated service's instances write their own logs: each gets the masks.
+      for (const id of spec.replicas === undefined ? [spec.id] : Array.from({ length: spec.replicas }, (_, n) => instanceId(spec.id, n))) kernel.masks.add(id, values);
     })).finally(masksLoaded);
     const rows = new Map(registry.services.all().map((r) => [r.id, r]));
     const vanishedIds = new Set(vanished.map((r) => r.service));

@@ -3,6 +3,7 @@
  * reason it carries and "type:reason"; its `services` globs against the event's service. Pure:
  * called for every event recorded, so it only looks at sets and precompiled patterns.
  */
+import { serviceOf } from '../config/instances.js';
 import type { StoredEvent } from '../store/events.js';
 
 /** A reason is a word (crashed, failed, memory_limit); free text (a state's explanation) is not one. */
@@ -51,7 +52,8 @@ export function compileFilter(name: string, on: string[], services: string[] | u
 /** Whether the event goes to this sink, and under which reason. */
 export function matches(f: SinkFilter, e: StoredEvent, keys: string[]): boolean {
   if (!keys.some((k) => f.on.has(k))) return false;
-  if (f.services && (e.service === null || !f.services.some((re) => re.test(e.service!)))) return false;
+  // An instance (web#1) matches its own id and its service's (a sink for "web" hears every replica).
+  if (f.services && (e.service === null || !f.services.some((re) => re.test(e.service!) || re.test(serviceOf(e.service!))))) return false;
   // A sink's own give-up is not sent to it (it is failing), and a give-up about a give-up goes nowhere:
   // two sinks that are both down must not keep each other busy.
   if (e.type === 'alert_gave_up' && (e.data.sink === f.name || e.data.event_type === 'alert_gave_up')) return false;

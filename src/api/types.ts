@@ -1,7 +1,9 @@
 /**
  * The public wire: the JSON shapes the REST API answers with and the frames of the /ws feed. The
  * server builds them (http/present.ts, http/ws.ts); the dashboard, the CLI and the SDK read them —
- * all from this one file, so a change here is a change everywhere the compiler looks.
+ * all from this one file, so a change here is a change everywhere the compiler looks. The REST
+ * bodies are also valibot schemas (api/schemas.ts, from which the OpenAPI document is generated);
+ * `tsc` fails when a type here and its schema there differ.
  */
 import type { Health, ServiceState, Want } from '../actors/protocol.js';
 import type { ServiceSpec } from '../config/schema.js';

@@ -1,5 +1,5 @@
 /** The REST API: the seed's endpoints plus history, reload, metrics and the OpenAPI document. */
-import { formatProblem, type Problem } from '../config/load.js';
+import { formatProblem, serviceDefaults, type Problem } from '../config/load.js';
 import { badRequest, notFound } from '../errors.js';
 import type { FleetSummary } from '../fleet/views.js';
 import type { LogQuery } from '../logs/query.js';
@@ -70,6 +70,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
     return { ...base, gpus: null, replicas: group.spec.replicas ?? 0, instances: group.instances.map(presentService), rollout: o.fleet.rollout(id) };
   };
 
+  let openApi: Record<string, unknown> | undefined; // built at the first request: the config does not change while it runs
   return [
     { method: 'get', pattern: '/health', public: true, unlimited: true, handler: healthHandler(o, engine) },
     {
@@ -209,7 +210,7 @@ export function apiRoutes(o: HttpPorts, engine: EngineName): Route[] {
     },
     ...alertRoutes(o),
     ...exportRoutes(o),
-    { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApiDocument(version())) },
+    { method: 'get', pattern: '/api/openapi.json', handler: () => json(200, openApi ??= openApiDocument(version(), serviceDefaults(o.config), o.config.baseDir)) },
     // Load generation for bench/ws-fanout.mjs; absent unless the orchestrator runs with ORCHESTRATOR_BENCH=1.
     ...(process.env.ORCHESTRATOR_BENCH === '1' ? [{
       method: 'post' as const, pattern: '/api/_bench/events',

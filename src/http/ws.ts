@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { ServiceView } from '../actors/protocol.js';
-import { UNIT_ID_PATTERN } from '../config/instances.js';
+import { serviceOf, UNIT_ID_PATTERN } from '../config/instances.js';
 import type { HttpPorts } from './ports.js';
 import type { Stream } from '../os/logs.js';
 import type { StoredEvent } from '../store/events.js';
@@ -96,9 +96,13 @@ export class Feed {
     if (this.engine.numSubscribers('services') > 0) this.engine.publish('services', whole = eventFrame(events));
     const byService = new Map<string, StoredEvent[]>();
     for (const e of events) {
-      if (!e.service || this.engine.numSubscribers(`service/${e.service}`) === 0) continue;
-      const list = byService.get(e.service);
-      if (list) list.push(e); else byService.set(e.service, [e]);
+      if (!e.service) continue;
+      // An instance's events go to its own topic and to its service's (service/web has web#0's).
+      for (const topic of topicsOf(e.service)) {
+        if (this.engine.numSubscribers(`service/${topic}`) === 0) continue;
+        const list = byService.get(topic);
+        if (list) list.push(e); else byService.set(topic, [e]);
+      }
     }
     // One service's events only (a restart, say): its topic gets the very frame the fleet got.
     for (const [service, list] of byService) this.engine.publish(`service/${service}`, list.length === events.length && whole ? whole : eventFrame(list));
@@ -135,11 +139,11 @@ export class Feed {
     for (const [id, v] of this.pendingViews) {
       if (v === null) { removed.push(id); continue; }
       if (!this.o.fleet.has(id)) continue;
-      const single = this.engine.numSubscribers(`service/${id}`) > 0;
-      if (!fleet && !single) continue;
+      const singles = topicsOf(id).filter((topic) => this.engine.numSubscribers(`service/${topic}`) > 0);
+      if (!fleet && singles.length === 0) continue;
       const presented = presentService({ ...this.o.fleet.get(id), view: v });
       if (fleet) updated.push(presented);
-      if (single) this.engine.publish(`service/${id}`, frame({ type: 'services', services: [presented], removed: [] }));
+      for (const topic of singles) this.engine.publish(`service/${topic}`, frame({ type: 'services', services: [presented], removed: [] }));
     }
     this.pendingViews.clear();
     if (fleet && (updated.length || removed.length)) this.engine.publish('services', frame({ type: 'services', services: updated, removed }));
@@ -302,7 +306,13 @@ function validTopic(t: string): boolean {
 }
 
 function wantsEvent(topics: string[], e: StoredEvent): boolean {
-  return topics.includes('services') || (!!e.service && topics.includes(`service/${e.service}`));
+  return topics.includes('services') || (!!e.service && topicsOf(e.service).some((id) => topics.includes(`service/${id}`)));
+}
+
+/** The service/<id> topics a unit's events and views go to: its own, and its service's if it is an instance. */
+function topicsOf(id: string): string[] {
+  const service = serviceOf(id);
+  return service === id ? [id] : [id, service];
 }
 
 /** Every frame the feed sends goes through here: the compiler holds it to the wire (api/types.ts). */

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import WebSocket from 'ws';
 import { join } from 'node:path';
 import type { ServiceDetail } from '../../src/api/types.js';
 import { alive, harness, type Harness } from '../helpers/harness.js';
@@ -63,6 +64,18 @@ t.test('3 replicas on 3 ports, each healthy, each told its index', async (t) => 
   for (const id of ids(3)) t.match(text, new RegExp(`^${id} \\| replica ${id.slice(4)} of 3`, 'm'), `${id}'s lines are in the service's logs`);
   const events = await api<{ events: Array<{ service: string; type: string }> }>(h, 'GET', '/api/services/web/events?limit=1000');
   t.ok(ids(3).every((id) => events.body.events.some((e) => e.service === id)), 'the service\'s events include its instances\'');
+
+  // The feed's service/web topic carries its instances' events and views.
+  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws?topics=service/web`);
+  t.teardown(() => ws.close());
+  const frames: Array<{ type: string; event?: { service: string }; events?: Array<{ service: string }>; services?: Array<{ id: string }> }> = [];
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+  await new Promise((resolve) => ws.once('open', resolve));
+  await h.waitFor(() => frames.some((f) => f.type === 'snapshot'), 'the snapshot');
+  await api(h, 'PUT', '/api/services/web%231/restart');
+  await h.waitFor(() => frames.some((f) => [f.event, ...(f.events ?? [])].some((e) => e?.service === 'web#1')), 'an event of web#1 on service/web');
+  await h.waitFor(() => frames.some((f) => f.type === 'services' && f.services?.some((x) => x.id === 'web#1')), 'a view of web#1 on service/web');
+  t.pass('service/web carries web#1\'s events and views');
 });
 
 t.test('scale 3 → 5 → 2 over the API: the instances that stay are not touched', async (t) => {

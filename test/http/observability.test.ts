@@ -191,7 +191,7 @@ t.test('GET /api/openapi.json describes every route the server registers', async
     const name = /#\/components\/schemas\/([^"]+)/.exec(ref)?.[1];
     t.ok(name && doc.components.schemas[name], `${ref} resolves`);
   }
-  // The documented id pattern is the one the server enforces.
-  const { ID_PATTERN } = await import('../../src/config/schema.js');
-  t.equal(doc.paths['/api/services/{id}'].get.parameters[0].schema.pattern, ID_PATTERN.source);
+  // The documented id pattern is the one the server enforces (a service id, or an instance <id>#n).
+  const { UNIT_ID_PATTERN } = await import('../../src/config/instances.js');
+  t.equal(doc.paths['/api/services/{id}'].get.parameters[0].schema.pattern, UNIT_ID_PATTERN.source);
 });
