@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { apiRoutes } from '../../src/http/routes.js';
-import { ServiceAgent } from '../../src/sdk/index.js';
+import { ServiceAgent } from '@agent-orchestrator/sdk';
 import { harness, node } from '../helpers/harness.js';
 import { refusedUpgrade, req, WsClient, type Answer, type RequestOptions } from './lib.js';
 import { METHODS, OpenApiChecker } from './openapi-check.js';
