@@ -38,7 +38,13 @@ print(json.dumps(out))
 `;
 
 let importFrom = SDK;
-const has = (module: string) => spawnSync('python3', ['-c', `import ${module}`]).status === 0;
+const hasIn = (python: string, module: string) => spawnSync(python, ['-c', `import ${module}`]).status === 0;
+const has = (module: string) => hasIn('python3', module);
+/**
+ * The Python that can build and install a wheel offline: python3 on PATH, else Debian's own
+ * (apt-get install python3-pip python3-wheel; .ci/run does) when PATH's is another (pyenv).
+ */
+const pipPython = ['python3', '/usr/bin/python3'].find((py) => ['pip', 'setuptools', 'wheel'].every((m) => hasIn(py, m)));
 
 t.test('sdk/python/pyproject.toml as setuptools reads it', async (t) => {
   if (!has('setuptools')) return void t.pass('pyproject.toml', { skip: 'no setuptools for python3 here' });
@@ -55,15 +61,15 @@ print(json.dumps({"project": c["project"], "modules": c["tool"]["setuptools"]["p
 });
 
 // Building a wheel needs the `wheel` package besides setuptools 65 (setuptools >= 70 has it built in).
-if (has('pip') && has('setuptools') && has('wheel')) {
+if (pipPython) {
   t.test('pip install sdk/python', async (t) => {
     // From a copy, so the build's egg-info and build/ folders stay out of the checkout.
     const source = join(work, 'source');
     cpSync(SDK, source, { recursive: true, filter: (f) => !f.includes('__pycache__') });
     const target = join(work, 'site');
-    const r = spawnSync('python3', ['-m', 'pip', 'install', '--no-index', '--no-build-isolation', '--no-deps', '--disable-pip-version-check', '--target', target, source],
+    const r = spawnSync(pipPython, ['-m', 'pip', 'install', '--no-index', '--no-build-isolation', '--no-deps', '--disable-pip-version-check', '--target', target, source],
       { encoding: 'utf8', env: { ...process.env, PIP_NO_INPUT: '1' } });
-    t.equal(r.status, 0, `pip install\n${r.stdout}${r.stderr}`);
+    t.equal(r.status, 0, r.status === 0 ? 'pip install of sdk/python (offline)' : `pip install\n${r.stdout}${r.stderr}`);
     const installed = existsSync(target) ? readdirSync(target) : [];
     t.ok(installed.includes('orchestrator_sdk.py'), 'the module is installed');
     t.ok(installed.includes('agent_orchestrator_sdk-0.1.0.dist-info'), `with its metadata: ${installed.join(', ')}`);
@@ -71,7 +77,7 @@ if (has('pip') && has('setuptools') && has('wheel')) {
     importFrom = target;
   });
 } else {
-  t.pass('pip install of sdk/python', { skip: 'needs pip, setuptools and wheel for python3 (offline); the tests import sdk/python itself' });
+  t.pass('pip install of sdk/python', { skip: 'needs pip, setuptools and wheel for python3 (apt-get install python3-pip python3-wheel); the tests import sdk/python itself' });
 }
 
 t.test('sdk/python/tests (unittest) against a real orchestrator', async (t) => {
