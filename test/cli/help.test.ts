@@ -2,7 +2,7 @@
  * Help and completion, as a new user meets them (the real `orchestrator` command): `--help` on
  * every command and `help COMMAND` exit 0 with the command's usage; `--version`; wrong options
  * are usage errors (exit 2) naming the option; `completion bash` completes commands and options
- * in a real bash; the zsh and fish scripts name every command and option.
+ * in real bash and fish shells (and zsh with its widget builtins stubbed); the scripts name every command and option.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,8 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './run.js';
+
+const hasShell = (name: string) => { try { execFileSync('sh', ['-c', `command -v ${name}`]); return true; } catch { return false; } };
 
 t.test('every command has --help (exit 0) and help COMMAND', async (t) => {
   const top = await cli(t, ['help']);
@@ -51,7 +53,7 @@ t.test('--version, and usage errors that name the option', async (t) => {
   }
 });
 
-t.test('completion: bash completes for real; zsh and fish name every command and option', async (t) => {
+t.test('completion: bash and fish complete for real, zsh with its widget builtins stubbed; every command and option is named', async (t) => {
   const bash = await cli(t, ['completion', 'bash']);
   t.equal(bash.code, 0);
   const file = join(mkdtempSync(join(tmpdir(), 'orch-completion-')), 'orchestrator.bash');
@@ -64,6 +66,25 @@ t.test('completion: bash completes for real; zsh and fish name every command and
 
   const zsh = await cli(t, ['completion', 'zsh']);
   const fish = await cli(t, ['completion', 'fish']);
+  const dir = mkdtempSync(join(tmpdir(), 'orch-completion-'));
+  writeFileSync(join(dir, '_orchestrator'), zsh.stdout);
+  writeFileSync(join(dir, 'orchestrator.fish'), fish.stdout);
+  // fish completes for real: `complete -C` asks its completion engine what a command line offers.
+  if (hasShell('fish')) {
+    const offer = (line: string) => execFileSync('fish', ['-c', `source ${join(dir, 'orchestrator.fish')}; complete -C '${line}'`], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split('\t')[0]);
+    t.same(offer('orchestrator res'), ['restart'], 'fish: a command word');
+    t.same(offer('orchestrator restart web --ro'), ['--rolling'], 'fish: an option of that command');
+  } else t.pass('fish completion', { skip: 'fish is not installed (apt-get install fish)' });
+  // zsh: the script parses, and its function offers the right words (compadd and _describe, which
+  // only work inside a completion widget, replaced by ones that print what they are given).
+  if (hasShell('zsh')) {
+    execFileSync('zsh', ['-n', join(dir, '_orchestrator')]);
+    const stubs = 'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }; _describe() { print -l -- "${(@)${(P)2}%%:*}" }; _files() {}; compdef() {}';
+    const offer = (words: string[]) => execFileSync('zsh', ['-c', `source ${join(dir, '_orchestrator')} 2>/dev/null; ${stubs}; words=(${words.join(' ')}); CURRENT=${words.length}; _orchestrator`], { encoding: 'utf8' }).trim().split('\n');
+    t.ok(offer(['orchestrator', 're']).includes('restart'), 'zsh: the command words');
+    t.ok(offer(['orchestrator', 'restart', 'web', '--ro']).includes('--rolling'), 'zsh: the options of restart');
+    t.notOk(offer(['orchestrator', 'logs', 'web', '--ro']).includes('--rolling'), 'zsh: not another command\'s');
+  } else t.pass('zsh completion', { skip: 'zsh is not installed (apt-get install zsh)' });
   t.match(zsh.stdout, /^#compdef orchestrator\n/);
   for (const [name, option] of [['restart', '--rolling'], ['logs', '--stream'], ['export', '--out'], ['serve', '--keep-services']]) {
     t.match(zsh.stdout, new RegExp(`\\n {4}${name}\\) compadd -- .*'${option}'`), `zsh: ${name} ${option}`);
