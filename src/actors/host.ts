@@ -248,9 +248,11 @@ export class ActorHost {
   private sendDeps(id: string): void {
     const cell = this.services.get(id);
     if (!cell) return;
-    // A replicated dependency waits for each of its instances (one not added yet: for itself).
+    // A replicated dependency waits for each of its instances (one not added yet: for itself);
+    // only a dependency that is no service of its own is looked up among the instances.
     const waitingFor = cell.data.spec.depends_on.flatMap((d) => {
-      const units = [...this.services.keys()].filter((u) => u !== d && serviceOf(u) === d);
+      if (this.services.has(d)) return [d];
+      const units = [...this.services.keys()].filter((u) => serviceOf(u) === d);
       return units.length ? units : [d];
     }).filter((d) => !this.ready.has(d));
     const current = cell.data.deps;

@@ -55,6 +55,8 @@ export class Catalog {
   private readonly specs = new Map<string, ServiceSpec>();
   /** Units (services and instances), by unit id, in definition order. */
   private readonly units = new Map<string, UnitSpec>();
+  /** Each definition's units, derived once when it is kept. */
+  private readonly unitsByService = new Map<string, UnitSpec[]>();
   /** GPUs nvidia-smi listed, asked once per load (only when a service says devices: auto). */
   private gpus: number[] | undefined;
   /** Problems found at the last load or reload. */
@@ -103,8 +105,7 @@ export class Catalog {
 
   /** The units of a definition as it stands now (none for an unknown id). */
   unitsOf(id: string): UnitSpec[] {
-    const spec = this.specs.get(id);
-    return spec ? unitsOf(spec, () => (this.gpus ??= detectGpus())) : [];
+    return this.unitsByService.get(id) ?? [];
   }
 
   /** A definition that runs as instances (it declares `replicas`). */
@@ -210,13 +211,15 @@ export class Catalog {
     const before = this.unitsOf(spec.id);
     for (const u of before) this.units.delete(u.id);
     this.specs.set(spec.id, spec);
-    const after = this.unitsOf(spec.id);
+    const after = unitsOf(spec, () => (this.gpus ??= detectGpus()));
+    this.unitsByService.set(spec.id, after);
     for (const u of after) this.units.set(u.id, u);
     return { before, after };
   }
 
   delete(id: string): void {
     for (const u of this.unitsOf(id)) this.units.delete(u.id);
+    this.unitsByService.delete(id);
     this.specs.delete(id);
     this.table.delete(id);
   }
