@@ -97,7 +97,7 @@ export async function startOrchestrator({
   }
   // Which engine serves (GET /health names it).
   const served = (await (await fetch(`${url}/health`, { headers })).json()).engine;
-  return { url, dir, child, pid: child.pid, stop, headers, services: list, engine: served, refreshPids: (p) => { pids = p; } };
+  return { url, dir, child, pid: child.pid, stop, output: orchestrator.output, headers, services: list, engine: served, refreshPids: (p) => { pids = p; } };
 }
 
 /**

@@ -10,7 +10,7 @@
  * resource limit breached for LIMIT_BREACH_SAMPLES consecutive samples fails the run too.
  */
 import type { ServiceSpec } from '../config/schema.js';
-import { LIMIT_BREACH_SAMPLES, nextFastProbeDelay, onSlot, startupGraceMs } from './policy.js';
+import { LIMIT_BREACH_SAMPLES, nextFastProbeDelay, onSlot, probeSlot, startupGraceMs } from './policy.js';
 import type { Health, ProbeResult, Usage } from './protocol.js';
 
 export type ProbeRules = ServiceSpec['health'];
@@ -89,7 +89,7 @@ export function afterProbe(track: ProbeTrack, health: Health, rules: ProbeRules,
     p.fastDelay = nextFastProbeDelay(p.fastDelay, intervalMs);
     nextDelayMs = p.fastDelay;
   } else {
-    nextDelayMs = onSlot(now, Math.max(0, p.sentAt + intervalMs - now));
+    nextDelayMs = onSlot(now, Math.max(0, p.sentAt + intervalMs - now), probeSlot(intervalMs));
   }
   return { track: p, health: next, failed: p.failStreak >= rules.failure_threshold, nextDelayMs };
 }
@@ -137,7 +137,7 @@ export function afterReadiness(track: ReadinessTrack, rules: ProbeRules, result:
     r.fastDelay = nextFastProbeDelay(r.fastDelay, intervalMs);
     return { track: r, nextDelayMs: r.fastDelay };
   }
-  return { track: r, nextDelayMs: onSlot(now, Math.max(0, r.sentAt + intervalMs - now)) };
+  return { track: r, nextDelayMs: onSlot(now, Math.max(0, r.sentAt + intervalMs - now), probeSlot(intervalMs)) };
 }
 
 /**

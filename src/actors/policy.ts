@@ -107,10 +107,18 @@ export const LIMIT_BREACH_SAMPLES = 3;
 export const KILL_RETRY_MS = 1000;
 
 /**
- * Interval probes start on 10 ms slots: a fleet's probes then leave (and their results return) in
- * batches, one thread message per slot instead of one per probe. Moves a probe by at most 5 ms.
+ * Interval probes start on slots, a hundredth of their interval (10 ms at the least, 1 s at the
+ * most), on a grid shared by the fleet: its probes then leave (and their results return) in batches,
+ * one thread message and one wake-up per slot instead of one per probe. 1 s probes go on 10 ms
+ * slots, 30 s ones on 300 ms slots. Moves a probe by at most half a slot (0.5 % of its interval).
  */
 export const PROBE_SLOT_MS = 10;
+const PROBE_SLOT_MAX_MS = 1000;
+
+/** The slot of probes `intervalMs` apart. */
+export function probeSlot(intervalMs: number): number {
+  return Math.min(PROBE_SLOT_MAX_MS, Math.max(PROBE_SLOT_MS, Math.round(intervalMs / 100 / PROBE_SLOT_MS) * PROBE_SLOT_MS));
+}
 
 /** Delay to the slot nearest `now + delayMs` (never in the past), so the interval holds on average. */
 export function onSlot(now: number, delayMs: number, slotMs = PROBE_SLOT_MS): number {

@@ -16,25 +16,51 @@ const HEALTHS: readonly Health[] = ['unknown', 'healthy', 'unhealthy', 'stalled'
 
 /** The event-loop delay of the main thread over a fixed window, independent of scrapes. */
 const LOOP_WINDOW_MS = 10_000;
+/**
+ * Measuring the delay wakes the main thread a hundred times a second (a 10 ms timer): on an idle
+ * fleet that is most of the orchestrator's CPU. So it runs only while somebody reads it: from the
+ * start (a scraper's first scrape has a window), and for LOOP_KEEP_MS after each scrape, which spans
+ * any usual scrape interval (Prometheus' default is 1 min). The first scrape after a longer pause
+ * wakes it and shows zeros (no delay measured yet); the next one shows the delay since.
+ */
+const LOOP_KEEP_MS = 120_000;
 type Lag = { p50: number; p99: number; max: number };
 /** `last`: the last whole window; null until one has passed (then the delay so far is shown). */
-interface LoopWindow { monitor: ReturnType<typeof monitorEventLoopDelay>; last: Lag | null }
+interface LoopWindow {
+  monitor: ReturnType<typeof monitorEventLoopDelay>;
+  last: Lag | null;
+  /** While measuring: the window's timer, and the timer that stops measuring if nobody reads. */
+  window: NodeJS.Timeout | null;
+  keep: NodeJS.Timeout | null;
+}
 let loop: LoopWindow | undefined;
 
 const lagOf = (m: ReturnType<typeof monitorEventLoopDelay>): Lag =>
   (m.count ? { p50: m.percentile(50) / 1e9, p99: m.percentile(99) / 1e9, max: m.max / 1e9 } : { p50: 0, p99: 0, max: 0 });
 
-/** Start measuring event-loop delay when the server starts, so the first scrape has a window too. */
+/**
+ * Measure event-loop delay from now on, for LOOP_KEEP_MS more (called when the server starts, so
+ * the first scrape has a window too, and at every scrape).
+ */
 export function startLoopMonitor(): void {
-  if (loop) return;
-  const monitor = monitorEventLoopDelay({ resolution: 10 });
-  monitor.enable();
-  const state: LoopWindow = { monitor, last: null };
-  loop = state;
-  setInterval(() => {
-    state.last = lagOf(monitor);
-    monitor.reset();
-  }, LOOP_WINDOW_MS).unref();
+  const state = loop ??= { monitor: monitorEventLoopDelay({ resolution: 10 }), last: null, window: null, keep: null };
+  if (!state.window) {
+    state.monitor.reset();
+    state.monitor.enable();
+    state.window = setInterval(() => {
+      state.last = lagOf(state.monitor);
+      state.monitor.reset();
+    }, LOOP_WINDOW_MS).unref();
+  }
+  if (state.keep) state.keep.refresh();
+  else {
+    state.keep = setTimeout(() => {
+      state.monitor.disable();
+      if (state.window) clearInterval(state.window);
+      state.window = state.keep = null;
+      state.last = null;
+    }, LOOP_KEEP_MS).unref();
+  }
 }
 
 type Labels = Record<string, string>;

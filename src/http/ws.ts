@@ -54,13 +54,12 @@ export class Feed {
   private lastEventFlush = 0;
   private lastFrameSize = 0;
   private flushTimer: NodeJS.Timeout | null = null;
-  private readonly checkTimer: NodeJS.Timeout;
+  /** Looks for clients that do not keep up; runs only while there are clients (an idle orchestrator sleeps). */
+  private checkTimer: NodeJS.Timeout | null = null;
   private readonly opts: Required<Omit<FeedOptions, 'onLogInterest'>> & Pick<FeedOptions, 'onLogInterest'>;
 
   constructor(private readonly engine: Engine, private readonly sec: Security, private readonly o: HttpPorts, private readonly log: Logger, opts: FeedOptions = {}) {
     this.opts = { maxBufferedBytes: 1024 * 1024, updateIntervalMs: 100, maxReplay: 10_000, ...opts };
-    this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
-    this.checkTimer.unref();
     o.status.feedClients = () => this.clients.size;
     this.attach();
   }
@@ -120,7 +119,8 @@ export class Feed {
   }
 
   close(): void {
-    clearInterval(this.checkTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = null;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.eventFlush) { clearTimeout(this.eventFlush as NodeJS.Timeout); clearImmediate(this.eventFlush as NodeJS.Immediate); }
     for (const ws of this.clients) {
@@ -160,7 +160,7 @@ export class Feed {
       }
       if (buffered > this.opts.maxBufferedBytes) {
         this.log.warn({ ip: ws.data.ip, buffered: ws.bufferedAmount() }, 'closing a /ws client that does not keep up');
-        this.clients.delete(ws);
+        this.forget(ws);
         ws.end(CLOSE_TOO_SLOW, 'too slow: send buffer over limit; reconnect with ?since=<last seq>');
       }
     }
@@ -195,8 +195,16 @@ export class Feed {
         if (oldCount === 0 && newCount > 0) this.opts.onLogInterest?.(topic.slice(5), true);
         if (oldCount > 0 && newCount === 0) this.opts.onLogInterest?.(topic.slice(5), false);
       },
-      close: (ws) => { this.clients.delete(ws); },
+      close: (ws) => this.forget(ws),
     });
+  }
+
+  private forget(ws: WsConnection<ClientData>): void {
+    this.clients.delete(ws);
+    if (this.clients.size === 0 && this.checkTimer) {
+      clearInterval(this.checkTimer);
+      this.checkTimer = null;
+    }
   }
 
   private onOpen(ws: WsConnection<ClientData>): void {
@@ -204,6 +212,10 @@ export class Feed {
     // the registry up to now, so the newcomer must not get them twice.
     if (this.pendingEvents.length) this.flushEvents();
     this.clients.add(ws);
+    if (!this.checkTimer) {
+      this.checkTimer = setInterval(() => this.dropSlowClients(), 250);
+      this.checkTimer.unref();
+    }
     const data = ws.data;
     data.catchingUp = true;
     const lastSeq = this.o.events.lastSeq();

@@ -7,7 +7,7 @@
  * notifications/resources/updated on the session's stream.
  */
 import { randomUUID } from 'node:crypto';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Logger } from 'pino';
 import type { ServiceView } from '../actors/protocol.js';
 import { serviceDefaults } from '../config/load.js';
@@ -16,7 +16,14 @@ import type { HttpPorts } from '../http/ports.js';
 import type { Request, Result, Route } from '../http/server.js';
 import { localBackend } from './local.js';
 import type { Principal } from '../http/auth.js';
-import { createMcpServer, type McpServer } from './server.js';
+import type { McpServer } from './server.js';
+
+/**
+ * The MCP SDK (and the zod it brings) is loaded with the first session, not at start: an
+ * orchestrator nobody opens an MCP session with does not carry its several MB of heap.
+ */
+let sdk: Promise<[typeof import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'), typeof import('./server.js')]> | undefined;
+const loadSdk = () => (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'), import('./server.js')]));
 
 /** Below uWS's 10 s HTTP idle timeout: an SSE stream with nothing to say still says something. */
 const KEEP_ALIVE_MS = 5_000;
@@ -96,34 +103,35 @@ export class McpHttp {
   private async open(req: Request, principal: Principal): Promise<Result> {
     this.opening++;
     let session: Session | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      keepAliveMs: KEEP_ALIVE_MS,
-      onsessioninitialized: (id) => {
-        session!.id = id;
-        this.sessions.set(id, session!);
-        this.log.info({ session: id, principal: principal.name }, 'MCP session opened');
-      },
-      onsessionclosed: (id) => {
-        const s = this.sessions.get(id);
-        if (s) this.end(s, 'ended by the client');
-      },
-    });
-    const mcp = createMcpServer({
-      backend: localBackend(this.o),
-      principal: async () => principal,
-      serviceSchema: this.schema,
-      log: this.log,
-      subscriptions: true,
-    });
-    session = { id: '', principal, transport, mcp, lastSeen: Date.now(), busy: 0 };
     try {
+      const [{ WebStandardStreamableHTTPServerTransport: Transport }, { createMcpServer }] = await loadSdk();
+      const transport = new Transport({
+        sessionIdGenerator: () => randomUUID(),
+        keepAliveMs: KEEP_ALIVE_MS,
+        onsessioninitialized: (id) => {
+          session!.id = id;
+          this.sessions.set(id, session!);
+          this.log.info({ session: id, principal: principal.name }, 'MCP session opened');
+        },
+        onsessionclosed: (id) => {
+          const s = this.sessions.get(id);
+          if (s) this.end(s, 'ended by the client');
+        },
+      });
+      const mcp = createMcpServer({
+        backend: localBackend(this.o),
+        principal: async () => principal,
+        serviceSchema: this.schema,
+        log: this.log,
+        subscriptions: true,
+      });
+      session = { id: '', principal, transport, mcp, lastSeen: Date.now(), busy: 0 };
       await mcp.server.connect(transport);
       return await this.forward(session, req);
     } finally {
       this.opening--;
       // An initialize that failed opened nothing: its server goes now.
-      if (!session.id) void mcp.server.close().catch(() => undefined);
+      if (session && !session.id) void session.mcp.server.close().catch(() => undefined);
     }
   }
 

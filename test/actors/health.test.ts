@@ -6,7 +6,7 @@ import t from 'tap';
 import {
   afterProbe, afterSample, describeBreach, describeProbeFailure, idleLimits, startProbing, type ProbeRules, type ProbeTrack,
 } from '../../src/actors/health.js';
-import { FAST_PROBE_MAX_MS, LIMIT_BREACH_SAMPLES, STARTUP_GRACE_MIN_MS } from '../../src/actors/policy.js';
+import { FAST_PROBE_MAX_MS, LIMIT_BREACH_SAMPLES, probeSlot, STARTUP_GRACE_MIN_MS } from '../../src/actors/policy.js';
 import type { Health } from '../../src/actors/protocol.js';
 import { makeSpec } from '../helpers/specs.js';
 
@@ -42,7 +42,7 @@ t.test('startProbing: a fresh run waits initial_delay; an adopted one is probed 
   t.same([adopted.track.okStreak, adopted.track.failStreak, adopted.track.everHealthy, adopted.track.last], [0, 0, false, null]);
 });
 
-t.test('success_threshold passing probes make it healthy; fast probes until then, the interval after, on 10 ms slots', async (t) => {
+t.test('success_threshold passing probes make it healthy; fast probes until then, the interval after, on slots', async (t) => {
   const p = prober(rules({ success_threshold: 3, interval_seconds: 30 }));
   const delays: number[] = [];
   let now = 1_000_000;
@@ -57,8 +57,12 @@ t.test('success_threshold passing probes make it healthy; fast probes until then
   const healthy = p.probe(true, now);
   t.equal(healthy.health, 'healthy');
   t.ok(p.track.everHealthy);
-  t.ok(healthy.nextDelayMs >= 29_995 && healthy.nextDelayMs <= 30_005, `then the interval (${healthy.nextDelayMs} ms)`);
-  t.equal((now + healthy.nextDelayMs) % 10, 0, 'on a slot');
+  t.ok(healthy.nextDelayMs >= 29_850 && healthy.nextDelayMs <= 30_150, `then the interval, within half a slot (${healthy.nextDelayMs} ms)`);
+  t.equal((now + healthy.nextDelayMs) % 300, 0, 'on a slot: a hundredth of the interval');
+});
+
+t.test('probe slots: a hundredth of the interval, 10 ms to 1 s, a multiple of 10 ms', async (t) => {
+  t.same([0.03, 1, 5, 30, 60, 300, 3600].map((s) => probeSlot(s * 1000)), [10, 10, 50, 300, 600, 1000, 1000]);
 });
 
 t.test('fast probes never pass FAST_PROBE_MAX_MS, nor the interval', async (t) => {

@@ -1,0 +1,172 @@
+// Idle footprint: what a fleet that does nothing costs the orchestrator, beside — in the same run,
+// against the same services — the floor (bench/lib/idle-floor.mjs: only the probes and /proc reads
+// the configuration asks for). Per scenario, over a window with no API calls: CPU % of one core (all
+// threads, and the main thread alone), wake-ups per second (context switches of all threads), RSS;
+// then probe latency as the orchestrator measured it (sampled afterwards, so the sampling's own
+// requests do not count in the CPU figure).
+//   node bench/idle-footprint.mjs [scenarios=0,200,1000x1]
+//     N       N small Node HTTP services (bench/lib/tiny-service.mjs), default settings: probes every
+//             30 s, samples every 5 s
+//     Nx1     N `sleep 3600` services whose health endpoints the fleet simulator answers, probed
+//             every second (the scenario of health-load.mjs)
+//   BENCH_WINDOW=60 (seconds measured)  BENCH_WARMUP=15  BENCH_FLOOR=0 skips the floor, BENCH_LATENCY=0
+//   the latency sampling: with BENCH_NODE_ARGS="--cpu-prof …" the profile then ends with the window.
+//   BENCH_OUTPUT=PREFIX writes each orchestrator's output to PREFIX-<scenario>.log (e.g. with --trace-gc;
+//   bench/lib/trace-gc-sum.mjs sums it)
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { atExit, fail, finish, freePort, machine, printTable, ROOT, startFleetSimulator, startOrchestrator } from './lib/orchestrator.mjs';
+import { summarize } from './lib/stats.mjs';
+
+const SCENARIOS = (process.argv[2] ?? '0,200,1000x1').split(',');
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 60);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 15);
+const FLOOR = process.env.BENCH_FLOOR !== '0';
+const LATENCY = process.env.BENCH_LATENCY !== '0';
+const TINY = join(ROOT, 'bench', 'lib', 'tiny-service.mjs');
+const TICKS = 100;
+const PAGE = 4096;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU (ns, from schedstat) and context switches of each thread, and the process's CPU and RSS from its stat. */
+function snapshot(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const threads = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const switches = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      threads.set(tid, { ns, switches });
+    } catch { /* the thread ended */ }
+  }
+  return { at: performance.now(), cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rss: Number(f[21]) * PAGE, threads };
+}
+
+/** Watch a process for the window: CPU % (all threads; main thread), wake-ups/s, RSS average and peak. */
+async function watch(pid, seconds) {
+  const first = snapshot(pid);
+  const rss = [];
+  while (performance.now() - first.at < seconds * 1000) {
+    await sleep(1000);
+    rss.push(snapshot(pid).rss);
+  }
+  const last = snapshot(pid);
+  const s = (last.at - first.at) / 1000;
+  let switches = 0;
+  for (const [tid, t] of last.threads) switches += t.switches - (first.threads.get(tid)?.switches ?? 0);
+  const main = (last.threads.get(String(pid)).ns - first.threads.get(String(pid)).ns) / 1e9;
+  return {
+    cpu: ((last.cpuSeconds - first.cpuSeconds) / s) * 100,
+    main: (main / s) * 100,
+    wakeups: switches / s,
+    mainWakeups: (last.threads.get(String(pid)).switches - first.threads.get(String(pid)).switches) / s,
+    rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length,
+    rssMax: Math.max(...rss),
+  };
+}
+
+/** The floor against the same services: its own CPU, wake-ups, RSS and probe latency over the window. */
+async function floor(targets, probeMs, sampleMs) {
+  const plan = join(tmpdir(), `idle-floor-${process.pid}.json`);
+  writeFileSync(plan, JSON.stringify({ probeMs, sampleMs, targets }));
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'idle-floor.mjs'), plan], { stdio: ['ignore', 'pipe', 'inherit'] });
+  atExit(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  while (!out.includes('ready\n')) {
+    if (child.exitCode !== null) throw new Error('the floor script exited before it was ready');
+    await sleep(100);
+  }
+  await sleep(WARMUP * 1000);
+  const usage = await watch(child.pid, WINDOW);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  const result = JSON.parse(out.split('\n').filter(Boolean).pop());
+  return { ...usage, latency: summarize(result.latencies), failures: result.failures };
+}
+
+/** Probe latency as the orchestrator measured it: each service's last probe, every 5 s for `seconds`. */
+async function orchestratorLatency(o, seconds) {
+  const values = [];
+  for (let t = 0; t < seconds; t += 5) {
+    for (const s of await o.services()) if (s.health_check.last) values.push(s.health_check.last.latency_ms);
+    await sleep(5000);
+  }
+  return summarize(values);
+}
+
+async function scenario(name, sim) {
+  const [, count, fast] = /^(\d+)(x1)?$/.exec(name) ?? [];
+  if (count === undefined) throw new Error(`scenario "${name}": expected N or Nx1`);
+  const n = Number(count);
+  const services = {};
+  const urls = {};
+  const ports = new Set();
+  for (let i = 0; i < n; i++) {
+    const id = `svc-${String(i).padStart(4, '0')}`;
+    if (fast) {
+      urls[id] = `${sim}/health/${id}`;
+      services[id] = { executable: 'sleep 3600', health_endpoint: urls[id], stop: { timeout_seconds: 2 } };
+    } else {
+      // freePort may hand out a port twice (each is free when asked for): every service its own.
+      let port;
+      do port = await freePort(); while (ports.has(port));
+      ports.add(port);
+      urls[id] = `http://127.0.0.1:${port}/health`;
+      services[id] = { executable: `${process.execPath} ${TINY}`, environment: { PORT: String(port) }, health_endpoint: urls[id], stop: { timeout_seconds: 2 } };
+    }
+  }
+  const probeS = fast ? 1 : 30;
+  const spawned = performance.now();
+  const o = await startOrchestrator({ services, config: { monitoring: { interval: probeS, timeout: fast ? 2 : 5, sample_interval: 5 } }, waitFor: n ? 'healthy' : null, timeoutMs: 600_000 });
+  await sleep(WARMUP * 1000);
+  const windowFrom = (performance.now() - spawned) / 1000;
+  const usage = await watch(o.pid, WINDOW);
+  // For a look inside (BENCH_NODE_ARGS="--cpu-prof --trace-gc"): the window in seconds since the start.
+  if (process.env.BENCH_NODE_ARGS) process.stderr.write(`${name}: pid ${o.pid}, window --from ${windowFrom.toFixed(1)} --to ${(windowFrom + WINDOW).toFixed(1)}\n`);
+  const latency = n && LATENCY ? await orchestratorLatency(o, Math.min(30, WINDOW)) : null;
+  const list = n && FLOOR ? await o.services() : [];
+  const targets = list.map((s) => ({ url: urls[s.id], pid: s.pid }));
+  const base = await (FLOOR && n ? floor(targets, probeS * 1000, 5000) : null);
+  await o.stop();
+  if (process.env.BENCH_OUTPUT) writeFileSync(`${process.env.BENCH_OUTPUT}-${name}.log`, o.output());
+  return { name, n, probeS, usage, latency, base };
+}
+
+const pct = (x) => x.toFixed(x < 1 ? 2 : 1);
+const mb = (b) => (b / 1048576).toFixed(0);
+try {
+  const sim = SCENARIOS.some((s) => s.endsWith('x1')) ? await startFleetSimulator() : null;
+  const results = [];
+  for (const name of SCENARIOS) results.push(await scenario(name, sim));
+  const rows = [];
+  for (const r of results) {
+    const what = r.n ? `${r.n} services, probes every ${r.probeS} s` : 'no services';
+    rows.push({
+      scenario: what, process: 'orchestrator', 'CPU % (one core)': pct(r.usage.cpu), 'main thread %': pct(r.usage.main),
+      'wake-ups/s (main)': `${r.usage.wakeups.toFixed(0)} (${r.usage.mainWakeups.toFixed(0)})`, 'RSS avg MB': mb(r.usage.rssAvg), 'RSS max MB': mb(r.usage.rssMax),
+      'probe p50/p99 ms': r.latency ? `${r.latency.p50.toFixed(1)} / ${r.latency.p99.toFixed(1)}` : '',
+      '× floor CPU': r.base ? (r.usage.cpu / r.base.cpu).toFixed(1) : '',
+    });
+    if (r.base) {
+      rows.push({
+        scenario: what, process: 'floor script', 'CPU % (one core)': pct(r.base.cpu), 'main thread %': pct(r.base.main),
+        'wake-ups/s (main)': `${r.base.wakeups.toFixed(0)} (${r.base.mainWakeups.toFixed(0)})`, 'RSS avg MB': mb(r.base.rssAvg), 'RSS max MB': mb(r.base.rssMax),
+        'probe p50/p99 ms': `${r.base.latency.p50.toFixed(1)} / ${r.base.latency.p99.toFixed(1)}`, '× floor CPU': '1',
+      });
+    }
+  }
+  process.stdout.write(`\n### Idle footprint (${WINDOW} s window after ${WARMUP} s, samples every 5 s) — ${machine()}\n\n`);
+  printTable(Object.keys(rows[0]), rows);
+  const zero = results.find((r) => r.n === 0);
+  for (const r of results.filter((x) => x.n && !x.name.endsWith('x1'))) {
+    if (zero) process.stdout.write(`\nRSS per added service (${r.n} vs 0): ${((r.usage.rssAvg - zero.usage.rssAvg) / r.n / 1024).toFixed(0)} kB\n`);
+  }
+  await finish(0);
+} catch (err) {
+  await fail(err);
+}
