@@ -371,12 +371,24 @@ function isUrgent(e: KernelEffect): boolean {
  */
 const ROUTINE_FIELDS = new Set<keyof ServiceView>(['probe', 'usage', 'heartbeatAt', 'progress', 'statusText']);
 const ROUTINE_VIEW_MS = 5000;
+/**
+ * A sample that measured what the published one did (an idle service's CPU and memory stay put)
+ * changes nothing: the published usage then stands for up to USAGE_REFRESH_MS, and its sampled_at
+ * says when these figures were first measured.
+ */
+const USAGE_REFRESH_MS = 60_000;
+
+function sameUsage(a: ServiceView['usage'], b: ServiceView['usage']): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.cpu === b.cpu && a.rss === b.rss && a.pids === b.pids && b.at - a.at < USAGE_REFRESH_MS;
+}
 
 function viewChange(a: ServiceView | undefined, b: ServiceView): 'none' | 'routine' | 'significant' {
   if (!a) return 'significant';
   let change: 'none' | 'routine' = 'none';
   for (const key of Object.keys(b) as (keyof ServiceView)[]) {
-    if (a[key] === b[key]) continue;
+    if (a[key] === b[key] || (key === 'usage' && sameUsage(a.usage, b.usage))) continue;
     if (!ROUTINE_FIELDS.has(key)) return 'significant';
     change = 'routine';
   }

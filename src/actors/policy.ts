@@ -115,6 +115,14 @@ export const KILL_RETRY_MS = 1000;
 export const PROBE_SLOT_MS = 10;
 const PROBE_SLOT_MAX_MS = 1000;
 
+/**
+ * Servers commonly drop a connection idle for 5 s (Node's http server, uvicorn, gunicorn's 2 s):
+ * probes further apart find theirs closed and connect anew anyway. They ask for no keep-alive
+ * (Connection: close), so no idle socket of theirs lingers in memory, and nothing wakes the
+ * orchestrator seconds later when the server drops it. Closer probes keep their connection.
+ */
+export const KEEP_ALIVE_BELOW_MS = 5000;
+
 /** The slot of probes `intervalMs` apart. */
 export function probeSlot(intervalMs: number): number {
   return Math.min(PROBE_SLOT_MAX_MS, Math.max(PROBE_SLOT_MS, Math.round(intervalMs / 100 / PROBE_SLOT_MS) * PROBE_SLOT_MS));

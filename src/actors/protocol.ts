@@ -177,7 +177,8 @@ export type KernelEffect =
   | { type: 'spawn'; id: string; runId: string; spec: ServiceSpec }
   /** cause: why we end the run (the ledger records it with the exit); none when it ended on its own. */
   | { type: 'signal'; id: string; runId: string; signal: string; cause?: ExitReason }
-  | { type: 'probe'; kind: ProbeKind; id: string; runId: string; gen: number; url: string; timeoutMs: number }
+  /** keepAlive: keep the connection for the next probe (probes under KEEP_ALIVE_BELOW_MS apart, policy.ts). */
+  | { type: 'probe'; kind: ProbeKind; id: string; runId: string; gen: number; url: string; timeoutMs: number; keepAlive: boolean }
   | { type: 'sample'; id: string; runId: string };
 
 /** A registry event: recorded with a sequence number and fanned out to /ws. */

@@ -8,6 +8,7 @@ import {
   afterProbe, afterReadiness, describeProbeFailure, heartbeatCounts, idleLimits, idleProbe, idleReadiness, startProbing,
 } from './health.js';
 import type { ExitReason, Health, ProbeKind, ProbeResult, ServiceMsg } from './protocol.js';
+import { KEEP_ALIVE_BELOW_MS } from './policy.js';
 import { monitoredRun, probesEnabled, publicHealth, readinessEnabled } from './service-data.js';
 import { arm, cancel, type Turn } from './service-turn.js';
 
@@ -105,6 +106,7 @@ export function sendProbe(t: Turn, kind: ProbeKind): void {
   t.fx.push({
     type: 'probe', kind, id: d.spec.id, runId, gen: liveness ? d.timers.probe : d.timers.ready_probe,
     url: liveness ? d.spec.health_endpoint! : d.spec.health.readiness_endpoint!, timeoutMs: d.spec.health.timeout_seconds * 1000,
+    keepAlive: d.spec.health.interval_seconds * 1000 < KEEP_ALIVE_BELOW_MS,
   });
 }
 

@@ -22,6 +22,11 @@ export class DiskConditions {
 
   constructor(private readonly dir: string, private readonly log: Logger, private readonly onCondition: ConditionHandler) {}
 
+  /** Whether any condition stands (the store then looks again every second). */
+  get holds(): boolean {
+    return this.standing.size > 0;
+  }
+
   /** Look at the disk if it is time: sooner while a condition stands. `now` is bootNow(). */
   checkIfDue(now: number): void {
     if (now - this.lastCheck >= (this.standing.size ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.check(now);

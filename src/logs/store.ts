@@ -38,7 +38,9 @@ interface StreamTrack extends RotatedStream {
 export class LogStore {
   private readonly dir: string;
   private readonly streams = new Map<string, StreamTrack[]>();
+  /** The store's tick; `tickAt` (bootNow) is when it fires next. */
   private timer: NodeJS.Timeout | null = null;
+  private tickAt = 0;
   private dirWatcher: FSWatcher | null = null;
   private readonly byFile = new Map<string, StreamTrack>();
   /** Streams written since they were last looked at. */
@@ -75,12 +77,11 @@ export class LogStore {
     this.watchDir();
     // Services log most right after they start: have a worker ready (it leaves after 30 s idle).
     this.pool.warm();
-    this.timer = setInterval(() => this.tick(), TICK_MS);
-    this.timer.unref();
+    this.arm(TICK_MS);
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     if (this.changeTimer) clearTimeout(this.changeTimer);
     this.dirWatcher?.close();
     this.dirWatcher = null;
@@ -177,6 +178,11 @@ export class LogStore {
     }
   }
 
+  /**
+   * The tick comes every TICK_MS while there is something to come back for (a time mark owed, a
+   * disk condition standing, no folder watch); on a fleet that writes nothing, only when the next
+   * full scan is due, so an idle store wakes up every FULL_SCAN_MS, not every second.
+   */
   private tick(): void {
     const now = bootNow();
     const full = !this.dirWatcher || now - this.lastFullScan >= FULL_SCAN_MS;
@@ -188,6 +194,23 @@ export class LogStore {
       for (const t of this.owed) this.check(t, now);
     }
     this.disk.checkIfDue(now);
+    this.arm(this.busy() ? TICK_MS : Math.max(TICK_MS, this.lastFullScan + FULL_SCAN_MS - now));
+  }
+
+  private busy(): boolean {
+    return this.owed.size > 0 || this.disk.holds || !this.dirWatcher;
+  }
+
+  private arm(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.tickAt = bootNow() + delayMs;
+    this.timer = setTimeout(() => this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  /** Something to come back for arose between ticks: the next one within TICK_MS. */
+  private keepUp(now: number): void {
+    if (this.timer && this.tickAt > now + TICK_MS && this.busy()) this.arm(TICK_MS);
   }
 
   /** Stat one live file: follow its new lines, mark its time, rotate it when full. `now` is bootNow(). */
@@ -210,6 +233,7 @@ export class LogStore {
     }
     const chunk = t.rotating ? null : this.rotation.chunk(t);
     if (chunk) this.rotate(t, chunk);
+    this.keepUp(now);
   }
 
   /** Write a time mark: the wall time now (what readers ask by), kept apart from the boot-clock period. */
@@ -230,6 +254,7 @@ export class LogStore {
     this.mark(t, t.state.base + t.size);
     this.rotation.rotate(t, chunk).catch((err: unknown) => {
       this.disk.writeFailed(err, `rotation of ${t.service} ${t.stream}`, `rotate:${t.service}`);
+      this.keepUp(bootNow());
     }).finally(() => {
       t.rotating = false;
       if (this.timer) this.check(t, bootNow());

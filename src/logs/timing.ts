@@ -7,7 +7,10 @@
  * the boot clock, so a wall-clock jump pauses none of them.
  */
 
-/** The store's timer: time marks still owed (MARK_EVERY_MS) and the disk check are served from it. */
+/**
+ * The store's timer: time marks still owed (MARK_EVERY_MS) and the disk check are served from it,
+ * every TICK_MS while there is something to serve; otherwise only the full scan wakes it.
+ */
 export const TICK_MS = 1000;
 
 /** A written file is looked at this soon after its notification: several writes, one look. */

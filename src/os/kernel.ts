@@ -98,7 +98,7 @@ export class Kernel {
   private probe(e: Extract<KernelEffect, { type: 'probe' }>): void {
     // Written out, not spread: a thousand of these a second, and a spread into a literal is V8's
     // slow path (a dictionary-mode copy).
-    this.prober.probe(e.url, e.timeoutMs, (o) => {
+    this.prober.probe(e.url, e.timeoutMs, e.keepAlive, (o) => {
       this.opts.onFact({ id: e.id, msg: { type: 'probed', kind: e.kind, runId: e.runId, gen: e.gen, ok: o.ok, latencyMs: o.latencyMs, status: o.status, error: o.error } });
     });
   }

@@ -66,8 +66,11 @@ export class Prober {
   private timer: NodeJS.Timeout | undefined;
   private firesAt = 0;
 
-  /** Probe `url`; `done` is called exactly once, at the latest `timeoutMs` after the call. */
-  probe(url: string, timeoutMs: number, done: (outcome: ProbeOutcome) => void): void {
+  /**
+   * Probe `url`; `done` is called exactly once, at the latest `timeoutMs` after the call. Without
+   * `keepAlive` the request says Connection: close and the socket goes with the response.
+   */
+  probe(url: string, timeoutMs: number, keepAlive: boolean, done: (outcome: ProbeOutcome) => void): void {
     let target = this.targets.get(url);
     if (!target) {
       const u = new URL(url);
@@ -81,7 +84,7 @@ export class Prober {
     try {
       lane.agent.dispatch({
         origin: target.origin, path: target.path, method: 'GET', headers: PROBE_HEADERS,
-        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+        headersTimeout: timeoutMs, bodyTimeout: timeoutMs, reset: !keepAlive,
       }, handler);
     } catch (err) {
       handler.onResponseError(null, err as Error);

@@ -58,9 +58,9 @@ async function rawServer(t: Test, onSocket: (s: Socket) => void): Promise<{ port
 }
 
 /** Run a probe; resolves with its first outcome, and counts every call of `done`. */
-function probe(prober: Prober, url: string, timeoutMs: number, calls: number[]): Promise<ProbeOutcome> {
+function probe(prober: Prober, url: string, timeoutMs: number, calls: number[], keepAlive = true): Promise<ProbeOutcome> {
   const i = calls.push(0) - 1;
-  return new Promise((resolve) => prober.probe(url, timeoutMs, (o) => { calls[i]!++; resolve(o); }));
+  return new Promise((resolve) => prober.probe(url, timeoutMs, keepAlive, (o) => { calls[i]!++; resolve(o); }));
 }
 
 function assertCut(t: Test, o: ProbeOutcome, timeoutMs: number, what: string): void {
@@ -144,6 +144,37 @@ t.test('quick probes are not disturbed by the deadline timer', async (t) => {
   await prober.close();
   t.ok(calls.every((n) => n === 1), 'done was called exactly once per probe');
   t.ok(sockets.length <= 2, `kept-alive connections reused (${sockets.length} for 30 probes, one per timeout)`);
+});
+
+t.test('probes far apart ask for no keep-alive: Connection: close, and the socket goes with the response', async (t) => {
+  const requests: string[] = [];
+  const { port, sockets, closed } = await rawServer(t, (s) => {
+    s.on('data', (d) => {
+      requests.push(String(d));
+      s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{"status":"healthy"}');
+    });
+  });
+  const prober = new Prober();
+  t.teardown(() => prober.close());
+  const calls: number[] = [];
+  const url = `http://127.0.0.1:${port}/health`;
+  for (let i = 0; i < 3; i++) t.equal((await probe(prober, url, 2_000, calls, false)).ok, true, `probe ${i + 1} ok`);
+  t.equal(sockets.length, 3, 'a connection per probe');
+  t.ok(requests.every((r) => /\r\nconnection: close\r\n/i.test(r)), 'each request says Connection: close');
+  // The prober closed each socket itself, without waiting for the server to.
+  await Promise.all(closed);
+  t.pass('every connection closed after its response');
+  // Probes close together keep theirs (a prober of their own, so its pool holds no client of the
+  // closed connections): six probes on at most two connections (the pool may open a second while
+  // the first is still being released), and none asks to close.
+  const keeping = new Prober();
+  t.teardown(() => keeping.close());
+  const before = sockets.length;
+  for (let i = 1; i <= 6; i++) t.equal((await probe(keeping, url, 2_000, calls, true)).ok, true, `kept-alive probe ${i} ok`);
+  const opened = sockets.length;
+  t.ok(opened - before <= 2, `six kept-alive probes on ${opened - before} connection(s)`);
+  t.ok(requests.slice(3).every((r) => !/\r\nconnection: close\r\n/i.test(r)), 'and none asks to close it');
+  t.ok(calls.every((n) => n === 1), 'done was called exactly once per probe');
 });
 
 t.test('end to end: a service whose health endpoint never accepts is seen timed out at its timeout', async (t) => {
