@@ -20,6 +20,7 @@ const SCENARIOS = {
   dashboard: ['dashboard-render.mjs', [], {}],
   'log-throughput': ['log-throughput.mjs', [], {}],
   'heartbeat-load': ['heartbeat-load.mjs', ['1000'], {}],
+  'idle-footprint': ['idle-footprint.mjs', ['0,200,1000x1'], {}],
 };
 
 const wanted = process.argv.slice(2);
