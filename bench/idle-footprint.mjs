@@ -15,10 +15,10 @@
 //   BENCH_OUTPUT=PREFIX writes each orchestrator's output to PREFIX-<scenario>.log (e.g. with --trace-gc;
 //   bench/lib/trace-gc-sum.mjs sums it)
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atExit, fail, finish, freePort, machine, printTable, ROOT, startFleetSimulator, startOrchestrator } from './lib/orchestrator.mjs';
+import { atExit, fail, finish, freePort, machine, printTable, ROOT, startFleetSimulator, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SCENARIOS = (process.argv[2] ?? '0,200,1000x1').split(',');
@@ -28,48 +28,7 @@ const FLOOR = process.env.BENCH_FLOOR !== '0';
 const LATENCY = process.env.BENCH_LATENCY !== '0';
 const TINY = join(ROOT, 'bench', 'lib', 'tiny-service.mjs');
 const STEADY_AFTER_S = 125;
-const TICKS = 100;
-const PAGE = 4096;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU (ns, from schedstat) and context switches of each thread, and the process's CPU and RSS from its stat. */
-function snapshot(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const threads = new Map();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      const switches = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-      threads.set(tid, { ns, switches });
-    } catch { /* the thread ended */ }
-  }
-  return { at: performance.now(), cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rss: Number(f[21]) * PAGE, threads };
-}
-
-/** Watch a process for the window: CPU % (all threads; main thread), wake-ups/s, RSS average and peak. */
-async function watch(pid, seconds) {
-  const first = snapshot(pid);
-  const rss = [];
-  while (performance.now() - first.at < seconds * 1000) {
-    await sleep(1000);
-    rss.push(snapshot(pid).rss);
-  }
-  const last = snapshot(pid);
-  const s = (last.at - first.at) / 1000;
-  let switches = 0;
-  for (const [tid, t] of last.threads) switches += t.switches - (first.threads.get(tid)?.switches ?? 0);
-  const main = (last.threads.get(String(pid)).ns - first.threads.get(String(pid)).ns) / 1e9;
-  return {
-    cpu: ((last.cpuSeconds - first.cpuSeconds) / s) * 100,
-    main: (main / s) * 100,
-    wakeups: switches / s,
-    mainWakeups: (last.threads.get(String(pid)).switches - first.threads.get(String(pid)).switches) / s,
-    rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length,
-    rssMax: Math.max(...rss),
-  };
-}
 
 /** The floor against the same services: its own CPU, wake-ups, RSS and probe latency over the window. */
 async function floor(targets, probeMs, sampleMs) {
@@ -84,7 +43,7 @@ async function floor(targets, probeMs, sampleMs) {
     await sleep(100);
   }
   await sleep(WARMUP * 1000);
-  const usage = await watch(child.pid, WINDOW);
+  const usage = await watchProcess(child.pid, WINDOW * 1000);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   const result = JSON.parse(out.split('\n').filter(Boolean).pop());
@@ -129,7 +88,7 @@ async function scenario(name, sim) {
   // event-loop delay is measured for a first scrape whether or not anybody scrapes (metrics.ts).
   await sleep(Math.max(WARMUP * 1000, STEADY_AFTER_S * 1000 - (performance.now() - spawned)));
   const windowFrom = (performance.now() - spawned) / 1000;
-  const usage = await watch(o.pid, WINDOW);
+  const usage = await watchProcess(o.pid, WINDOW * 1000);
   // For a look inside (BENCH_NODE_ARGS="--cpu-prof --trace-gc"): the window in seconds since the start.
   if (process.env.BENCH_NODE_ARGS) process.stderr.write(`${name}: pid ${o.pid}, window --from ${windowFrom.toFixed(1)} --to ${(windowFrom + WINDOW).toFixed(1)}\n`);
   const latency = n && LATENCY ? await orchestratorLatency(o, Math.min(30, WINDOW)) : null;
@@ -151,14 +110,14 @@ try {
   for (const r of results) {
     const what = r.n ? `${r.n} services, probes every ${r.probeS} s` : 'no services';
     rows.push({
-      scenario: what, process: 'orchestrator', 'CPU % (one core)': pct(r.usage.cpu), 'main thread %': pct(r.usage.main),
+      scenario: what, process: 'orchestrator', 'CPU % (one core)': pct(r.usage.cpuPercent), 'main thread %': pct(r.usage.mainPercent),
       'wake-ups/s (main)': `${r.usage.wakeups.toFixed(0)} (${r.usage.mainWakeups.toFixed(0)})`, 'RSS avg MB': mb(r.usage.rssAvg), 'RSS max MB': mb(r.usage.rssMax),
       'probe p50/p99 ms': r.latency ? `${r.latency.p50.toFixed(1)} / ${r.latency.p99.toFixed(1)}` : '',
-      '× floor CPU': r.base ? (r.usage.cpu / r.base.cpu).toFixed(1) : '',
+      '× floor CPU': r.base ? (r.usage.cpuPercent / r.base.cpuPercent).toFixed(1) : '',
     });
     if (r.base) {
       rows.push({
-        scenario: what, process: 'floor script', 'CPU % (one core)': pct(r.base.cpu), 'main thread %': pct(r.base.main),
+        scenario: what, process: 'floor script', 'CPU % (one core)': pct(r.base.cpuPercent), 'main thread %': pct(r.base.mainPercent),
         'wake-ups/s (main)': `${r.base.wakeups.toFixed(0)} (${r.base.mainWakeups.toFixed(0)})`, 'RSS avg MB': mb(r.base.rssAvg), 'RSS max MB': mb(r.base.rssMax),
         'probe p50/p99 ms': `${r.base.latency.p50.toFixed(1)} / ${r.base.latency.p99.toFixed(1)}`, '× floor CPU': '1',
       });

@@ -2,7 +2,7 @@
 // a temporary folder with N cheap services, wait until they run, and take everything down again.
 // Ports, polling, the config folder and the process itself come from test/helpers/process.mjs.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort, ROOT, startOrchestrator as startProcess, until, writeFolder } from '../../test/helpers/process.mjs';
@@ -130,9 +130,28 @@ export function procUsage(pid) {
   return { cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rss: Number(f[21]) * PAGE };
 }
 
-/** Watch a process for `durationMs`: average CPU % of one core, average and highest RSS. */
+/** Each thread's CPU (ns, from schedstat) and context switches (voluntary + involuntary), by tid. */
+function threadUsage(pid) {
+  const threads = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const switches = [...status.matchAll(/ctxt_switches:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+      threads.set(tid, { ns, switches });
+    } catch { /* the thread ended */ }
+  }
+  return threads;
+}
+
+/**
+ * Watch a process for `durationMs`: average CPU % of one core (all threads; `mainPercent` the main
+ * thread alone), wake-ups per second (context switches of all threads; `mainWakeups` the main
+ * thread's), average and highest RSS.
+ */
 export async function watchProcess(pid, durationMs, everyMs = 1000) {
   const first = procUsage(pid);
+  const firstThreads = threadUsage(pid);
   const t0 = performance.now();
   const rss = [];
   while (performance.now() - t0 < durationMs) {
@@ -140,8 +159,19 @@ export async function watchProcess(pid, durationMs, everyMs = 1000) {
     rss.push(procUsage(pid).rss);
   }
   const last = procUsage(pid);
+  const lastThreads = threadUsage(pid);
   const seconds = (performance.now() - t0) / 1000;
-  return { cpuPercent: ((last.cpuSeconds - first.cpuSeconds) / seconds) * 100, rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length, rssMax: Math.max(...rss) };
+  let switches = 0;
+  for (const [tid, t] of lastThreads) switches += t.switches - (firstThreads.get(tid)?.switches ?? 0);
+  const main = String(pid);
+  return {
+    cpuPercent: ((last.cpuSeconds - first.cpuSeconds) / seconds) * 100,
+    mainPercent: ((lastThreads.get(main).ns - firstThreads.get(main).ns) / 1e9 / seconds) * 100,
+    wakeups: switches / seconds,
+    mainWakeups: (lastThreads.get(main).switches - firstThreads.get(main).switches) / seconds,
+    rssAvg: rss.reduce((a, b) => a + b, 0) / rss.length,
+    rssMax: Math.max(...rss),
+  };
 }
 
 /** Where the figures were taken. */

@@ -29,7 +29,7 @@ export class DiskConditions {
 
   /** Look at the disk if it is time: sooner while a condition stands. `now` is bootNow(). */
   checkIfDue(now: number): void {
-    if (now - this.lastCheck >= (this.standing.size ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.check(now);
+    if (now - this.lastCheck >= (this.holds ? DISK_RECHECK_MS : DISK_CHECK_MS)) this.check(now);
   }
 
   /** Report a write that failed (a full disk says so), under `key`. */
