@@ -11,9 +11,12 @@ mkdirSync('dist', { recursive: true });
 await buildSdk();
 for (const ext of ['js', 'cjs', 'd.ts', 'd.cts']) copyFileSync(`packages/sdk/dist/index.${ext}`, `dist/sdk.${ext}`);
 
-// Worker entry points sit flat beside main.js: src/workers/paths.ts resolves them from dist/.
+// Entry points sit flat in dist/: the worker entries (src/workers/paths.ts resolves them beside
+// itself) and main.js, the server, which the CLI imports only for `serve` — an entry of its own, so
+// that its code, with every path it resolves from import.meta.url, stays in dist/, not in chunks/.
 const entryPoints = Object.fromEntries(Object.entries({
   cli: 'src/cli/index.ts',
+  main: 'src/main.ts',
   'actor-host.worker': 'src/workers/actor-host.worker.ts',
   'cpu-tasks.worker': 'src/workers/tasks/index.ts',
 }).filter(([, file]) => existsSync(file)));

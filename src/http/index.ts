@@ -28,7 +28,7 @@ export interface HttpOptions {
 /** Bind first (so a busy port fails before any service starts), then attach the orchestrator. */
 export async function listen(o: HttpPorts, log: Logger, opts: HttpOptions): Promise<HttpHandle> {
   const httpLog = log.child({ component: 'http' });
-  const { engine, reason } = createEngine(o.config.orchestrator.http_engine);
+  const { engine, reason } = await createEngine(o.config.orchestrator.http_engine);
   httpLog.info({ engine: engine.name, reason }, `HTTP engine: ${engine.name}`);
   const server = new HttpServer(engine, createSecurity(o.config), httpLog);
   const feed: Feed = new Feed(engine, server.sec, o, log.child({ component: 'ws' }), {

@@ -5,7 +5,9 @@
  * choice itself is told: /health names the engine, `uws` asked for where it cannot load is refused
  * with the reason.
  */
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadOrchestratorConfig, ConfigError } from '../../src/config/load.js';
 import { createEngine } from '../../src/http/engine/index.js';
@@ -142,21 +144,32 @@ t.test('ORCHESTRATOR_HTTP_ENGINE overrides the file and is checked', async (t) =
   t.match((err as Error).message, /environment ORCHESTRATOR_HTTP_ENGINE: expected one of auto, uws, node, got "fast"/);
 });
 
+t.test('the node engine and its `ws` module are loaded only when that engine is taken', async (t) => {
+  const fixture = fileURLToPath(new URL('../fixtures/engine-modules.ts', import.meta.url));
+  const run = (wanted: string) => new Promise<{ engine: string; ws: boolean }>((resolve, reject) => {
+    execFile(process.execPath, [...process.execArgv, fixture, wanted], (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { engine: string; ws: boolean })));
+  });
+  const auto = await run('auto');
+  t.equal(auto.engine, native.uws ? 'uws' : 'node', 'auto takes what loads here');
+  t.equal(auto.ws, auto.engine === 'node', `ws loaded: ${auto.ws}, with engine ${auto.engine}`);
+  t.same(await run('node'), { engine: 'node', ws: true }, 'the node engine brings ws');
+});
+
 t.test('auto takes native uWS where it loads, and says why not where it does not', async (t) => {
-  const auto = createEngine('auto');
+  const auto = await createEngine('auto');
   t.teardown(() => auto.engine.close());
   if (native.uws) {
     t.equal(auto.engine.name, 'uws');
     t.match(auto.reason, /native uWebSockets\.js from .*\.node$/);
-    const forced = createEngine('uws');
+    const forced = await createEngine('uws');
     t.equal(forced.engine.name, 'uws');
     forced.engine.close();
   } else {
     t.equal(auto.engine.name, 'node');
     t.match(auto.reason, new RegExp(`no native uWebSockets\\.js for Node ${process.version.replace(/\./g, '\\.')}`));
-    t.throws(() => createEngine('uws'), /http_engine: uws was asked for, but no native uWebSockets\.js/);
+    await t.rejects(createEngine('uws'), /http_engine: uws was asked for, but no native uWebSockets\.js/);
   }
-  const n = createEngine('node');
+  const n = await createEngine('node');
   t.equal(n.engine.name, 'node');
   n.engine.close();
 });

@@ -19,7 +19,7 @@ const engines = load().uws ? (['uws', 'node'] as const) : (['node'] as const);
 for (const name of engines) {
   t.test(`engine ${name}`, async (t) => {
     const config = { ...loadOrchestratorConfig(undefined, {}), api: { ...loadOrchestratorConfig(undefined, {}).api, rate_limit: 0 } };
-    const { engine } = createEngine(name);
+    const { engine } = await createEngine(name);
     const server = new HttpServer(engine, createSecurity(config), silentLogger);
     let pulled = 0;
     let cancelled = false;
