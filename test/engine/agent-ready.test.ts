@@ -22,7 +22,8 @@ t.test('a failing readiness endpoint: not ready, no restart, dependents wait', a
   await h.waitView('model', (v) => v.probe!.at >= healthy.probe!.at + 2000, 'two more seconds of probes');
   const model = h.view('model');
   t.equal(model.ready, false, 'live but not ready');
-  t.equal(model.restarts, 0, 'not ready is no reason to restart');
+  // Should it ever restart, the events say why (a probe timing out on a swamped machine is not readiness).
+  t.equal(model.restarts, 0, `not ready is no reason to restart (${JSON.stringify(h.events('model').filter((e) => /restart|exit|unhealthy|stall/.test(e.type)).map((e) => [e.type, e.data]))})`);
   const api = h.view('api');
   t.not(api.state, 'running', 'the dependent has not started');
   t.same(api.waitingFor, ['model']);
