@@ -146,8 +146,9 @@ t.test('ORCHESTRATOR_HTTP_ENGINE overrides the file and is checked', async (t) =
 
 t.test('the node engine and its `ws` module are loaded only when that engine is taken', async (t) => {
   const fixture = fileURLToPath(new URL('../fixtures/engine-modules.ts', import.meta.url));
-  const run = (wanted: string) => new Promise<{ engine: string; ws: boolean }>((resolve, reject) => {
-    execFile(process.execPath, [...process.execArgv, fixture, wanted], (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { engine: string; ws: boolean })));
+  type Loaded = { engine: string; ws: boolean };
+  const run = (wanted: string) => new Promise<Loaded>((resolve, reject) => {
+    execFile(process.execPath, [...process.execArgv, fixture, wanted], (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as Loaded)));
   });
   const auto = await run('auto');
   t.equal(auto.engine, native.uws ? 'uws' : 'node', 'auto takes what loads here');

@@ -2,7 +2,7 @@
  * Choosing the engine: `orchestrator.http_engine` (or ORCHESTRATOR_HTTP_ENGINE) is auto, uws or
  * node. auto takes native uWebSockets.js when a binary for this Node and libc loads, and Node's
  * http + ws otherwise — with the reason, so the log says why the fast path is not taken. The node
- * engine (and with it `ws`, about 6 MB of RSS) is loaded only when it is the one taken.
+ * engine (and with it `ws`) is loaded only when it is the one taken.
  */
 import type { Engine } from './types.js';
 import { load, UwsEngine } from './uws.js';
