@@ -4,7 +4,7 @@
  * now lives in a gzipped archive.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -39,6 +39,7 @@ function finished(dir: string, id: string): RegExpExecArray | undefined {
 
 t.test('50 MB of logs in a few seconds: bounded disk, no line lost, searchable archives', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'orch-rotation-'));
+  t.teardown(() => rmSync(home, { recursive: true, force: true })); // after the harness's own (teardowns run last first)
   const go = join(home, 'go');
   const h = await harness(t, {
     dir: home,
@@ -142,6 +143,7 @@ t.test('every line survives every rotation boundary when all archives are kept (
 t.test('more live log than the whole cap (written while nobody rotated): the oldest bytes go, recorded', async (t) => {
   // The orchestrator was down while the service wrote 10 MB; the cap is 4 MB.
   const dir = mkdtempSync(join(tmpdir(), 'orch-flood-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true })); // after the harness's own
   mkdirSync(join(dir, 'logs', 'services'), { recursive: true });
   const live = livePath(join(dir, 'logs', 'services'), 'flood', 'stdout');
   writeFileSync(live, Array.from({ length: 100_000 }, (_, i) => `line ${String(i).padStart(8, '0')} ${'x'.repeat(85)}`).join('\n') + '\n');
