@@ -1,7 +1,10 @@
-// kill -9 of a supervised service (backoff 0): how long until the orchestrator reports its new pid,
-// and until it is healthy again — beside, in the same run, a bare child_process.spawn of the same
-// command, a bare restart loop (the floor any supervisor has: the kernel's exit notice plus a
-// spawn) and the service's own boot time (bare spawn until /health answers).
+// kill -9 of a supervised service (backoff 0): how long until its new process begins, until the
+// orchestrator reports the new pid, and until it is healthy again — beside, in the same run, a bare
+// child_process.spawn of the same command, a bare restart loop (the floor any supervisor has: the
+// kernel's exit notice plus a spawn) and the service's own boot time (bare spawn until /health
+// answers). "New process begins" is the new process's own clock (its performance.timeOrigin, from
+// the service's /started), against the wall time of the kill: the same measure for the bare loop
+// and the orchestrator, whatever each does after the spawn.
 //   node bench/crash-restart.mjs [kills=200]
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,6 +14,10 @@ import { summarize } from './lib/stats.mjs';
 
 const KILLS = Number(process.argv[2] ?? 200);
 const SERVICE = join(ROOT, 'bench', 'lib', 'tiny-service.mjs');
+/** Wall time now, in ms since the epoch with fractions: comparable with another process's performance.timeOrigin. */
+const wallNow = () => performance.timeOrigin + performance.now();
+/** When the process that answers on `port` began (its performance.timeOrigin). */
+const startedAt = async (port) => (await (await fetch(`http://127.0.0.1:${port}/started`)).json()).at;
 
 // The floor, measured in the same run: a minimal supervisor in a few lines. Each child is spawned
 // (spawnMs: to its spawn event), waited for until /health answers (bootMs), then killed; the next
@@ -19,7 +26,9 @@ async function bare(n, port) {
   const spawnMs = [];
   const bootMs = [];
   const restartMs = [];
+  const beganMs = [];
   let killedAt = null;
+  let killedWall = null;
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     const child = spawn(process.execPath, [SERVICE], { detached: true, stdio: 'ignore', env: { ...process.env, PORT: String(port) } });
@@ -32,12 +41,14 @@ async function bare(n, port) {
       await new Promise((r) => setTimeout(r, 1));
     }
     bootMs.push(performance.now() - t0);
+    if (killedWall !== null) beganMs.push((await startedAt(port)) - killedWall);
     const exited = new Promise((r) => child.once('exit', r));
+    killedWall = wallNow();
     killedAt = performance.now();
     child.kill('SIGKILL');
     await exited;
   }
-  return { spawnMs, bootMs, restartMs };
+  return { spawnMs, bootMs, restartMs, beganMs };
 }
 
 async function supervised(n, port) {
@@ -60,20 +71,23 @@ async function supervised(n, port) {
   let pid = (await (await fetch(`${o.url}/api/services/victim`)).json()).pid;
   const pidMs = [];
   const healthyMs = [];
+  const beganMs = [];
   for (let i = 0; i < n; i++) {
     const w = { oldPid: pid, pidAt: null, resolve: null };
     const healthy = new Promise((resolve) => { w.resolve = resolve; });
     waiting = w;
+    const wall0 = wallNow();
     const t0 = performance.now();
     process.kill(pid, 'SIGKILL');
     const t1 = await healthy;
     pidMs.push(w.pidAt - t0);
     healthyMs.push(t1 - t0);
+    beganMs.push((await startedAt(port)) - wall0);
     pid = (await (await fetch(`${o.url}/api/services/victim`)).json()).pid;
   }
   ws.close();
   await o.stop();
-  return { pidMs, healthyMs };
+  return { pidMs, healthyMs, beganMs };
 }
 
 try {
@@ -85,6 +99,8 @@ try {
   printTable(['', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], [
     row('bare child_process.spawn (to the spawn event)', b.spawnMs),
     row('bare restart: kill -9 → exit event → spawn event', b.restartMs),
+    row('bare restart: kill -9 → new process begins', b.beganMs),
+    row('kill -9 → new process begins', s.beganMs),
     row('kill -9 → new pid reported (/ws)', s.pidMs),
     row('service boot: bare spawn → /health answers', b.bootMs),
     row('kill -9 → healthy again (/ws)', s.healthyMs),
