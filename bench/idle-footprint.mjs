@@ -13,12 +13,14 @@
 //   orchestrator at the earliest)  BENCH_FLOOR=0 skips the floor, BENCH_LATENCY=0
 //   the latency sampling: with BENCH_NODE_ARGS="--cpu-prof …" the profile then ends with the window.
 //   BENCH_OUTPUT=PREFIX writes each orchestrator's output to PREFIX-<scenario>.log (e.g. with --trace-gc;
-//   bench/lib/trace-gc-sum.mjs sums it)
+//   bench/lib/trace-gc-sum.mjs sums it)  BENCH_RSS_MAP=1 prints, per scenario, where the RSS is at
+//   the end of the window (bench/lib/rss-map.mjs) and the main thread's heap (from /metrics)
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, fail, finish, freePort, machine, printTable, ROOT, startFleetSimulator, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
+import { rssMap } from './lib/rss-map.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SCENARIOS = (process.argv[2] ?? '0,200,1000x1').split(',');
@@ -89,6 +91,7 @@ async function scenario(name, sim) {
   await sleep(Math.max(WARMUP * 1000, STEADY_AFTER_S * 1000 - (performance.now() - spawned)));
   const windowFrom = (performance.now() - spawned) / 1000;
   const usage = await watchProcess(o.pid, WINDOW * 1000);
+  if (process.env.BENCH_RSS_MAP) await printRssMap(name, o);
   // For a look inside (BENCH_NODE_ARGS="--cpu-prof --trace-gc"): the window in seconds since the start.
   if (process.env.BENCH_NODE_ARGS) process.stderr.write(`${name}: pid ${o.pid}, window --from ${windowFrom.toFixed(1)} --to ${(windowFrom + WINDOW).toFixed(1)}\n`);
   const latency = n && LATENCY ? await orchestratorLatency(o, Math.min(30, WINDOW)) : null;
@@ -98,6 +101,16 @@ async function scenario(name, sim) {
   await o.stop();
   if (process.env.BENCH_OUTPUT) writeFileSync(`${process.env.BENCH_OUTPUT}-${name}.log`, o.output());
   return { name, n, probeS, usage, latency, base };
+}
+
+/** Where the RSS is (bench/lib/rss-map.mjs), with the main thread's V8 heap from /metrics. */
+async function printRssMap(name, o) {
+  const rows = rssMap(o.pid);
+  const metrics = await (await fetch(`${o.url}/metrics`)).text();
+  const gauge = (metric) => Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
+  const lines = rows.slice(0, 8).map((r) => `  ${(r.rssKb / 1024).toFixed(1).padStart(6)} MB  ${r.kind}`);
+  const total = rows.reduce((sum, r) => sum + r.rssKb, 0) / 1024;
+  process.stderr.write(`\n${name}: RSS ${total.toFixed(1)} MB at the end of the window; main thread V8 heap ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} MB used of ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MB\n${lines.join('\n')}\n`);
 }
 
 const pct = (x) => x.toFixed(x < 1 ? 2 : 1);
