@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, fail, finish, freePort, machine, printTable, ROOT, startFleetSimulator, startOrchestrator, watchProcess } from './lib/orchestrator.mjs';
-import { rssMap } from './lib/rss-map.mjs';
+import { formatRssMap, rssMap } from './lib/rss-map.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SCENARIOS = (process.argv[2] ?? '0,200,1000x1').split(',');
@@ -105,12 +105,10 @@ async function scenario(name, sim) {
 
 /** Where the RSS is (bench/lib/rss-map.mjs), with the main thread's V8 heap from /metrics. */
 async function printRssMap(name, o) {
-  const rows = rssMap(o.pid);
+  const { text, totalMb } = formatRssMap(rssMap(o.pid), 8);
   const metrics = await (await fetch(`${o.url}/metrics`)).text();
   const gauge = (metric) => Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
-  const lines = rows.slice(0, 8).map((r) => `  ${(r.rssKb / 1024).toFixed(1).padStart(6)} MB  ${r.kind}`);
-  const total = rows.reduce((sum, r) => sum + r.rssKb, 0) / 1024;
-  process.stderr.write(`\n${name}: RSS ${total.toFixed(1)} MB at the end of the window; main thread V8 heap ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} MB used of ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MB\n${lines.join('\n')}\n`);
+  process.stderr.write(`\n${name}: RSS ${totalMb.toFixed(1)} MB at the end of the window; main thread V8 heap ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} MB used of ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MB\n${text}\n`);
 }
 
 const pct = (x) => x.toFixed(x < 1 ? 2 : 1);

@@ -30,9 +30,13 @@ export function rssMap(pid) {
   return [...groups.values()].filter((g) => g.rssKb > 0).sort((a, b) => b.rssKb - a.rssKb);
 }
 
+/** The largest `limit` kinds, one per line ("  12.3 MB  kind"), and the total in MB. */
+export function formatRssMap(rows, limit = 15) {
+  const lines = rows.slice(0, limit).map((r) => `${(r.rssKb / 1024).toFixed(1).padStart(7)} MB  ${r.kind}${r.anonKb && r.anonKb !== r.rssKb ? ` (${(r.anonKb / 1024).toFixed(1)} MB anonymous)` : ''}`);
+  return { text: lines.join('\n'), totalMb: rows.reduce((s, r) => s + r.rssKb, 0) / 1024 };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const rows = rssMap(Number(process.argv[2]));
-  const total = rows.reduce((s, r) => s + r.rssKb, 0);
-  for (const r of rows.slice(0, 15)) process.stdout.write(`${(r.rssKb / 1024).toFixed(1).padStart(7)} MB  ${r.kind}${r.anonKb && r.anonKb !== r.rssKb ? ` (${(r.anonKb / 1024).toFixed(1)} MB anonymous)` : ''}\n`);
-  process.stdout.write(`${(total / 1024).toFixed(1).padStart(7)} MB  in all\n`);
+  const { text, totalMb } = formatRssMap(rssMap(Number(process.argv[2])));
+  process.stdout.write(`${text}\n${totalMb.toFixed(1).padStart(7)} MB  in all\n`);
 }
